@@ -1,0 +1,30 @@
+// Bundles each entry point into one ESM file: the hook runs on every libvirt network
+// and guest-port event, so its cold start (one file, no module resolution) matters.
+import { build } from "esbuild";
+import { chmod } from "node:fs/promises";
+
+const banner = {
+  js: [
+    "#!/usr/bin/env node",
+    'import { createRequire as __vnatCreateRequire } from "node:module";',
+    "const require = __vnatCreateRequire(import.meta.url);",
+  ].join("\n"),
+};
+
+const entries = { hook: "src/hook/main.ts", cli: "src/cli/main.ts" };
+for (const [name, entry] of Object.entries(entries)) {
+  await build({
+    entryPoints: [entry],
+    outfile: `dist/${name}.js`,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    banner,
+    splitting: false,
+    minify: false,
+    sourcemap: false,
+    logLevel: "warning",
+  });
+  await chmod(`dist/${name}.js`, 0o755);
+}

@@ -1,0 +1,65 @@
+// dnsmasq is owned through its pid file and checked by its command line before any
+// signal (Neutron's ProcessManager), so a recycled pid is never hit.
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { readIfExists } from "./files.ts";
+
+export async function readPid(pidFile: string): Promise<number | undefined> {
+  const text = await readIfExists(pidFile);
+  const pid = Number.parseInt(text?.trim() ?? "", 10);
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** True when PID is a live dnsmasq started with this pid file. */
+export async function isOurDnsmasq(pid: number, pidFile: string): Promise<boolean> {
+  try {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+    return argv.some((a) => a.endsWith("dnsmasq")) && argv.includes(`--pid-file=${pidFile}`);
+  } catch {
+    return false;
+  }
+}
+
+export async function dnsmasqPid(pidFile: string): Promise<number | undefined> {
+  const pid = await readPid(pidFile);
+  return pid !== undefined && (await isOurDnsmasq(pid, pidFile)) ? pid : undefined;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, wait up to waitMs, then SIGKILL. Resolves once the process is gone. */
+export async function terminate(pid: number, waitMs = 1000): Promise<void> {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid) || isZombieOrGone(pid)) return;
+    await sleep(5);
+  }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+
+function isZombieOrGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,1 @@
+console.log("vnat cli: not yet");

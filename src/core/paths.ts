@@ -1,0 +1,41 @@
+// Where vnat keeps its files. Pure: the roots are passed in (the adapters read them from
+// the environment), so plans and golden tests never depend on the machine.
+
+export interface Roots {
+  /** runtime state: /run/vnat (gone at reboot, like the namespaces it describes) */
+  run: string;
+  config: string;
+  log: string;
+}
+
+export interface NetPaths {
+  dir: string;
+  state: string;
+  pidFile: string;
+  leases: string;
+  dhcpHosts: string;
+  dnsmasqLog: string;
+  ports: string;
+}
+
+export function netPaths(roots: Roots, name: string): NetPaths {
+  const dir = `${roots.run}/net/${name}`;
+  return {
+    dir,
+    state: `${dir}/state.json`,
+    pidFile: `${dir}/dnsmasq.pid`,
+    leases: `${dir}/dnsmasq.leases`,
+    dhcpHosts: `${dir}/dhcp-hosts`,
+    dnsmasqLog: `${dir}/dnsmasq.log`,
+    ports: `${dir}/ports`,
+  };
+}
+
+export function claimsDir(roots: Roots): string {
+  return `${roots.run}/claims`;
+}
+
+/** One file per claimed uplink: the same address may be used on two different provider bridges. */
+export function claimPath(roots: Roots, bridge: string, ip: string): string {
+  return `${claimsDir(roots)}/${bridge}@${ip}`;
+}

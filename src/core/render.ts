@@ -1,0 +1,141 @@
+// Renders a NetSpec into the exact text and argv vnat hands to ip, sysctl, nft and
+// dnsmasq. Pure; golden-tested. Only validated values reach these strings.
+import { formatCidr, formatIp, formatSubnet, netmaskText } from "./ipv4.ts";
+import { LAN_IF, UPLINK_IF } from "./names.ts";
+import type { NetPaths } from "./paths.ts";
+import type { NetSpec } from "./spec.ts";
+
+/** One `ip -batch` line and how to undo it once it has succeeded. */
+export interface BatchLine {
+  line: string;
+  undo?: { kind: "netns-del"; netns: string } | { kind: "link-del"; ifname: string };
+}
+
+/** Host-namespace lines: the namespace and both veth pairs, host ends enslaved and up. */
+export function renderHostBatch(spec: NetSpec): BatchLine[] {
+  const { netns, lanHost, uplinkHost } = spec.names;
+  return [
+    { line: `netns add ${netns}`, undo: { kind: "netns-del", netns } },
+    {
+      line: `link add ${lanHost} type veth peer name ${LAN_IF} netns ${netns}`,
+      undo: { kind: "link-del", ifname: lanHost },
+    },
+    {
+      line: `link add ${uplinkHost} type veth peer name ${UPLINK_IF} address ${spec.uplink.mac} netns ${netns}`,
+      undo: { kind: "link-del", ifname: uplinkHost },
+    },
+    // no IPv6 link-local on vnat's host-side ports: vnat adds no host addresses
+    { line: `link set ${lanHost} addrgenmode none` },
+    { line: `link set ${uplinkHost} addrgenmode none` },
+    { line: `link set ${lanHost} master ${spec.lanBridge} up` },
+    { line: `link set ${uplinkHost} master ${spec.uplink.bridge} up` },
+  ];
+}
+
+/** Router sysctls, set inside the namespace before its links come up. */
+export function renderSysctls(): string[] {
+  return [
+    "net.ipv4.ip_forward=1",
+    "net.ipv6.conf.all.disable_ipv6=1",
+    "net.ipv6.conf.default.disable_ipv6=1",
+    // a gratuitous ARP when wan0 comes up: the provider's router learns the uplink at once
+    `net.ipv4.conf.${UPLINK_IF}.arp_notify=1`,
+    // guests may only source packets from their own subnet
+    `net.ipv4.conf.${LAN_IF}.rp_filter=1`,
+  ];
+}
+
+/** Lines for `ip -n NETNS -batch -`: addresses before links come up, so arp_notify announces them. */
+export function renderNetnsBatch(spec: NetSpec): string[] {
+  return [
+    "link set lo up",
+    `addr add ${formatCidr(spec.lan)} dev ${LAN_IF}`,
+    `link set ${LAN_IF} up`,
+    `addr add ${formatCidr(spec.uplink.address)} dev ${UPLINK_IF}`,
+    `link set ${UPLINK_IF} up`,
+    `route add default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`,
+  ];
+}
+
+export const NFT_TABLE = "vnat";
+
+/**
+ * The whole ruleset as one `nft -f` transaction. It first creates then deletes the table,
+ * so the same text replaces a drifted ruleset atomically (reconcile) or creates it fresh.
+ */
+export function renderNft(spec: NetSpec): string {
+  const subnet = formatSubnet(spec.lan);
+  const uplink = formatIp(spec.uplink.address.address);
+  return `table ip ${NFT_TABLE}
+delete table ip ${NFT_TABLE}
+table ip ${NFT_TABLE} {
+  counter nat_out {
+  }
+  counter nat_in {
+  }
+
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+  }
+
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "${UPLINK_IF}" ip saddr ${subnet} snat to ${uplink}
+  }
+
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    ct state invalid drop
+    iifname "lo" accept
+    iifname "${LAN_IF}" udp dport 67 accept
+    iifname "${LAN_IF}" udp dport 53 accept
+    iifname "${LAN_IF}" tcp dport 53 accept
+    icmp type echo-request limit rate 100/second accept
+  }
+
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "${LAN_IF}" oifname "${UPLINK_IF}" counter name nat_out
+    iifname "${UPLINK_IF}" oifname "${LAN_IF}" counter name nat_in
+    ct state established,related accept
+    ct state invalid drop
+    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip saddr ${subnet} accept
+  }
+}
+`;
+}
+
+/** dnsmasq's arguments (run inside the namespace). It daemonizes and reopens stdio on /dev/null. */
+export function renderDnsmasqArgs(spec: NetSpec, paths: NetPaths): string[] {
+  const gw = formatIp(spec.lan.address);
+  const args = [
+    "--conf-file=/dev/null",
+    `--pid-file=${paths.pidFile}`,
+    `--interface=${LAN_IF}`,
+    "--except-interface=lo",
+    "--bind-interfaces",
+    `--listen-address=${gw}`,
+    "--no-resolv",
+    "--no-hosts",
+    "--no-poll",
+    "--domain-needed",
+    "--bogus-priv",
+    `--log-facility=${paths.dnsmasqLog}`,
+    ...spec.dns.map((d) => `--server=${formatIp(d)}`),
+  ];
+  if (spec.dhcp) {
+    const { start, end, lease } = spec.dhcp;
+    args.push(
+      `--dhcp-range=${formatIp(start)},${formatIp(end)},${netmaskText(spec.lan.prefix)},${lease}`,
+      `--dhcp-option=option:router,${gw}`,
+      `--dhcp-option=option:dns-server,${gw}`,
+      `--dhcp-leasefile=${paths.leases}`,
+      `--dhcp-hostsfile=${paths.dhcpHosts}`,
+      "--dhcp-authoritative",
+      // vnat is the only DHCP server on this private subnet: skip the 3 s ping per new lease
+      "--no-ping",
+    );
+  }
+  return args;
+}

@@ -1,0 +1,154 @@
+// Builds a network's namespace step by step. Each step registers its undo as soon as it
+// has succeeded (CNI's bridge plugin); when a later step fails, the undos run in reverse
+// and the original error is reported. `ip -batch` reports the failing line, which is the
+// cursor of what to undo.
+import { mkdir, writeFile } from "node:fs/promises";
+import { VnatError } from "../core/errors.ts";
+import { formatIp } from "../core/ipv4.ts";
+import { netPaths, type Roots } from "../core/paths.ts";
+import { renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls, type BatchLine } from "../core/render.ts";
+import type { NetSpec } from "../core/spec.ts";
+import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
+import { netnsExists } from "../adapters/sysfs.ts";
+import { ipBatch } from "./ip.ts";
+import { firstLine, type Runner } from "./run.ts";
+import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
+import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
+
+export const START_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "record"] as const;
+export type StartStep = (typeof START_STEPS)[number];
+
+export interface ApplyContext {
+  runner: Runner;
+  roots: Roots;
+  /** test-only fault injection: fail right after this step has succeeded */
+  failpoint?: string;
+}
+
+type Undo = { what: string; fn: () => Promise<void> };
+
+export function stateOf(spec: NetSpec, phase: NetState["phase"]): NetState {
+  return {
+    name: spec.name,
+    phase,
+    lanBridge: spec.lanBridge,
+    uplinkBridge: spec.uplink.bridge,
+    uplink: formatIp(spec.uplink.address.address),
+    netns: spec.names.netns,
+    startedAt: new Date().toISOString(),
+    spec,
+  };
+}
+
+export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<void> {
+  const { runner, roots } = ctx;
+  const paths = netPaths(roots, spec.name);
+  const netns = spec.names.netns;
+  const uplinkIp = formatIp(spec.uplink.address.address);
+  const undos: Undo[] = [];
+  const fail = (step: StartStep, cause: string): never => {
+    throw new StepError(step, cause);
+  };
+  const steps: Record<StartStep, () => Promise<void>> = {
+    claim: async () => {
+      await claimUplink(roots, spec.uplink.bridge, uplinkIp, spec.name, (owner) => netnsExists(`vnat-${owner}`));
+      undos.push({ what: "release uplink claim", fn: () => releaseUplink(roots, spec.uplink.bridge, uplinkIp, spec.name) });
+      // dnsmasq drops to an unprivileged user and re-reads the hosts file on SIGHUP
+      await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+      undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
+      await writeFile(paths.dhcpHosts, "", { mode: 0o644 });
+      await writeState(roots, stateOf(spec, "starting"));
+    },
+    links: async () => {
+      const lines = renderHostBatch(spec);
+      const r = await ipBatch(runner, lines.map((l) => l.line));
+      for (const l of lines.slice(0, r.done)) registerBatchUndo(ctx, undos, l, paths.pidFile);
+      if (!r.ok) fail("links", r.error);
+    },
+    sysctl: async () => {
+      const r = await runner.run("ip", ["netns", "exec", netns, "sysctl", "-q", "-w", ...renderSysctls()]);
+      if (r.exitCode !== 0) fail("sysctl", firstLine(r.stderr));
+    },
+    addresses: async () => {
+      const r = await ipBatch(runner, renderNetnsBatch(spec), netns);
+      if (!r.ok) fail("addresses", r.error);
+    },
+    nftables: async () => {
+      const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], { input: renderNft(spec) });
+      if (r.exitCode !== 0) fail("nftables", firstLine(r.stderr));
+    },
+    dnsmasq: async () => {
+      const r = await runner.run("ip", ["netns", "exec", netns, "dnsmasq", ...renderDnsmasqArgs(spec, paths)], {
+        timeoutMs: 10_000,
+      });
+      // registered even on failure: a dnsmasq that wrote its pid file must not survive
+      undos.push({
+        what: "stop dnsmasq",
+        fn: async () => {
+          const pid = await dnsmasqPid(paths.pidFile);
+          if (pid !== undefined) await terminate(pid);
+        },
+      });
+      if (r.exitCode !== 0) fail("dnsmasq", firstLine(r.stderr));
+    },
+    record: async () => {
+      await writeState(roots, stateOf(spec, "active"));
+    },
+  };
+
+  try {
+    for (const step of START_STEPS) {
+      try {
+        await steps[step]();
+      } catch (e) {
+        if (e instanceof StepError || e instanceof VnatError) throw e;
+        throw new StepError(step, (e as Error).message);
+      }
+      if (ctx.failpoint === step) throw new StepError(step, "injected failure (VNAT_FAILPOINT)");
+    }
+  } catch (e) {
+    const rollbackErrors = await rollback(undos);
+    const what = e instanceof StepError ? `step "${e.step}" failed: ${e.message}` : (e as Error).message;
+    if (rollbackErrors.length)
+      throw new VnatError(
+        "rollback-incomplete",
+        `start network "${spec.name}": ${what}; rollback incomplete: ${rollbackErrors.join("; ")}`,
+      );
+    if (e instanceof VnatError && !(e instanceof StepError)) throw e;
+    throw new VnatError("apply-failed", `start network "${spec.name}": ${what} (everything undone)`);
+  }
+}
+
+class StepError extends VnatError {
+  readonly step: StartStep;
+  constructor(step: StartStep, cause: string) {
+    super("apply-failed", cause);
+    this.step = step;
+  }
+}
+
+function registerBatchUndo(ctx: ApplyContext, undos: Undo[], l: BatchLine, pidFile: string): void {
+  const u = l.undo;
+  if (!u) return;
+  if (u.kind === "netns-del")
+    undos.push({
+      what: `delete namespace ${u.netns}`,
+      fn: async () => {
+        await stopNetnsProcesses(ctx.runner, u.netns, pidFile);
+        await deleteNetns(ctx.runner, u.netns);
+      },
+    });
+  else undos.push({ what: `delete link ${u.ifname}`, fn: () => deleteLinks(ctx.runner, [u.ifname]) });
+}
+
+async function rollback(undos: Undo[]): Promise<string[]> {
+  const errors: string[] = [];
+  for (const u of [...undos].reverse()) {
+    try {
+      await u.fn();
+    } catch (e) {
+      errors.push(`${u.what}: ${(e as Error).message}`);
+    }
+  }
+  return errors;
+}

@@ -128,9 +128,13 @@ export interface World {
 /** pids each world started, by tag, with a text their /proc/PID/cmdline must contain. */
 const startedByTag = new Map<string, Map<number, string>>();
 
-/** Host-side links of world TAG: vtp- (provider bridge), vtb- (LAN bridges), vtr-/vtg-/vth- (veths). */
+/**
+ * Host-side links of world TAG: vtp-TAG (provider bridge), vtr-TAG (router veth),
+ * vtb-TAGn (LAN bridges), vtg-TAGn / vth-TAGn (guest / provider-host veths). Matched
+ * exactly, so a world never claims a link of another world or of anyone else.
+ */
 function ownsLink(tag: string, name: string): boolean {
-  return new RegExp(`^vt[a-z]-${tag}`).test(name);
+  return new RegExp(`^(vt[pr]-${tag}|vt[bgh]-${tag}[0-9]+)$`).test(name);
 }
 
 function nsPrefix(tag: string): string {
@@ -685,4 +689,28 @@ export function worldUnavailable(): string | undefined {
   for (const bin of ["ip", "nft", "dnsmasq", "busybox", "timeout"])
     if (!path.some((dir) => existsSync(join(dir, bin)))) return `${bin} is not installed (or not on PATH)`;
   return undefined;
+}
+
+/**
+ * Runs `fn` in a fresh world, then destroys it and asserts nothing is left, even when
+ * `fn` fails. A teardown problem fails the test too; when `fn` already failed, the
+ * teardown problem is appended to that first error instead of hiding it.
+ */
+export async function withWorld<T>(fn: (w: World) => Promise<T>): Promise<T> {
+  const w = await createWorld();
+  let failed = false;
+  try {
+    return await fn(w);
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    try {
+      await w.destroy();
+      await assertNoWorldDebris(w.tag);
+    } catch (cleanup) {
+      if (!failed) throw cleanup;
+      console.error(`world ${w.tag}: teardown after a failed test: ${(cleanup as Error).message}`);
+    }
+  }
 }

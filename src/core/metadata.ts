@@ -1,0 +1,74 @@
+// The user-facing vnat metadata element: a plain model, its XML rendering, and the
+// replacement of the element inside a whole libvirt network document. Pure.
+import type { XmlNode } from "./xml.ts";
+import { attr, child, children } from "./xml.ts";
+import { VNAT_XMLNS } from "./hookdata.ts";
+
+export interface MetadataModel {
+  lan: { address: string; dhcp?: { start?: string; end?: string; lease?: string; enabled?: "yes" | "no" } };
+  uplink: { bridge?: string; address: string; gateway?: string };
+  dns: string[];
+}
+
+const esc = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+
+function attrs(pairs: Record<string, string | undefined>): string {
+  return Object.entries(pairs)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${esc(v!)}"`)
+    .join("");
+}
+
+/** Renders <vnat:network>…</vnat:network> (indented for a network document's <metadata>). */
+export function renderMetadata(m: MetadataModel, indent = "    "): string {
+  const i1 = indent + "  ";
+  const i2 = i1 + "  ";
+  const lines = [`${indent}<vnat:network xmlns:vnat="${VNAT_XMLNS}">`];
+  if (m.lan.dhcp) {
+    lines.push(`${i1}<vnat:lan${attrs({ address: m.lan.address })}>`);
+    lines.push(`${i2}<vnat:dhcp${attrs(m.lan.dhcp)}/>`);
+    lines.push(`${i1}</vnat:lan>`);
+  } else lines.push(`${i1}<vnat:lan${attrs({ address: m.lan.address })}/>`);
+  lines.push(`${i1}<vnat:uplink${attrs(m.uplink)}/>`);
+  for (const d of m.dns) lines.push(`${i1}<vnat:dns${attrs({ upstream: d })}/>`);
+  lines.push(`${indent}</vnat:network>`);
+  return lines.join("\n");
+}
+
+/** Reads the model back from the (prefix-stripped) metadata element. */
+export function modelFromMetadata(md: XmlNode): MetadataModel {
+  const lan = child(md, "lan");
+  const dhcp = child(lan, "dhcp");
+  const up = child(md, "uplink");
+  return {
+    lan: {
+      address: attr(lan, "address") ?? "",
+      dhcp: dhcp
+        ? {
+            start: attr(dhcp, "start"),
+            end: attr(dhcp, "end"),
+            lease: attr(dhcp, "lease"),
+            enabled: attr(dhcp, "enabled") as "yes" | "no" | undefined,
+          }
+        : undefined,
+    },
+    uplink: { bridge: attr(up, "bridge"), address: attr(up, "address") ?? "", gateway: attr(up, "gateway") },
+    dns: children(md, "dns").map((d) => attr(d, "upstream") ?? ""),
+  };
+}
+
+/**
+ * Puts a rendered vnat element into a network document: replaces the existing element
+ * bound to vnat's namespace, or adds it to <metadata> (creating that when absent).
+ */
+export function replaceMetadata(networkXml: string, rendered: string): string {
+  const existing = new RegExp(
+    `<([A-Za-z_][\\w.-]*):network\\b[^>]*xmlns:\\1=["']${VNAT_XMLNS.replace(/[.:]/g, "\\$&")}["'][^>]*>[\\s\\S]*?</\\1:network>`,
+  );
+  if (existing.test(networkXml)) return networkXml.replace(existing, () => rendered.trimStart());
+  if (/<metadata\s*\/>/.test(networkXml))
+    return networkXml.replace(/<metadata\s*\/>/, () => `<metadata>\n${rendered}\n  </metadata>`);
+  if (/<metadata>/.test(networkXml)) return networkXml.replace(/<metadata>/, () => `<metadata>\n${rendered}`);
+  return networkXml.replace(/<\/network>\s*$/, () => `  <metadata>\n${rendered}\n  </metadata>\n</network>\n`);
+}

@@ -1,0 +1,148 @@
+// Tests of the sandbox world itself (test/support/world.ts): before vnat's tests trust
+// it, it must route, resolve, serve, count and clean up exactly as it claims.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { run, waitFor } from "../support/sh.ts";
+import { UDHCPC_SCRIPT, assertNoWorldDebris, createWorld, withWorld, worldUnavailable, type World } from "../support/world.ts";
+
+const skip = worldUnavailable();
+
+async function hostResolvConfHash(): Promise<string> {
+  return createHash("sha256")
+    .update(await readFile("/etc/resolv.conf"))
+    .digest("hex");
+}
+
+/** The host namespace must never get an address on a world's links (not even IPv6 link-local). */
+async function assertNoHostAddresses(w: World): Promise<void> {
+  const r = await run("ip", ["-j", "addr", "show"]);
+  const links = JSON.parse(r.stdout) as Array<{ ifname: string; addr_info: unknown[] }>;
+  const mine = links.filter((l) => l.ifname.includes(w.tag));
+  assert.ok(mine.length > 0, `expected links of world ${w.tag} in the host namespace`);
+  for (const l of mine) assert.deepEqual(l.addr_info, [], `host link ${l.ifname} has addresses`);
+}
+
+test("a provider host resolves and fetches from the internet through the router", { skip }, async () => {
+  const resolvBefore = await hostResolvConfHash();
+  await withWorld(async (w) => {
+    const h = await w.addProviderHost("198.51.100.50");
+    assert.deepEqual(await h.address(), { ip: "198.51.100.50", prefix: 24 });
+
+    assert.equal(await h.resolve(w.dnsName, w.upstreamDns), w.internetIp);
+    assert.equal(await h.resolve(w.dnsName), w.internetIp, "via the host's own resolv.conf");
+    assert.equal(await h.fetch(`http://${w.dnsName}/`), "198.51.100.50\n");
+    assert.deepEqual(await w.serverSources(), ["198.51.100.50"]);
+
+    const neigh = await w.routerNeighbours();
+    assert.ok(
+      neigh.some((n) => n.ip === "198.51.100.50" && n.mac !== undefined),
+      `router should know 198.51.100.50: ${JSON.stringify(neigh)}`,
+    );
+    assert.equal(await w.privateSourcePackets(), 0);
+    await assertNoHostAddresses(w);
+  });
+  assert.equal(await hostResolvConfHash(), resolvBefore, "the host's /etc/resolv.conf changed");
+});
+
+test("a guest on a LAN bridge gets a lease with udhcpc, in its own resolv.conf", { skip }, async () => {
+  const resolvBefore = await hostResolvConfHash();
+  await withWorld(async (w) => {
+    const lan = await w.addLanBridge();
+    // A stand-in DHCP server on the LAN (vnat's namespace will play this part).
+    const server = await w.addGuest(lan);
+    await server.addStaticAddress("10.0.0.1/24");
+    const p = await w.startProcess(server.ns, "dnsmasq-lan", "dnsmasq", [
+      "--keep-in-foreground",
+      "--log-facility=-",
+      "--conf-file=/dev/null",
+      "--no-resolv",
+      "--no-hosts",
+      "--port=0",
+      "--interface=eth0",
+      "--bind-interfaces",
+      "--no-ping",
+      "--dhcp-range=10.0.0.100,10.0.0.199,255.255.255.0,1h",
+      "--dhcp-option=option:router,10.0.0.1",
+      "--dhcp-option=option:dns-server,10.0.0.1",
+      `--dhcp-leasefile=${join(w.tmpDir, "lan.leases")}`,
+    ]);
+    await waitFor(async () => (await readFile(p.logFile, "utf8")).includes("DHCP, IP range"), 5000, "LAN dnsmasq to start");
+
+    const g = await w.addGuest(lan);
+    const t0 = Date.now();
+    const lease = await g.dhcp(10000);
+    const ms = Date.now() - t0;
+    assert.match(lease.ip, /^10\.0\.0\.1\d\d$/);
+    assert.deepEqual({ prefix: lease.prefix, router: lease.router, dns: lease.dns }, { prefix: 24, router: "10.0.0.1", dns: ["10.0.0.1"] });
+    assert.ok(ms < 5000, `lease took ${ms} ms`);
+    assert.ok(await g.ping("10.0.0.1"));
+    await assertNoHostAddresses(w);
+  });
+  assert.equal(await hostResolvConfHash(), resolvBefore, "the host's /etc/resolv.conf changed");
+});
+
+test("the udhcpc script refuses to run anywhere but the namespace it was given", { skip }, async () => {
+  // Run inside a world namespace with a wrong VT_NETNS: if the guard failed, only that
+  // namespace's own resolv.conf could be hit, never the host's.
+  await withWorld(async (w) => {
+    const g = await w.addGuest(w.providerBridge);
+    const before = await readFile(g.resolvConf, "utf8");
+    const env = { VT_NETNS: `${g.ns}x`, interface: "eth0", ip: "10.9.9.9", mask: "24", dns: "10.9.9.1" };
+    const r = await g.exec(UDHCPC_SCRIPT, ["bound"], { env });
+    assert.notEqual(r.exitCode, 0);
+    assert.match(r.stderr, /refusing/);
+    assert.equal(await readFile(g.resolvConf, "utf8"), before);
+    assert.equal(await g.address(), undefined);
+  });
+});
+
+test("a gratuitous ARP on the provider network creates a router neighbour entry", { skip }, async () => {
+  await withWorld(async (w) => {
+    const h = await w.addProviderHost("198.51.100.50");
+    await h.addStaticAddress("198.51.100.77/24");
+    assert.ok(!(await w.routerNeighbours()).some((n) => n.ip === "198.51.100.77"));
+    await h.exec("busybox", ["arping", "-U", "-c", "1", "-I", "eth0", "198.51.100.77"], { check: true });
+    const mac = await h.mac();
+    await waitFor(
+      async () => (await w.routerNeighbours()).some((n) => n.ip === "198.51.100.77" && n.mac === mac),
+      2000,
+      "router neighbour 198.51.100.77 from gratuitous ARP",
+    );
+  });
+});
+
+test("privateSourcePackets counts a private source that reaches the router", { skip }, async () => {
+  await withWorld(async (w) => {
+    // A misconfigured "leaky" host: a 10.x source sent straight at the router.
+    const leaky = await w.addGuest(w.providerBridge);
+    await leaky.addStaticAddress("10.0.0.5/24");
+    await leaky.exec("ip", ["route", "add", "198.18.0.0/24", "via", w.providerGateway, "dev", "eth0", "onlink"], { check: true });
+    await leaky.ping(w.internetIp, 2);
+    assert.ok((await w.privateSourcePackets()) >= 1);
+  });
+});
+
+test("two worlds run side by side and clean up independently", { skip }, async () => {
+  const [a, b] = await Promise.all([createWorld(), createWorld()]);
+  try {
+    assert.notEqual(a.tag, b.tag);
+    // The same addresses in both: nothing is shared between worlds.
+    const [ha, hb] = await Promise.all([a.addProviderHost("198.51.100.50"), b.addProviderHost("198.51.100.50")]);
+    assert.equal(await ha.fetch(`http://${a.internetIp}/`), "198.51.100.50\n");
+    await a.destroy();
+    await assertNoWorldDebris(a.tag);
+    assert.equal(await hb.fetch(`http://${b.dnsName}/`), "198.51.100.50\n", "world b survives a's teardown");
+    assert.deepEqual(await b.serverSources(), ["198.51.100.50"]);
+    await a.destroy(); // twice is fine
+  } finally {
+    const errors: unknown[] = [];
+    for (const w of [a, b]) {
+      await w.destroy().catch((e: unknown) => errors.push(e));
+      await assertNoWorldDebris(w.tag).catch((e: unknown) => errors.push(e));
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+});

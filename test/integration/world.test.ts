@@ -1,12 +1,22 @@
 // Tests of the sandbox world itself (test/support/world.ts): before vnat's tests trust
 // it, it must route, resolve, serve, count and clean up exactly as it claims.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { run, waitFor } from "../support/sh.ts";
-import { UDHCPC_SCRIPT, assertNoWorldDebris, createWorld, withWorld, worldUnavailable, type World } from "../support/world.ts";
+import {
+  UDHCPC_SCRIPT,
+  assertNoWorldDebris,
+  createWorld,
+  listDebris,
+  withWorld,
+  worldUnavailable,
+  type BuildStep,
+  type World,
+} from "../support/world.ts";
 
 const skip = worldUnavailable();
 
@@ -69,14 +79,21 @@ test("a guest on a LAN bridge gets a lease with udhcpc, in its own resolv.conf",
       "--dhcp-option=option:dns-server,10.0.0.1",
       `--dhcp-leasefile=${join(w.tmpDir, "lan.leases")}`,
     ]);
-    await waitFor(async () => (await readFile(p.logFile, "utf8")).includes("DHCP, IP range"), 5000, "LAN dnsmasq to start");
+    await waitFor(
+      async () => (await readFile(p.logFile, "utf8")).includes("DHCP, IP range"),
+      5000,
+      "LAN dnsmasq to start",
+    );
 
     const g = await w.addGuest(lan);
     const t0 = Date.now();
     const lease = await g.dhcp(10000);
     const ms = Date.now() - t0;
     assert.match(lease.ip, /^10\.0\.0\.1\d\d$/);
-    assert.deepEqual({ prefix: lease.prefix, router: lease.router, dns: lease.dns }, { prefix: 24, router: "10.0.0.1", dns: ["10.0.0.1"] });
+    assert.deepEqual(
+      { prefix: lease.prefix, router: lease.router, dns: lease.dns },
+      { prefix: 24, router: "10.0.0.1", dns: ["10.0.0.1"] },
+    );
     assert.ok(ms < 5000, `lease took ${ms} ms`);
     assert.ok(await g.ping("10.0.0.1"));
     await assertNoHostAddresses(w);
@@ -119,8 +136,10 @@ test("privateSourcePackets counts a private source that reaches the router", { s
     // A misconfigured "leaky" host: a 10.x source sent straight at the router.
     const leaky = await w.addGuest(w.providerBridge);
     await leaky.addStaticAddress("10.0.0.5/24");
-    await leaky.exec("ip", ["route", "add", "198.18.0.0/24", "via", w.providerGateway, "dev", "eth0", "onlink"], { check: true });
-    await leaky.ping(w.internetIp, 2);
+    await leaky.exec("ip", ["route", "add", "198.18.0.0/24", "via", w.providerGateway, "dev", "eth0", "onlink"], {
+      check: true,
+    });
+    await leaky.ping(w.internetIp, 1);
     assert.ok((await w.privateSourcePackets()) >= 1);
   });
 });
@@ -145,4 +164,47 @@ test("two worlds run side by side and clean up independently", { skip }, async (
     }
     if (errors.length > 0) throw errors[0];
   }
+});
+
+for (const step of ["provider-bridge", "router", "internet", "dns", "http"] as BuildStep[]) {
+  test(`a world that fails after step "${step}" removes everything it made`, { skip }, async () => {
+    const err = await createWorld({ faultAfter: step }).then(
+      () => assert.fail("createWorld should have failed"),
+      (e: unknown) => e as Error,
+    );
+    assert.match(err.message, new RegExp(`injected fault after step "${step}"`));
+    const tag = /createWorld (\w+):/.exec(err.message)?.[1];
+    assert.ok(tag !== undefined);
+    assert.deepEqual(await listDebris(tag), []);
+  });
+}
+
+test("destroy also ends processes it did not start itself inside its namespaces", { skip }, async () => {
+  let pid = 0;
+  await withWorld(async (w) => {
+    const g = await w.addGuest(await w.addLanBridge());
+    // Started behind the world's back, the way a test or vnat might leave one running.
+    const child = spawn("ip", ["netns", "exec", g.ns, "sleep", "600"], { detached: true, stdio: "ignore" });
+    child.unref();
+    pid = child.pid ?? 0;
+    await waitFor(
+      async () => (await run("ip", ["netns", "pids", g.ns])).stdout.trim() !== "",
+      2000,
+      "sleep in the guest ns",
+    );
+  });
+  assert.ok(pid > 0);
+  // dead, and reaped by Node shortly after (a zombie still answers kill 0)
+  await waitFor(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "ESRCH";
+      }
+    },
+    1000,
+    `pid ${pid} to be gone`,
+  );
 });

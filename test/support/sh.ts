@@ -31,8 +31,15 @@ export async function sh(cmd: string, args: readonly string[], opts: ShOptions =
   const exitCode = r.exitCode ?? (r.failed ? -1 : 0);
   const result = { stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? ""), exitCode };
   if (opts.check === true && (r.failed || exitCode !== 0)) {
-    const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.signal ? `killed by ${r.signal}` : `exit ${exitCode}`;
-    const detail = (result.stderr.trim() || result.stdout.trim() || r.originalMessage || "").split("\n").slice(-3).join(" | ");
+    const why = r.timedOut
+      ? `timed out after ${opts.timeoutMs} ms`
+      : r.signal
+        ? `killed by ${r.signal}`
+        : `exit ${exitCode}`;
+    const detail = (result.stderr.trim() || result.stdout.trim() || r.originalMessage || "")
+      .split("\n")
+      .slice(-3)
+      .join(" | ");
     throw new Error(`${[cmd, ...args].join(" ")}: ${why}${detail ? `: ${detail}` : ""}`);
   }
   return result;

@@ -141,9 +141,16 @@ function nsPrefix(tag: string): string {
   return `vt-${tag}-`;
 }
 
+/** Steps of createWorld, in order; `faultAfter` makes it fail right after one (for tests of its undo). */
+export type BuildStep = "provider-bridge" | "router" | "internet" | "dns" | "http";
+
+export interface WorldOptions {
+  faultAfter?: BuildStep;
+}
+
 /** Builds the world. On any failure it tears down what it made and rethrows. */
-export async function createWorld(): Promise<World> {
-  const w = new WorldImpl(await claimTag());
+export async function createWorld(opts: WorldOptions = {}): Promise<World> {
+  const w = new WorldImpl(await claimTag(), opts.faultAfter);
   try {
     await w.build();
   } catch (err) {
@@ -200,7 +207,10 @@ class WorldImpl implements World {
   private hosts = 0;
   private httpLog = "";
 
-  constructor(readonly tag: string) {
+  constructor(
+    readonly tag: string,
+    private readonly faultAfter?: BuildStep,
+  ) {
     this.providerBridge = `vtp-${tag}`;
     this.routerNs = `${nsPrefix(tag)}router`;
     this.internetNs = `${nsPrefix(tag)}inet`;
@@ -213,6 +223,7 @@ class WorldImpl implements World {
 
     // Provider bridge: host namespace, no address at all.
     await this.addBridge(this.providerBridge);
+    this.checkpoint("provider-bridge");
 
     // Upstream router: provider side 198.51.100.1/24, internet side 198.18.0.1/24.
     await this.addNamespace(this.routerNs, "# vnat test world router: no resolver\n");
@@ -221,7 +232,20 @@ class WorldImpl implements World {
     const r = this.routerNs;
     // The internet side lives wholly inside namespaces: no host-side name at all.
     await this.addNamespace(this.internetNs, `nameserver ${INTERNET_IP}\n`);
-    await run("ip", ["-n", r, "link", "add", ROUTER_INTERNET_IF, "type", "veth", "peer", "name", GUEST_IF, "netns", this.internetNs]);
+    await run("ip", [
+      "-n",
+      r,
+      "link",
+      "add",
+      ROUTER_INTERNET_IF,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      GUEST_IF,
+      "netns",
+      this.internetNs,
+    ]);
     await run("ip", ["-n", r, "addr", "add", `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}`, "dev", ROUTER_PROVIDER_IF]);
     await run("ip", ["-n", r, "addr", "add", `${INTERNET_GATEWAY}/24`, "dev", ROUTER_INTERNET_IF]);
     await run("ip", ["-n", r, "link", "set", ROUTER_PROVIDER_IF, "up"]);
@@ -230,7 +254,12 @@ class WorldImpl implements World {
     // router learnt it. rp_filter off: a leaked private source must reach the counter
     // below, not be dropped silently before it.
     await run("ip", [
-      "netns", "exec", r, "sysctl", "-q", "-w",
+      "netns",
+      "exec",
+      r,
+      "sysctl",
+      "-q",
+      "-w",
       "net.ipv4.ip_forward=1",
       "net.ipv4.conf.all.arp_accept=1",
       `net.ipv4.conf.${ROUTER_PROVIDER_IF}.arp_accept=1`,
@@ -238,14 +267,22 @@ class WorldImpl implements World {
       `net.ipv4.conf.${ROUTER_PROVIDER_IF}.rp_filter=0`,
     ]);
     await run("ip", ["netns", "exec", r, "nft", "-f", "-"], { input: routerRuleset() });
+    this.checkpoint("router");
 
     // Internet host.
     const i = this.internetNs;
     await run("ip", ["-n", i, "addr", "add", `${INTERNET_IP}/24`, "dev", GUEST_IF]);
     await run("ip", ["-n", i, "link", "set", GUEST_IF, "up"]);
     await run("ip", ["-n", i, "route", "add", "default", "via", INTERNET_GATEWAY]);
+    this.checkpoint("internet");
     await this.startInternetDns();
+    this.checkpoint("dns");
     await this.startHttpServer();
+    this.checkpoint("http");
+  }
+
+  private checkpoint(step: BuildStep): void {
+    if (this.faultAfter === step) throw new Error(`createWorld ${this.tag}: injected fault after step "${step}"`);
   }
 
   // --- building blocks -------------------------------------------------------------
@@ -302,9 +339,16 @@ class WorldImpl implements World {
     const pidFile = join(this.tmpDir, "dnsmasq-inet.pid");
     this.pidFiles.push(pidFile);
     await run("ip", [
-      "netns", "exec", this.internetNs, "dnsmasq",
-      "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53",
-      `--listen-address=${INTERNET_IP}`, "--bind-interfaces",
+      "netns",
+      "exec",
+      this.internetNs,
+      "dnsmasq",
+      "--conf-file=/dev/null",
+      "--no-resolv",
+      "--no-hosts",
+      "--port=53",
+      `--listen-address=${INTERNET_IP}`,
+      "--bind-interfaces",
       `--address=/${DNS_NAME}/${INTERNET_IP}`,
       `--pid-file=${pidFile}`,
     ]);
@@ -315,7 +359,12 @@ class WorldImpl implements World {
 
   private async startHttpServer(): Promise<void> {
     await writeFile(this.httpLog, "");
-    const p = await this.startProcess(this.internetNs, "http-echo", process.execPath, [HTTP_SERVER_SCRIPT, this.httpLog, "80", "0.0.0.0"]);
+    const p = await this.startProcess(this.internetNs, "http-echo", process.execPath, [
+      HTTP_SERVER_SCRIPT,
+      this.httpLog,
+      "80",
+      "0.0.0.0",
+    ]);
     this.started.set(p.pid, this.httpLog);
     await waitFor(
       async () => {
@@ -337,7 +386,12 @@ class WorldImpl implements World {
 
   async addGuest(bridge: string): Promise<Guest> {
     const n = ++this.guests;
-    return this.addGuestNs(`${nsPrefix(this.tag)}g${n}`, `vtg-${this.tag}${n}`, bridge, "# vnat test guest: no resolver until DHCP\n");
+    return this.addGuestNs(
+      `${nsPrefix(this.tag)}g${n}`,
+      `vtg-${this.tag}${n}`,
+      bridge,
+      "# vnat test guest: no resolver until DHCP\n",
+    );
   }
 
   async addProviderHost(addr: string): Promise<Guest> {
@@ -345,7 +399,12 @@ class WorldImpl implements World {
     if (!cidr.startsWith("198.51.100.") || !cidr.endsWith(`/${PROVIDER_PREFIX}`))
       throw new Error(`addProviderHost "${addr}": expected an address in ${PROVIDER_SUBNET}`);
     const n = ++this.hosts;
-    const g = await this.addGuestNs(`${nsPrefix(this.tag)}h${n}`, `vth-${this.tag}${n}`, this.providerBridge, `nameserver ${UPSTREAM_DNS}\n`);
+    const g = await this.addGuestNs(
+      `${nsPrefix(this.tag)}h${n}`,
+      `vth-${this.tag}${n}`,
+      this.providerBridge,
+      `nameserver ${UPSTREAM_DNS}\n`,
+    );
     await g.addStaticAddress(cidr, PROVIDER_GATEWAY);
     return g;
   }
@@ -358,7 +417,18 @@ class WorldImpl implements World {
   }
 
   async privateSourcePackets(): Promise<number> {
-    const r = await run("ip", ["netns", "exec", this.routerNs, "nft", "-j", "list", "counter", "inet", ROUTER_NFT_TABLE, "private_src"]);
+    const r = await run("ip", [
+      "netns",
+      "exec",
+      this.routerNs,
+      "nft",
+      "-j",
+      "list",
+      "counter",
+      "inet",
+      ROUTER_NFT_TABLE,
+      "private_src",
+    ]);
     const items = (JSON.parse(r.stdout) as { nftables: Array<{ counter?: { packets: number } }> }).nftables;
     const counter = items.find((x) => x.counter !== undefined)?.counter;
     if (!counter) throw new Error(`router ${this.routerNs}: counter private_src not found`);
@@ -408,7 +478,9 @@ class WorldImpl implements World {
       const pid = readPidFile(f);
       if (pid !== undefined) this.started.set(pid, f);
     }
-    await Promise.all([...this.started].map(([pid, marker]) => attempt(`kill pid ${pid}`, () => killOwned(pid, marker))));
+    await Promise.all(
+      [...this.started].map(([pid, marker]) => attempt(`kill pid ${pid}`, () => killOwned(pid, marker))),
+    );
 
     // 2. + 3.
     const liveNs = await listNamespaces().catch((e: unknown) => {
@@ -422,7 +494,11 @@ class WorldImpl implements World {
           if (!liveNs.includes(ns)) return;
           await killNamespacePids(ns);
           const r = await sh("ip", ["netns", "del", ns]);
-          if (r.exitCode !== 0 && !/No such file|Cannot remove namespace file/.test(r.stderr) && (await listNamespaces()).includes(ns))
+          if (
+            r.exitCode !== 0 &&
+            !/No such file|Cannot remove namespace file/.test(r.stderr) &&
+            (await listNamespaces()).includes(ns)
+          )
             throw new Error(r.stderr.trim());
         }),
       ),
@@ -435,7 +511,8 @@ class WorldImpl implements World {
       const failures: string[] = [];
       for (const l of ordered) {
         const r = await sh("ip", ["link", "del", l.name]);
-        if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) failures.push(`${l.name}: ${r.stderr.trim()}`);
+        if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr))
+          failures.push(`${l.name}: ${r.stderr.trim()}`);
       }
       await waitFor(
         async () => (await listHostLinks()).every((l) => !ownsLink(this.tag, l.name)),
@@ -447,10 +524,13 @@ class WorldImpl implements World {
 
     // 5.
     const etcDirs = unique([...nss, ...listEtcNetns(this.tag)]);
-    for (const ns of etcDirs) await attempt(`remove /etc/netns/${ns}`, () => rm(join("/etc/netns", ns), { recursive: true, force: true }));
-    if (this.tmpDir !== "") await attempt(`remove ${this.tmpDir}`, () => rm(this.tmpDir, { recursive: true, force: true }));
+    for (const ns of etcDirs)
+      await attempt(`remove /etc/netns/${ns}`, () => rm(join("/etc/netns", ns), { recursive: true, force: true }));
+    if (this.tmpDir !== "")
+      await attempt(`remove ${this.tmpDir}`, () => rm(this.tmpDir, { recursive: true, force: true }));
 
-    if (errors.length > 0) throw new Error(`destroy world ${this.tag}: ${errors.length} problem(s): ${errors.join("; ")}`);
+    if (errors.length > 0)
+      throw new Error(`destroy world ${this.tag}: ${errors.length} problem(s): ${errors.join("; ")}`);
   }
 }
 
@@ -479,11 +559,18 @@ class GuestImpl implements Guest {
 
   async dhcp(timeoutMs = 15000): Promise<Lease> {
     const tries = String(Math.max(2, Math.floor(timeoutMs / 1000)));
-    const r = await this.exec("busybox", ["udhcpc", "-i", GUEST_IF, "-f", "-q", "-n", "-t", tries, "-T", "1", "-s", UDHCPC_SCRIPT], {
-      env: { VT_NETNS: this.ns },
-      timeoutMs: timeoutMs + 3000,
-    });
-    if (r.exitCode !== 0) throw new Error(`dhcp in ${this.ns}: udhcpc exit ${r.exitCode}: ${(r.stderr + r.stdout).trim().split("\n").slice(-4).join(" | ")}`);
+    const r = await this.exec(
+      "busybox",
+      ["udhcpc", "-i", GUEST_IF, "-f", "-q", "-n", "-t", tries, "-T", "1", "-s", UDHCPC_SCRIPT],
+      {
+        env: { VT_NETNS: this.ns },
+        timeoutMs: timeoutMs + 3000,
+      },
+    );
+    if (r.exitCode !== 0)
+      throw new Error(
+        `dhcp in ${this.ns}: udhcpc exit ${r.exitCode}: ${(r.stderr + r.stdout).trim().split("\n").slice(-4).join(" | ")}`,
+      );
     const addr = await this.address();
     if (addr === undefined) throw new Error(`dhcp in ${this.ns}: udhcpc succeeded but ${GUEST_IF} has no IPv4 address`);
     return { ...addr, router: await this.defaultGateway(), dns: await this.nameservers() };
@@ -491,7 +578,8 @@ class GuestImpl implements Guest {
 
   async address(): Promise<{ ip: string; prefix: number } | undefined> {
     const r = await run("ip", ["-n", this.ns, "-4", "-j", "addr", "show", "dev", GUEST_IF]);
-    const info = parseJson<Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>>(r.stdout, [])[0]?.addr_info?.[0];
+    const info = parseJson<Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>>(r.stdout, [])[0]
+      ?.addr_info?.[0];
     return info ? { ip: info.local, prefix: info.prefixlen } : undefined;
   }
 
@@ -511,7 +599,9 @@ class GuestImpl implements Guest {
     // busybox prints the server as "Address:\t198.18.0.10:53" and answers without a port.
     const answers = [...r.stdout.matchAll(/^Address:\s*(\d+\.\d+\.\d+\.\d+)\s*$/gm)].map((m) => m[1] ?? "");
     if (r.exitCode !== 0 || answers.length === 0)
-      throw new Error(`resolve ${name} via ${server ?? "resolv.conf"} in ${this.ns}: exit ${r.exitCode}: ${(r.stdout + r.stderr).trim().replace(/\s+/g, " ")}`);
+      throw new Error(
+        `resolve ${name} via ${server ?? "resolv.conf"} in ${this.ns}: exit ${r.exitCode}: ${(r.stdout + r.stderr).trim().replace(/\s+/g, " ")}`,
+      );
     return answers[0] ?? "";
   }
 
@@ -519,7 +609,9 @@ class GuestImpl implements Guest {
     // `timeout`, not wget -T: busybox 1.35's wget -T segfaults. -Y off: never a proxy.
     const r = await this.exec("timeout", [String(timeoutSec), "busybox", "wget", "-q", "-Y", "off", "-O", "-", url]);
     if (r.exitCode !== 0)
-      throw new Error(`fetch ${url} in ${this.ns}: ${r.exitCode === 124 ? `timed out after ${timeoutSec} s` : `exit ${r.exitCode}`}: ${r.stderr.trim()}`);
+      throw new Error(
+        `fetch ${url} in ${this.ns}: ${r.exitCode === 124 ? `timed out after ${timeoutSec} s` : `exit ${r.exitCode}`}: ${r.stderr.trim()}`,
+      );
     return r.stdout;
   }
 
@@ -530,9 +622,11 @@ class GuestImpl implements Guest {
 
   async addStaticAddress(cidr: string, gateway?: string): Promise<void> {
     for (const banned of ["192.0.2.", "203.0.113."])
-      if (cidr.startsWith(banned) || gateway?.startsWith(banned)) throw new Error(`addStaticAddress ${cidr}: ${banned}0/24 is this machine's own network range`);
+      if (cidr.startsWith(banned) || gateway?.startsWith(banned))
+        throw new Error(`addStaticAddress ${cidr}: ${banned}0/24 is this machine's own network range`);
     await run("ip", ["-n", this.ns, "addr", "add", cidr, "dev", GUEST_IF]);
-    if (gateway !== undefined) await run("ip", ["-n", this.ns, "route", "replace", "default", "via", gateway, "dev", GUEST_IF]);
+    if (gateway !== undefined)
+      await run("ip", ["-n", this.ns, "route", "replace", "default", "via", gateway, "dev", GUEST_IF]);
   }
 }
 
@@ -664,7 +758,8 @@ export async function listDebris(tag: string): Promise<string[]> {
   for (const ns of await listNamespaces()) if (ns.startsWith(nsPrefix(tag))) found.push(`namespace ${ns}`);
   for (const l of await listHostLinks()) if (ownsLink(tag, l.name)) found.push(`link ${l.name}`);
   for (const d of listEtcNetns(tag)) found.push(`/etc/netns/${d}`);
-  for (const [pid] of startedByTag.get(tag) ?? []) if (isAlive(pid)) found.push(`process ${pid} (${cmdline(pid)?.trim() ?? "?"})`);
+  for (const [pid] of startedByTag.get(tag) ?? [])
+    if (isAlive(pid)) found.push(`process ${pid} (${cmdline(pid)?.trim() ?? "?"})`);
   // Anything else whose command line names the world (e.g. paths under its temp dir).
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
@@ -694,7 +789,7 @@ export function worldUnavailable(): string | undefined {
 /**
  * Runs `fn` in a fresh world, then destroys it and asserts nothing is left, even when
  * `fn` fails. A teardown problem fails the test too; when `fn` already failed, the
- * teardown problem is appended to that first error instead of hiding it.
+ * teardown problem is printed to stderr instead of hiding that first error.
  */
 export async function withWorld<T>(fn: (w: World) => Promise<T>): Promise<T> {
   const w = await createWorld();

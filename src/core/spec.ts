@@ -18,7 +18,7 @@ import {
   type Cidr,
 } from "./ipv4.ts";
 import { kernelNames, uplinkMac, validateNetworkName, type KernelNames } from "./names.ts";
-import { attr, child, children, type XmlNode } from "./xml.ts";
+import { attr, children, type XmlNode } from "./xml.ts";
 
 export interface DhcpSpec {
   start: number;

@@ -14,14 +14,14 @@ import { netnsPids } from "./ip.ts";
 import { firstLine, type Runner } from "./run.ts";
 
 export async function stopNetnsProcesses(runner: Runner, netns: string, pidFile: string): Promise<void> {
-  const pids = new Set(netnsExists(netns) ? await netnsPids(runner, netns) : []);
+  const pids = new Set(await netnsPids(runner, netns));
   const dns = await dnsmasqPid(pidFile);
   if (dns !== undefined) pids.add(dns);
   await Promise.all([...pids].map((pid) => terminate(pid)));
 }
 
+/** "not found" is success: teardown and undo may run twice. */
 export async function deleteNetns(runner: Runner, netns: string): Promise<void> {
-  if (!netnsExists(netns)) return;
   const r = await runner.run("ip", ["netns", "del", netns]);
   if (r.exitCode !== 0 && netnsExists(netns)) throw new Error(`delete namespace "${netns}": ${firstLine(r.stderr)}`);
 }

@@ -1,0 +1,83 @@
+// The undo journal with a recording runner: fail at step k, assert the undo ran in reverse.
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { VnatError } from "../../src/core/errors.ts";
+import { parseHookData } from "../../src/core/hookdata.ts";
+import { buildSpec } from "../../src/core/spec.ts";
+import { startNetwork } from "../../src/exec/apply.ts";
+import type { RunResult, Runner } from "../../src/exec/run.ts";
+import { hookData } from "../support/fixtures.ts";
+
+const spec = buildSpec(
+  parseHookData(hookData({ name: "undo", bridge: "vt-nonexist0", uplinkBridge: "vt-nonexist1", uplink: "198.51.100.11/24", gateway: "198.51.100.1" })).network,
+  EMPTY_CONFIG,
+);
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** Records every command; fails `ip -batch` at line N (1-based) of the host batch, or a whole command by match. */
+function recorder(opts: { failBatchLine?: number; failCmd?: string }): Runner & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async run(cmd, args, o): Promise<RunResult> {
+      const text = [cmd, ...args].join(" ");
+      calls.push(o?.input && args.includes("-batch") ? `${text} <<${o.input.trim().split("\n").join(" | ")}` : text);
+      if (opts.failCmd && text.includes(opts.failCmd)) return { exitCode: 1, stdout: "", stderr: "boom: simulated" };
+      if (opts.failBatchLine && args.join(" ") === "-batch -")
+        return { exitCode: 1, stdout: "", stderr: `RTNETLINK answers: File exists\nCommand failed -:${opts.failBatchLine}\n` };
+      return { exitCode: 0, stdout: "", stderr: "" };
+    },
+  };
+}
+
+function ctx(runner: Runner) {
+  const run = mkdtempSync(join(tmpdir(), "vnat-undo-"));
+  dirs.push(run);
+  return { runner, roots: { run, config: "/nonexistent", log: run } };
+}
+
+describe("startNetwork undo", () => {
+  test("a failure at host batch line 3 deletes the namespace and the first veth, in reverse", async () => {
+    const runner = recorder({ failBatchLine: 3 });
+    const c = ctx(runner);
+    await assert.rejects(startNetwork(c, spec), (e: unknown) => {
+      assert.ok(e instanceof VnatError);
+      assert.equal(e.kind, "apply-failed");
+      assert.equal(
+        e.message,
+        `start network "undo": step "links" failed: "ip link add ${spec.names.uplinkHost} type veth peer name wan0 address 02:76:c6:33:64:0b netns vnat-undo": RTNETLINK answers: File exists (everything undone)`,
+      );
+      return true;
+    });
+    const rest = runner.calls.slice(runner.calls.findIndex((l) => l.startsWith("ip -batch")) + 1);
+    assert.deepEqual(rest, ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    // nothing of vnat's state is left behind
+    assert.deepEqual(readdirSync(join(c.roots.run, "net")), []);
+    assert.deepEqual(readdirSync(join(c.roots.run, "claims")), []);
+  });
+
+  test("a failing nft step runs every undo after the namespace was made", async () => {
+    const runner = recorder({ failCmd: "nft -f -" });
+    const c = ctx(runner);
+    await assert.rejects(startNetwork(c, spec), /step "nftables" failed: boom: simulated \(everything undone\)/);
+    const rest = runner.calls.slice(runner.calls.findIndex((l) => l.includes("nft -f -")) + 1);
+    // the namespace's undo: its processes first, then the namespace; dnsmasq never started
+    assert.deepEqual(rest, ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    assert.ok(!runner.calls.some((l) => l.includes("dnsmasq")));
+  });
+
+  test("the failpoint fails right after the named step", async () => {
+    const runner = recorder({});
+    const c = ctx(runner);
+    await assert.rejects(
+      startNetwork({ ...c, failpoint: "addresses" }, spec),
+      /step "addresses" failed: injected failure \(VNAT_FAILPOINT\)/,
+    );
+    assert.ok(!runner.calls.some((l) => l.includes("nft")));
+  });
+});

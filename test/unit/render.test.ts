@@ -1,0 +1,36 @@
+import { describe, test } from "node:test";
+import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { parseHookData } from "../../src/core/hookdata.ts";
+import { netPaths } from "../../src/core/paths.ts";
+import { renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls } from "../../src/core/render.ts";
+import { buildSpec } from "../../src/core/spec.ts";
+import { assertGolden } from "../support/golden.ts";
+import { hookData } from "../support/fixtures.ts";
+
+const spec = buildSpec(
+  parseHookData(
+    hookData({
+      name: "golden",
+      bridge: "virbr5",
+      uplinkBridge: "br-prov",
+      uplink: "198.51.100.11/24",
+      gateway: "198.51.100.1",
+      dns: ["198.18.0.10", "198.18.0.11"],
+      dhcp: `<vnat:dhcp start="10.0.0.100" end="10.0.0.200" lease="2h"/>`,
+    }),
+  ).network,
+  EMPTY_CONFIG,
+);
+const paths = netPaths({ run: "/run/vnat", config: "/etc/vnat/config.json", log: "/var/log/vnat" }, "golden");
+
+describe("renderers (golden)", () => {
+  test("host ip batch", () => assertGolden("host.batch", renderHostBatch(spec).map((l) => l.line).join("\n") + "\n"));
+  test("namespace ip batch", () => assertGolden("netns.batch", renderNetnsBatch(spec).join("\n") + "\n"));
+  test("sysctls", () => assertGolden("sysctl.txt", renderSysctls().join("\n") + "\n"));
+  test("nftables ruleset", () => assertGolden("ruleset.nft", renderNft(spec)));
+  test("dnsmasq argv", () => assertGolden("dnsmasq.argv", renderDnsmasqArgs(spec, paths).join("\n") + "\n"));
+  test("dnsmasq argv without dhcp", () => {
+    const noDhcp = { ...spec, dhcp: undefined };
+    assertGolden("dnsmasq-nodhcp.argv", renderDnsmasqArgs(noDhcp, paths).join("\n") + "\n");
+  });
+});

@@ -38,7 +38,7 @@ export function renderSysctls(): string[] {
     "net.ipv4.ip_forward=1",
     "net.ipv6.conf.all.disable_ipv6=1",
     "net.ipv6.conf.default.disable_ipv6=1",
-    // a gratuitous ARP when wan0 comes up: the provider's router learns the uplink at once
+    // announce again whenever wan0's MAC changes or it comes back up
     `net.ipv4.conf.${UPLINK_IF}.arp_notify=1`,
     // guests may only source packets from their own subnet
     `net.ipv4.conf.${LAN_IF}.rp_filter=1`,
@@ -55,6 +55,12 @@ export function renderNetnsBatch(spec: NetSpec): string[] {
     `link set ${UPLINK_IF} up`,
     `route add default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`,
   ];
+}
+
+/** iputils arping: unsolicited ARP for the uplink address, twice, a second apart. */
+export function renderAnnounceArgs(spec: NetSpec): string[] {
+  const ip = formatIp(spec.uplink.address.address);
+  return ["arping", "-U", "-q", "-c", "2", "-I", UPLINK_IF, ip];
 }
 
 export const NFT_TABLE = "vnat";

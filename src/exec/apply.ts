@@ -6,16 +6,16 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { VnatError } from "../core/errors.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
-import { renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls, type BatchLine } from "../core/render.ts";
+import { renderAnnounceArgs, renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls, type BatchLine } from "../core/render.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { ipBatch } from "./ip.ts";
-import { firstLine, type Runner } from "./run.ts";
+import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
 
-export const START_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "record"] as const;
+export const START_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "announce", "record"] as const;
 export type StartStep = (typeof START_STEPS)[number];
 
 export interface ApplyContext {
@@ -90,6 +90,13 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
         },
       });
       if (r.exitCode !== 0) fail("dnsmasq", firstLine(r.stderr));
+    },
+    announce: async () => {
+      // Gratuitous ARP so the provider's router learns the uplink (and its MAC) at once.
+      // The kernel's arp_notify fires before a new veth can transmit, so arping sends it;
+      // it runs detached (two announcements a second apart) and the hook does not wait.
+      if (!(await spawnDetached("ip", ["netns", "exec", netns, ...renderAnnounceArgs(spec)])))
+        fail("announce", "could not start arping (install iputils-arping)");
     },
     record: async () => {
       await writeState(roots, stateOf(spec, "active"));

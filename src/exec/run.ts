@@ -58,3 +58,18 @@ export function firstLine(text: string): string {
       .find((l) => l.length > 0) ?? "no error output"
   );
 }
+
+/**
+ * Starts a short-lived helper fully detached (own session, no stdio), so it never holds
+ * the hook's pipes and libvirt never waits for it. Returns false when it cannot start.
+ */
+export function spawnDetached(cmd: string, args: readonly string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { detached: true, stdio: "ignore" });
+    child.once("error", () => resolve(false));
+    child.once("spawn", () => {
+      child.unref();
+      resolve(true);
+    });
+  });
+}

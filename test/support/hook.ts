@@ -1,0 +1,48 @@
+// Invokes hooks/network exactly as libvirt 9.0 does: argv `NAME OP SUBOP -`, hookData
+// on stdin, and an environment of only LC_ALL, PATH and HOME.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { kernelNames } from "../../src/core/names.ts";
+import { execa } from "execa";
+import type { ShResult } from "./sh.ts";
+
+export const HOOK = fileURLToPath(new URL("../../hooks/network", import.meta.url));
+export const RUN_DIR = "/run/vnat";
+
+export async function runHook(
+  name: string,
+  op: string,
+  subop: string,
+  stdin: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ShResult> {
+  const env = { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", ...extraEnv };
+  const r = await execa(HOOK, [name, op, subop, "-"], { input: stdin, env, extendEnv: false, reject: false, timeout: 30_000 });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+}
+
+/** What vnat would have left of network NAME on this host (empty when it is gone). */
+export function vnatDebris(name: string): string[] {
+  const k = kernelNames(name);
+  const out: string[] = [];
+  if (existsSync(`/run/netns/${k.netns}`)) out.push(`namespace ${k.netns}`);
+  for (const l of [k.lanHost, k.uplinkHost]) if (existsSync(`/sys/class/net/${l}`)) out.push(`link ${l}`);
+  if (existsSync(`${RUN_DIR}/net/${name}`)) out.push(`state dir ${RUN_DIR}/net/${name}`);
+  const claims = existsSync(`${RUN_DIR}/claims`) ? readdirSync(`${RUN_DIR}/claims`) : [];
+  for (const c of claims) {
+    try {
+      if (readFileSync(`${RUN_DIR}/claims/${c}`, "utf8").trim() === name) out.push(`claim ${c}`);
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes(`--pid-file=${RUN_DIR}/net/${name}/`)) out.push(`process ${pid} dnsmasq`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

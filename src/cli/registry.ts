@@ -1,7 +1,10 @@
 // One line per command group: each group's file declares its commands and imports its
 // implementation lazily inside the action.
 import type { Command } from "commander";
+import { registerNet } from "./net.ts";
+import { registerProvider } from "./provider.ts";
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerProvider(program);
+  registerNet(program);
 }

@@ -1,0 +1,46 @@
+// `vnat net list` and `vnat net delete`: only networks carrying vnat metadata are shown
+// or touched; libvirt's other networks are none of vnat's business.
+import { loadConfig } from "../adapters/config-file.ts";
+import { probeNetworks, type NetworkRow } from "../adapters/host-view.ts";
+import { destroyNetwork, undefineNetwork } from "../adapters/libvirt.ts";
+import { roots } from "../adapters/roots.ts";
+import { conflict, invalid } from "../core/errors.ts";
+import { printTable } from "./table.ts";
+
+async function vnatNetworks(): Promise<NetworkRow[]> {
+  return (await probeNetworks(await loadConfig(roots().config))).filter((n) => n.vnat);
+}
+
+export async function netList(o: { json?: boolean }): Promise<void> {
+  const nets = await vnatNetworks();
+  const rows = nets.map((n) => ({
+    name: n.name,
+    state: n.state.active ? "active" : "inactive",
+    autostart: n.state.autostart,
+    persistent: n.state.persistent,
+    bridge: n.bridge ?? null,
+    lan: n.vnat?.lan.address ?? null,
+    uplink: n.vnat?.uplink.address ?? null,
+    provider: n.uplinkBridge ?? null,
+  }));
+  if (o.json) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+    return;
+  }
+  printTable(
+    ["NAME", "STATE", "AUTOSTART", "BRIDGE", "LAN", "UPLINK", "PROVIDER"],
+    rows.map((r) => [r.name, r.state, r.autostart ? "yes" : "no", r.bridge ?? "-", r.lan ?? "-", r.uplink ?? "-", r.provider ?? "-"]),
+  );
+}
+
+export async function netDelete(name: string, o: { force?: boolean }): Promise<void> {
+  const net = (await probeNetworks(await loadConfig(roots().config))).find((n) => n.name === name);
+  if (!net) throw invalid(`network "${name}": not defined in libvirt (see vnat net list)`);
+  if (!net.vnat) throw invalid(`network "${name}": not a vnat network (no vnat metadata); vnat leaves it alone`);
+  if (net.state.active) {
+    if (!o.force) throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
+    await destroyNetwork(name);
+  }
+  if (net.state.persistent) await undefineNetwork(name);
+  process.stdout.write(`deleted network "${name}"\n`);
+}

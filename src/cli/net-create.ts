@@ -1,0 +1,62 @@
+// `vnat net create`: plan (pure, fully validated) and define, under the allocation lock
+// from reading what is taken until libvirt holds the new network, so parallel creates
+// never hand out one uplink or one bridge name twice.
+import { loadConfig } from "../adapters/config-file.ts";
+import { probeHostView } from "../adapters/host-view.ts";
+import { defineNetwork, setAutostart, undefineNetwork } from "../adapters/libvirt.ts";
+import { withLock } from "../adapters/lock.ts";
+import { roots } from "../adapters/roots.ts";
+import { readNetworkTemplate } from "../adapters/templates.ts";
+import { formatCidr, formatIp, formatSubnet } from "../core/ipv4.ts";
+import { planCreate, type CreateOptions } from "../core/netcreate.ts";
+
+export const allocLockPath = (run: string): string => `${run}/locks/net-create.lock`;
+
+interface Flags {
+  subnet: string;
+  provider: string;
+  uplink?: string;
+  gateway?: string;
+  dns?: string[];
+  dhcpRange?: string;
+  bridge?: string;
+  template?: string;
+  autostart?: boolean;
+}
+
+export async function netCreate(name: string, flags: Record<string, unknown>): Promise<void> {
+  const f = flags as unknown as Flags;
+  const r = roots();
+  const [config, template] = await Promise.all([loadConfig(r.config), readNetworkTemplate(f.template)]);
+  const opts: CreateOptions = { ...f, name };
+  const plan = await withLock(
+    allocLockPath(r.run),
+    async () => {
+      const plan = planCreate(opts, config, await probeHostView(config, r, f.provider), template);
+      await defineNetwork(plan.xml);
+      return plan;
+    },
+    { what: "vnat net create (allocation lock)" },
+  );
+  if (f.autostart) {
+    try {
+      await setAutostart(name, true);
+    } catch (e) {
+      await undefineNetwork(name).catch(() => {});
+      throw e;
+    }
+  }
+  const s = plan.spec;
+  process.stdout.write(
+    [
+      `defined network "${name}"${f.autostart ? " (autostart)" : ""}`,
+      `  bridge   ${s.lanBridge}`,
+      `  subnet   ${formatSubnet(s.lan)}, gateway ${formatIp(s.lan.address)}` +
+        (s.dhcp ? `, DHCP ${formatIp(s.dhcp.start)}-${formatIp(s.dhcp.end)}` : ""),
+      `  uplink   ${formatCidr(s.uplink.address)} on ${s.uplink.bridge}${plan.uplinkWasAuto ? " (auto)" : ""}, via ${formatIp(s.uplink.gateway)}`,
+      `  dns      ${s.dns.map(formatIp).join(", ") || "-"}`,
+      `start it with: virsh net-start ${name}`,
+      "",
+    ].join("\n"),
+  );
+}

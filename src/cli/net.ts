@@ -1,0 +1,31 @@
+// `vnat net create|delete|list`: vnat networks as libvirt networks (defined through virsh).
+import type { Command } from "commander";
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+export function registerNet(program: Command): void {
+  const net = program.command("net").description("vnat networks (libvirt networks with vnat metadata)");
+  net
+    .command("create <name>")
+    .description("define a libvirt network run by vnat (start it with: virsh net-start NAME)")
+    .requiredOption("--subnet <cidr>", "the guests' subnet, e.g. 10.0.0.0/24 (gateway: its first host)")
+    .requiredOption("--provider <bridge>", "the provider network to take the uplink on (see vnat provider list)")
+    .option("--uplink <addr[/prefix]|auto>", "vnat's address on the provider network, or auto: a free one from the pool", "auto")
+    .option("--gateway <addr>", "the provider's router (default: the provider's)")
+    .option("--dns <addr>", "upstream DNS server (repeatable; default: the provider's)", collect, [])
+    .option("--dhcp-range <start-end>", "DHCP range (default: the upper half of the subnet)")
+    .option("--bridge <name>", "the libvirt bridge's name (default: a free vnatbrN)")
+    .option("--template <file>", "network XML to start from (default: vnat's xml-templates/vnat-network.xml)")
+    .option("--autostart", "start the network when libvirt starts")
+    .action(async (name: string, o: Record<string, unknown>) => (await import("./net-create.ts")).netCreate(name, o));
+  net
+    .command("delete <name>")
+    .description("undefine a vnat network (refused while it is active, unless --force)")
+    .option("--force", "stop the network first when it is active")
+    .action(async (name: string, o: { force?: boolean }) => (await import("./net-actions.ts")).netDelete(name, o));
+  net
+    .command("list")
+    .description("list vnat networks")
+    .option("--json", "print JSON")
+    .action(async (o: { json?: boolean }) => (await import("./net-actions.ts")).netList(o));
+}

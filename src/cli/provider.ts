@@ -1,0 +1,29 @@
+// `vnat provider add|list|remove`: the provider networks in vnat's config file.
+import type { Command } from "commander";
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+export function registerProvider(program: Command): void {
+  const provider = program.command("provider").description("provider networks (bridges vnat takes uplinks on)");
+  provider
+    .command("add <bridge>")
+    .description("add a provider network to the config")
+    .requiredOption("--gateway <addr[/prefix]>", "the provider's router (prefix: the provider subnet, default /24)")
+    .option("--pool <start-end>", "addresses --uplink auto may hand out, e.g. 198.51.100.10-198.51.100.99")
+    .option("--dns <addr>", "DNS server for networks on this provider (repeatable)", collect, [])
+    .action(async (bridge: string, o: { gateway: string; pool?: string; dns: string[] }) =>
+      (await import("./provider-actions.ts")).providerAdd(bridge, o),
+    );
+  provider
+    .command("list")
+    .description("list provider networks")
+    .option("--json", "print JSON")
+    .action(async (o: { json?: boolean }) => (await import("./provider-actions.ts")).providerList(o));
+  provider
+    .command("remove <bridge>")
+    .description("remove a provider network from the config (refused while a vnat network uses it)")
+    .option("--force", "remove it even though vnat networks use it")
+    .action(async (bridge: string, o: { force?: boolean }) =>
+      (await import("./provider-actions.ts")).providerRemove(bridge, o),
+    );
+}

@@ -16,7 +16,10 @@ export interface NetworkRow extends KnownNetwork {
 /** Every libvirt network with what its persistent XML says. */
 export async function probeNetworks(config: Config): Promise<NetworkRow[]> {
   const list = await listNetworks();
-  const docs = await dumpNetworks(list.map((n) => n.name), true);
+  const docs = await dumpNetworks(
+    list.map((n) => n.name),
+    true,
+  );
   const known = knownNetworks(docs, config);
   return list.map((state) => ({ ...(known.find((k) => k.name === state.name) ?? { name: state.name }), state }));
 }

@@ -61,7 +61,10 @@ async function createExclusive(path: string, text: string): Promise<boolean> {
 async function breakStale(path: string, stale: string, me: string): Promise<void> {
   const breaker = `${path}.break`;
   if (!(await createExclusive(breaker, me))) {
-    const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     const holder = (await readIfExists(breaker)) ?? "";
     if (age > BREAK_STALE_MS || isStaleHolder(holder)) await unlink(breaker).catch(() => {});
     return;
@@ -92,7 +95,9 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     }
     if (Date.now() >= deadline) {
       const pid = holder?.split(" ")[0] ?? "?";
-      throw conflict(`${opts.what ?? `lock ${path}`}: still held by pid ${pid} after ${timeoutMs} ms (remove ${path} if that process is not vnat)`);
+      throw conflict(
+        `${opts.what ?? `lock ${path}`}: still held by pid ${pid} after ${timeoutMs} ms (remove ${path} if that process is not vnat)`,
+      );
     }
     await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
   }

@@ -9,7 +9,9 @@ export const NETWORK_TEMPLATE = "vnat-network.xml";
 export async function readNetworkTemplate(path?: string): Promise<string> {
   const candidates = path
     ? [path]
-    : ["../xml-templates/", "../../xml-templates/"].map((d) => fileURLToPath(new URL(d + NETWORK_TEMPLATE, import.meta.url)));
+    : ["../xml-templates/", "../../xml-templates/"].map((d) =>
+        fileURLToPath(new URL(d + NETWORK_TEMPLATE, import.meta.url)),
+      );
   for (const c of candidates) {
     const text = await readFile(c, "utf8").catch(() => undefined);
     if (text !== undefined) return text;

@@ -29,7 +29,15 @@ export async function netList(o: { json?: boolean }): Promise<void> {
   }
   printTable(
     ["NAME", "STATE", "AUTOSTART", "BRIDGE", "LAN", "UPLINK", "PROVIDER"],
-    rows.map((r) => [r.name, r.state, r.autostart ? "yes" : "no", r.bridge ?? "-", r.lan ?? "-", r.uplink ?? "-", r.provider ?? "-"]),
+    rows.map((r) => [
+      r.name,
+      r.state,
+      r.autostart ? "yes" : "no",
+      r.bridge ?? "-",
+      r.lan ?? "-",
+      r.uplink ?? "-",
+      r.provider ?? "-",
+    ]),
   );
 }
 
@@ -38,7 +46,8 @@ export async function netDelete(name: string, o: { force?: boolean }): Promise<v
   if (!net) throw invalid(`network "${name}": not defined in libvirt (see vnat net list)`);
   if (!net.vnat) throw invalid(`network "${name}": not a vnat network (no vnat metadata); vnat leaves it alone`);
   if (net.state.active) {
-    if (!o.force) throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
+    if (!o.force)
+      throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
     await destroyNetwork(name);
   }
   if (net.state.persistent) await undefineNetwork(name);

@@ -10,7 +10,11 @@ export function registerNet(program: Command): void {
     .description("define a libvirt network run by vnat (start it with: virsh net-start NAME)")
     .requiredOption("--subnet <cidr>", "the guests' subnet, e.g. 10.0.0.0/24 (gateway: its first host)")
     .requiredOption("--provider <bridge>", "the provider network to take the uplink on (see vnat provider list)")
-    .option("--uplink <addr[/prefix]|auto>", "vnat's address on the provider network, or auto: a free one from the pool", "auto")
+    .option(
+      "--uplink <addr[/prefix]|auto>",
+      "vnat's address on the provider network, or auto: a free one from the pool",
+      "auto",
+    )
     .option("--gateway <addr>", "the provider's router (default: the provider's)")
     .option("--dns <addr>", "upstream DNS server (repeatable; default: the provider's)", collect, [])
     .option("--dhcp-range <start-end>", "DHCP range (default: the upper half of the subnet)")

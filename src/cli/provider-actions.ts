@@ -31,7 +31,9 @@ export async function providerRemove(bridge: string, o: { force?: boolean }): Pr
   if (!o.force) {
     const users = (await probeNetworks(await loadConfig(path))).filter((n) => n.vnat && n.uplinkBridge === bridge);
     if (users.length)
-      throw conflict(`provider "${bridge}": used by vnat network(s) ${users.map((n) => `"${n.name}"`).join(", ")} (delete them first, or use --force)`);
+      throw conflict(
+        `provider "${bridge}": used by vnat network(s) ${users.map((n) => `"${n.name}"`).join(", ")} (delete them first, or use --force)`,
+      );
   }
   await updateConfigFile(path, (f) => removeProvider(f, bridge));
   process.stdout.write(`removed provider "${bridge}" from ${path}\n`);

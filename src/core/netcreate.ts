@@ -43,7 +43,8 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
   const where = `network "${name}"`;
   if (host.networks.some((n) => n.name === name)) throw conflict(`${where}: already defined in libvirt`);
   const provider = config.providers.find((p) => p.bridge === o.provider);
-  if (!provider) throw invalid(`${where}: provider "${o.provider}" is not in the config (add it with vnat provider add)`);
+  if (!provider)
+    throw invalid(`${where}: provider "${o.provider}" is not in the config (add it with vnat provider add)`);
 
   const subnet = parseCidr(o.subnet);
   if (!subnet || subnet.prefix < 8 || subnet.prefix > 30 || networkOf(subnet) !== subnet.address)
@@ -55,14 +56,26 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
   const auto = o.uplink === undefined || o.uplink === "auto";
   let uplinkText: string;
   if (auto) {
-    if (!provider.pool) throw invalid(`${where}: provider "${provider.bridge}" has no pool, so --uplink auto cannot pick an address (give --uplink A.B.C.D/N)`);
-    uplinkText = formatCidr({ address: pickUplink(provider.bridge, provider.pool, taken), prefix: provider.gateway.prefix });
+    if (!provider.pool)
+      throw invalid(
+        `${where}: provider "${provider.bridge}" has no pool, so --uplink auto cannot pick an address (give --uplink A.B.C.D/N)`,
+      );
+    uplinkText = formatCidr({
+      address: pickUplink(provider.bridge, provider.pool, taken),
+      prefix: provider.gateway.prefix,
+    });
   } else {
     uplinkText = o.uplink!.includes("/") ? o.uplink! : `${o.uplink}/${provider.gateway.prefix}`;
     const up = requireCidr(`${where}: uplink`, uplinkText);
     const holder = host.networks.find((n) => n.uplinkBridge === provider.bridge && n.uplink?.address === up.address);
-    if (holder) throw conflict(`${where}: uplink ${formatIp(up.address)} on "${provider.bridge}" is already used by network "${holder.name}"`);
-    if (host.claimed.has(up.address)) throw conflict(`${where}: uplink ${formatIp(up.address)} on "${provider.bridge}" is held by a running vnat network`);
+    if (holder)
+      throw conflict(
+        `${where}: uplink ${formatIp(up.address)} on "${provider.bridge}" is already used by network "${holder.name}"`,
+      );
+    if (host.claimed.has(up.address))
+      throw conflict(
+        `${where}: uplink ${formatIp(up.address)} on "${provider.bridge}" is held by a running vnat network`,
+      );
   }
 
   const usedBridges = new Set<string>(host.links);
@@ -70,14 +83,19 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
   let bridge: string;
   if (o.bridge !== undefined) {
     bridge = validateIfname(`${where}: bridge`, o.bridge);
-    if (usedBridges.has(bridge)) throw conflict(`${where}: bridge "${bridge}" is already used by another network or interface`);
+    if (usedBridges.has(bridge))
+      throw conflict(`${where}: bridge "${bridge}" is already used by another network or interface`);
   } else bridge = pickBridgeName(usedBridges);
 
   const range = o.dhcpRange === undefined ? undefined : requireRange(`${where}: dhcp range`, o.dhcpRange);
-  const gateway = o.gateway !== undefined ? formatIp(requireIp(`${where}: gateway`, o.gateway)) : formatIp(provider.gateway.address);
+  const gateway =
+    o.gateway !== undefined ? formatIp(requireIp(`${where}: gateway`, o.gateway)) : formatIp(provider.gateway.address);
   const dns = o.dns?.length ? o.dns.map((d) => formatIp(requireIp(`${where}: dns`, d))) : provider.dns.map(formatIp);
   const model: MetadataModel = {
-    lan: { address: formatCidr(lan), dhcp: range ? { start: formatIp(range.start), end: formatIp(range.end) } : undefined },
+    lan: {
+      address: formatCidr(lan),
+      dhcp: range ? { start: formatIp(range.start), end: formatIp(range.end) } : undefined,
+    },
     uplink: { bridge: provider.bridge, address: uplinkText, gateway },
     dns,
   };

@@ -32,8 +32,11 @@ export const invalid = (message: string): VnatError => new VnatError("invalid-in
 /** Something on the host already holds what the network needs. */
 export const conflict = (message: string): VnatError => new VnatError("conflict", message);
 
-/** The single line to show a user: no newlines, no stack. */
+/** The single line to show a user: no newlines, no stack, no control characters from input. */
 export function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\n\s*/g, "; ").trim();
+  return text
+    .replace(/\s*\n\s*/g, "; ")
+    .replace(/[\x00-\x1f\x7f]/g, "?")
+    .trim();
 }

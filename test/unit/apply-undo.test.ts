@@ -81,3 +81,22 @@ describe("startNetwork undo", () => {
     assert.ok(!runner.calls.some((l) => l.includes("nft")));
   });
 });
+
+describe("ip -batch without a line number", () => {
+  test("an argument error (exit 255) still undoes every line and names the failing one", async () => {
+    const calls: string[] = [];
+    const runner: Runner = {
+      async run(cmd, args) {
+        calls.push([cmd, ...args].join(" "));
+        if (args.join(" ") === "-batch -")
+          return { exitCode: 255, stdout: "", stderr: `Error: argument "vt-nonexist0" is wrong: Device does not exist\n` };
+        return { exitCode: 0, stdout: "", stderr: "" };
+      },
+    };
+    await assert.rejects(
+      startNetwork(ctx(runner), spec),
+      new RegExp(`step "links" failed: "ip link set ${spec.names.lanHost} master vt-nonexist0 up": Error: argument`),
+    );
+    assert.deepEqual(calls.slice(1), ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+  });
+});

@@ -1,0 +1,95 @@
+// Every step of `started` made to fail in turn (VNAT_FAILPOINT fails right after the
+// step succeeded, so its own effects must be undone too), plus real failures from the
+// kernel: each must exit non-zero with one line on stderr and leave nothing behind.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { existsSync } from "node:fs";
+import { kernelNames } from "../../src/core/names.ts";
+import { START_STEPS } from "../../src/exec/apply.ts";
+import { hookData, type NetOpts } from "../support/fixtures.ts";
+import { runHook, vnatDebris } from "../support/hook.ts";
+import { run } from "../support/sh.ts";
+import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
+
+const tag = randomBytes(2).toString("hex");
+let world: World;
+let net: NetOpts;
+
+before(async () => {
+  world = await createWorld();
+  net = {
+    name: `t${tag}f`,
+    bridge: await world.addLanBridge(),
+    uplinkBridge: world.providerBridge,
+    uplink: "198.51.100.21/24",
+    gateway: world.providerGateway,
+    dns: [world.upstreamDns],
+  };
+});
+
+after(async () => {
+  await runHook(net.name, "stopped", "end", hookData(net));
+  await world?.destroy();
+  assert.deepEqual(vnatDebris(net.name), []);
+  if (world) await assertNoWorldDebris(world.tag);
+});
+
+function assertOneLine(stderr: string, re: RegExp): void {
+  const lines = stderr.split("\n").filter((l) => l.length > 0);
+  assert.equal(lines.length, 1, `expected one line on stderr, got: ${stderr}`);
+  assert.match(lines[0]!, re);
+}
+
+describe("failure at each step of started", () => {
+  for (const step of START_STEPS) {
+    test(`step "${step}"`, async () => {
+      const r = await runHook(net.name, "started", "begin", hookData(net), { VNAT_FAILPOINT: step });
+      assert.notEqual(r.exitCode, 0);
+      assert.equal(r.stdout, "");
+      assertOneLine(
+        r.stderr,
+        new RegExp(`^vnat: start network "${net.name}": step "${step}" failed: injected failure \\(VNAT_FAILPOINT\\) \\(everything undone\\)$`),
+      );
+      assert.deepEqual(vnatDebris(net.name), []);
+    });
+  }
+
+  test("the network still starts cleanly afterwards", async () => {
+    const r = await runHook(net.name, "started", "begin", hookData(net));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const s = await runHook(net.name, "stopped", "end", hookData(net));
+    assert.equal(s.exitCode, 0, s.stderr);
+    assert.deepEqual(vnatDebris(net.name), []);
+  });
+});
+
+describe("real failures from the kernel", () => {
+  test("the libvirt bridge vanished between start and started", async () => {
+    const gone = { ...net, bridge: `vtx-${tag}` };
+    const r = await runHook(gone.name, "started", "begin", hookData(gone));
+    assert.notEqual(r.exitCode, 0);
+    assertOneLine(r.stderr, new RegExp(`^vnat: start network "${net.name}": step "links" failed: "ip link set vnl-[0-9a-f]{8} master vtx-${tag} up": Error: argument "vtx-${tag}" is wrong: Device does not exist \\(everything undone\\)$`));
+    assert.deepEqual(vnatDebris(net.name), []);
+  });
+
+  test("a foreign interface holding vnat's name is refused, and left alone", async () => {
+    const { lanHost } = kernelNames(net.name);
+    await run("ip", ["link", "add", lanHost, "type", "bridge"]); // no dummy module on this kernel
+    try {
+      for (const [op, subop] of [["start", "begin"], ["started", "begin"]] as const) {
+        const r = await runHook(net.name, op, subop, hookData(net));
+        assert.equal(r.exitCode, 3);
+        assertOneLine(
+          r.stderr,
+          new RegExp(`^vnat: network "${net.name}": interface "${lanHost}" already exists and vnat did not create it \\(remove it\\)$`),
+        );
+        assert.ok(existsSync(`/sys/class/net/${lanHost}`), "the foreign interface was removed");
+        assert.ok(!existsSync(`/run/netns/vnat-${net.name}`));
+      }
+    } finally {
+      await run("ip", ["link", "del", lanHost]);
+    }
+    assert.deepEqual(vnatDebris(net.name), []);
+  });
+});

@@ -1,7 +1,7 @@
 // Bundles each entry point into one ESM file: the hook runs on every libvirt network
 // and guest-port event, so its cold start (one file, no module resolution) matters.
 import { build } from "esbuild";
-import { chmod } from "node:fs/promises";
+import { chmod, copyFile } from "node:fs/promises";
 
 const banner = {
   js: [
@@ -28,3 +28,7 @@ for (const [name, entry] of Object.entries(entries)) {
   });
   await chmod(`dist/${name}.js`, 0o755);
 }
+// The sandbox world (src/sandbox, bundled into the CLI for `vnat demo`) runs these two
+// files by path, next to the module: in a bundle that is dist/.
+for (const f of ["http-echo-server.mjs", "udhcpc-script.sh"]) await copyFile(`src/sandbox/${f}`, `dist/${f}`);
+await chmod("dist/udhcpc-script.sh", 0o755);

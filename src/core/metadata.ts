@@ -8,6 +8,19 @@ export interface MetadataModel {
   lan: { address: string; dhcp?: { start?: string; end?: string; lease?: string; enabled?: "yes" | "no" } };
   uplink: { bridge?: string; address: string; gateway?: string };
   dns: string[];
+  /** inbound (issue 5); absent or empty when there are none */
+  forwards?: ForwardModel[];
+  floating?: { address: string; to: string }[];
+  hosts?: { mac: string; ip: string; name?: string }[];
+}
+
+export interface ForwardModel {
+  proto: string;
+  /** "8080" or "8000-8010" */
+  port: string;
+  to: string;
+  /** "80", or the first port / the range a port range is mapped to; absent: the same ports */
+  toPort?: string;
 }
 
 const esc = (s: string): string =>
@@ -32,6 +45,10 @@ export function renderMetadata(m: MetadataModel, indent = "    "): string {
   } else lines.push(`${i1}<vnat:lan${attrs({ address: m.lan.address })}/>`);
   lines.push(`${i1}<vnat:uplink${attrs(m.uplink)}/>`);
   for (const d of m.dns) lines.push(`${i1}<vnat:dns${attrs({ upstream: d })}/>`);
+  for (const f of m.forwards ?? [])
+    lines.push(`${i1}<vnat:forward${attrs({ proto: f.proto, port: f.port, to: f.to, "to-port": f.toPort })}/>`);
+  for (const f of m.floating ?? []) lines.push(`${i1}<vnat:floating${attrs({ address: f.address, to: f.to })}/>`);
+  for (const h of m.hosts ?? []) lines.push(`${i1}<vnat:host${attrs({ mac: h.mac, ip: h.ip, name: h.name })}/>`);
   lines.push(`${indent}</vnat:network>`);
   return lines.join("\n");
 }
@@ -55,6 +72,31 @@ export function modelFromMetadata(md: XmlNode): MetadataModel {
     },
     uplink: { bridge: attr(up, "bridge"), address: attr(up, "address") ?? "", gateway: attr(up, "gateway") },
     dns: children(md, "dns").map((d) => attr(d, "upstream") ?? ""),
+    ...inboundModel(md),
+  };
+}
+
+/** The inbound elements, present in the model only when the metadata has any. */
+function inboundModel(md: XmlNode): Pick<MetadataModel, "forwards" | "floating" | "hosts"> {
+  const forwards = children(md, "forward").map((f) => ({
+    proto: attr(f, "proto") ?? "",
+    port: attr(f, "port") ?? "",
+    to: attr(f, "to") ?? "",
+    ...(attr(f, "to-port") !== undefined ? { toPort: attr(f, "to-port") } : {}),
+  }));
+  const floating = children(md, "floating").map((f) => ({
+    address: attr(f, "address") ?? "",
+    to: attr(f, "to") ?? "",
+  }));
+  const hosts = children(md, "host").map((h) => ({
+    mac: attr(h, "mac") ?? "",
+    ip: attr(h, "ip") ?? "",
+    ...(attr(h, "name") !== undefined ? { name: attr(h, "name") } : {}),
+  }));
+  return {
+    ...(forwards.length ? { forwards } : {}),
+    ...(floating.length ? { floating } : {}),
+    ...(hosts.length ? { hosts } : {}),
   };
 }
 

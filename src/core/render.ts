@@ -4,6 +4,7 @@ import { formatCidr, formatIp, formatSubnet, netmaskText } from "./ipv4.ts";
 import { LAN_IF, UPLINK_IF } from "./names.ts";
 import type { NetPaths } from "./paths.ts";
 import type { NetSpec } from "./spec.ts";
+import { chainLines, renderInboundRules } from "./inbound-render.ts";
 
 /** One `ip -batch` line and how to undo it once it has succeeded. */
 export interface BatchLine {
@@ -42,6 +43,10 @@ export function renderSysctls(): string[] {
     `net.ipv4.conf.${UPLINK_IF}.arp_notify=1`,
     // guests may only source packets from their own subnet
     `net.ipv4.conf.${LAN_IF}.rp_filter=1`,
+    // NAT loopback routes lan0 → lan0: an ICMP redirect would send the guest straight to
+    // the other guest with the uplink address as destination (the kernel ORs all + dev)
+    "net.ipv4.conf.all.send_redirects=0",
+    `net.ipv4.conf.${LAN_IF}.send_redirects=0`,
   ];
 }
 
@@ -52,6 +57,9 @@ export function renderNetnsBatch(spec: NetSpec): string[] {
     `addr add ${formatCidr(spec.lan)} dev ${LAN_IF}`,
     `link set ${LAN_IF} up`,
     `addr add ${formatCidr(spec.uplink.address)} dev ${UPLINK_IF}`,
+    ...(spec.floating ?? []).map(
+      (f) => `addr add ${formatIp(f.address)}/${spec.uplink.address.prefix} dev ${UPLINK_IF}`,
+    ),
     `link set ${UPLINK_IF} up`,
     `route add default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`,
   ];
@@ -72,6 +80,7 @@ export const NFT_TABLE = "vnat";
 export function renderNft(spec: NetSpec): string {
   const subnet = formatSubnet(spec.lan);
   const uplink = formatIp(spec.uplink.address.address);
+  const inbound = renderInboundRules(spec);
   return `table ip ${NFT_TABLE}
 delete table ip ${NFT_TABLE}
 table ip ${NFT_TABLE} {
@@ -82,12 +91,12 @@ table ip ${NFT_TABLE} {
 
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
-  }
+${chainLines(inbound.prerouting)}  }
 
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "${UPLINK_IF}" ip saddr ${subnet} snat to ${uplink}
-  }
+${chainLines(inbound.postroutingFirst)}    oifname "${UPLINK_IF}" ip saddr ${subnet} snat to ${uplink}
+${chainLines(inbound.postroutingLast)}  }
 
   chain input {
     type filter hook input priority filter; policy drop;
@@ -106,7 +115,7 @@ table ip ${NFT_TABLE} {
     iifname "${UPLINK_IF}" oifname "${LAN_IF}" counter name nat_in
     ct state established,related accept
     ct state invalid drop
-    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip saddr ${subnet} accept
+${chainLines(inbound.forward)}    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip saddr ${subnet} accept
   }
 }
 `;

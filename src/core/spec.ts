@@ -5,6 +5,15 @@ import { findProvider, type Config } from "./config.ts";
 import type { HookNetwork } from "./hookdata.ts";
 import { validateIfname } from "./ifname.ts";
 import {
+  ALLOWED_INBOUND,
+  buildInbound,
+  INBOUND_ELEMENTS,
+  type FloatingSpec,
+  type ForwardSpec,
+  type TakenAddress,
+} from "./inbound.ts";
+import type { HostSpec } from "./hosts.ts";
+import {
   broadcastOf,
   contains,
   formatCidr,
@@ -36,6 +45,10 @@ export interface NetSpec {
   dhcp?: DhcpSpec;
   uplink: { bridge: string; address: Cidr; gateway: number; mac: string };
   dns: number[];
+  /** inbound (issue 5): absent when the metadata lists none */
+  forwards?: ForwardSpec[];
+  floating?: FloatingSpec[];
+  hosts?: HostSpec[];
 }
 
 const MAX_DNS = 8;
@@ -43,11 +56,12 @@ const LEASE_RE = /^(infinite|\d{1,9}[smhdw]?)$/;
 const LEASE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 const ALLOWED: Record<string, string[]> = {
-  network: ["lan", "uplink", "dns"],
+  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS],
   lan: ["@address", "dhcp"],
   dhcp: ["@start", "@end", "@lease", "@enabled"],
   uplink: ["@bridge", "@address", "@gateway"],
   dns: ["@upstream"],
+  ...ALLOWED_INBOUND,
 };
 
 /** Refuses unknown elements and attributes, so a typo never silently falls back to a default. */
@@ -68,7 +82,8 @@ function one(what: string, parent: XmlNode, key: string): XmlNode | undefined {
   return list[0];
 }
 
-export function buildSpec(net: HookNetwork, config: Config): NetSpec {
+/** `taken`: addresses other vnat networks hold (the CLI passes them; the hook relies on claims). */
+export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress[]): NetSpec {
   const name = validateNetworkName(net.name);
   const where = `network "${name}"`;
   const md = net.metadata;
@@ -132,6 +147,10 @@ export function buildSpec(net: HookNetwork, config: Config): NetSpec {
   });
   if (dns.length === 0 && provider) dns = provider.dns;
   if (dns.length > MAX_DNS) throw invalid(`${where}: ${dns.length} dns upstreams (at most ${MAX_DNS})`);
+  for (const k of INBOUND_ELEMENTS)
+    for (const el of children(md, k)) checkKeys(`${where}: <vnat:${k}>`, el, ALLOWED[k]!);
+  const uplink = { bridge: upBridge, address: upAddr, gateway, mac: uplinkMac(upAddr.address) };
+  const inbound = buildInbound({ where, lan, uplink, dhcp: dhcp !== undefined, taken }, md);
 
   return {
     name,
@@ -139,8 +158,11 @@ export function buildSpec(net: HookNetwork, config: Config): NetSpec {
     lanBridge,
     lan,
     dhcp,
-    uplink: { bridge: upBridge, address: upAddr, gateway, mac: uplinkMac(upAddr.address) },
+    uplink,
     dns,
+    ...(inbound.forwards.length ? { forwards: inbound.forwards } : {}),
+    ...(inbound.floating.length ? { floating: inbound.floating } : {}),
+    ...(inbound.hosts.length ? { hosts: inbound.hosts } : {}),
   };
 }
 

@@ -8,6 +8,8 @@ import { formatIp } from "../core/ipv4.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { renderAnnounceArgs, renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls, type BatchLine } from "../core/render.ts";
 import type { NetSpec } from "../core/spec.ts";
+import { renderDhcpHosts } from "../core/hosts.ts";
+import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
 import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { ipBatch } from "./ip.ts";
@@ -53,10 +55,15 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
     claim: async () => {
       await claimUplink(roots, spec.uplink.bridge, uplinkIp, spec.name, (owner) => netnsExists(`vnat-${owner}`));
       undos.push({ what: "release uplink claim", fn: () => releaseUplink(roots, spec.uplink.bridge, uplinkIp, spec.name) });
+      for (const ip of (spec.floating ?? []).map((f) => formatIp(f.address))) {
+        await claimUplink(roots, spec.uplink.bridge, ip, spec.name, (owner) => netnsExists(`vnat-${owner}`));
+        const release = () => releaseUplink(roots, spec.uplink.bridge, ip, spec.name);
+        undos.push({ what: `release floating ${ip} claim`, fn: release });
+      }
       // dnsmasq drops to an unprivileged user and re-reads the hosts file on SIGHUP
       await mkdir(paths.dir, { recursive: true, mode: 0o755 });
       undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
-      await writeFile(paths.dhcpHosts, "", { mode: 0o644 });
+      await writeFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []), { mode: 0o644 });
       await writeState(roots, stateOf(spec, "starting"));
     },
     links: async () => {
@@ -97,6 +104,8 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
       // it runs detached (two announcements a second apart) and the hook does not wait.
       if (!(await spawnDetached("ip", ["netns", "exec", netns, ...renderAnnounceArgs(spec)])))
         fail("announce", "could not start arping (install iputils-arping)");
+      for (const f of spec.floating ?? [])
+        await spawnDetached("ip", ["netns", "exec", netns, ...renderFloatingAnnounceArgs(f.address)]);
     },
     record: async () => {
       await writeState(roots, stateOf(spec, "active"));

@@ -18,6 +18,12 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   const owner = await claimOwner(roots, bridge, uplink);
   if (owner !== undefined && owner !== spec.name && netnsExists(`vnat-${owner}`))
     throw conflict(`${where}: uplink ${uplink} on bridge "${bridge}" is already used by active vnat network "${owner}"`);
+  for (const f of spec.floating ?? []) {
+    const ip = formatIp(f.address);
+    const holder = await claimOwner(roots, bridge, ip);
+    if (holder !== undefined && holder !== spec.name && netnsExists(`vnat-${holder}`))
+      throw conflict(`${where}: floating ${ip} on bridge "${bridge}" is already used by active vnat network "${holder}"`);
+  }
 
   // vnat's own leftovers (a crash, a lost `stopped`) are cleaned at `started`; anything
   // else holding vnat's names belongs to somebody else and is not ours to remove.

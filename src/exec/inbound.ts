@@ -1,0 +1,96 @@
+// Applies an inbound change to a running network's namespace without a restart:
+//   1. claim the new floating addresses (O_EXCL claims: no two running networks share one);
+//   2. add them to wan0;
+//   3. replace the ruleset in ONE `nft -f` transaction: established connections keep
+//      their conntrack NAT bindings, so other flows are not disturbed;
+//   4. delete the conntrack entries of removed or changed forwards / floating IPs;
+//   5. remove the floating addresses that went away and release their claims;
+//   6. rewrite the dhcp-hosts file and SIGHUP dnsmasq (it keeps its leases);
+//   7. record the new spec, then announce new floating addresses (gratuitous ARP).
+// A failure in 1-3 undoes what was done and leaves the network as it was.
+import { VnatError } from "../core/errors.ts";
+import { renderDhcpHosts } from "../core/hosts.ts";
+import { diffInbound, isEmptyChange, type InboundChange } from "../core/inbound-diff.ts";
+import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
+import { formatIp } from "../core/ipv4.ts";
+import { UPLINK_IF } from "../core/names.ts";
+import { netPaths, type Roots } from "../core/paths.ts";
+import { renderNft } from "../core/render.ts";
+import type { NetSpec } from "../core/spec.ts";
+import { dnsmasqPid } from "../adapters/dnsmasq.ts";
+import { writeAtomic } from "../adapters/files.ts";
+import { claimUplink, readState, releaseUplink, writeState } from "../adapters/state.ts";
+import { netnsExists } from "../adapters/sysfs.ts";
+import { flushConntrack } from "./conntrack.ts";
+import { firstLine, type Runner } from "./run.ts";
+
+export interface InboundResult {
+  change: InboundChange;
+  /** problems after the change took effect (a conntrack delete, an announcement) */
+  warnings: string[];
+}
+
+export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, next: NetSpec): Promise<InboundResult> {
+  const change = diffInbound(old, next);
+  const warnings: string[] = [];
+  if (isEmptyChange(change)) return { change, warnings };
+  const where = `network "${next.name}"`;
+  const netns = next.names.netns;
+  if (!netnsExists(netns)) throw new VnatError("apply-failed", `${where}: namespace "${netns}" is not running`);
+  const bridge = next.uplink.bridge;
+  const prefix = next.uplink.address.prefix;
+  const addr = (op: "add" | "del", ip: number) =>
+    runner.run("ip", ["-n", netns, "addr", op, `${formatIp(ip)}/${prefix}`, "dev", UPLINK_IF]);
+
+  const undos: Array<() => Promise<unknown>> = [];
+  try {
+    for (const ip of change.addAddresses) {
+      await claimUplink(roots, bridge, formatIp(ip), next.name, (owner) => netnsExists(`vnat-${owner}`));
+      undos.push(() => releaseUplink(roots, bridge, formatIp(ip), next.name));
+      const r = await addr("add", ip);
+      if (r.exitCode !== 0 && !/File exists/.test(r.stderr))
+        throw new VnatError("apply-failed", `add floating ${formatIp(ip)} to ${UPLINK_IF}: ${firstLine(r.stderr)}`);
+      undos.push(() => addr("del", ip));
+    }
+    if (change.rules) {
+      const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], { input: renderNft(next) });
+      if (r.exitCode !== 0) throw new VnatError("apply-failed", `nft ruleset: ${firstLine(r.stderr)}`);
+    }
+  } catch (e) {
+    for (const u of undos.reverse()) await u().catch(() => {});
+    const cause = e instanceof Error ? e.message : String(e);
+    if (e instanceof VnatError && e.kind === "conflict") throw new VnatError("conflict", `${where}: ${cause}`);
+    throw new VnatError("apply-failed", `${where}: ${cause} (nothing changed)`);
+  }
+
+  for (const f of change.flush) warnings.push(...(await flushConntrack(runner, netns, f)));
+  for (const ip of change.removeAddresses) {
+    const r = await addr("del", ip);
+    if (r.exitCode !== 0 && !/Cannot assign requested address/.test(r.stderr))
+      warnings.push(`remove floating ${formatIp(ip)} from ${UPLINK_IF}: ${firstLine(r.stderr)}`);
+    await releaseUplink(roots, bridge, formatIp(ip), next.name);
+  }
+  if (change.hosts) warnings.push(...(await reloadHosts(roots, next)));
+  const state = await readState(roots, next.name);
+  if (state) await writeState(roots, { ...state, spec: next });
+  await Promise.all(
+    change.addAddresses.map(async (ip) => {
+      const r = await runner.run("ip", ["netns", "exec", netns, ...renderFloatingAnnounceArgs(ip)], {
+        timeoutMs: 5000,
+      });
+      if (r.exitCode !== 0) warnings.push(`announce ${formatIp(ip)}: ${firstLine(r.stderr)}`);
+    }),
+  );
+  return { change, warnings };
+}
+
+/** Rewrites the hosts file and makes dnsmasq re-read it (SIGHUP keeps existing leases). */
+export async function reloadHosts(roots: Roots, spec: NetSpec): Promise<string[]> {
+  const paths = netPaths(roots, spec.name);
+  await writeAtomic(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []), 0o644);
+  const pid = await dnsmasqPid(paths.pidFile);
+  if (pid === undefined)
+    return [`dnsmasq of network "${spec.name}" is not running: static hosts apply at its next start`];
+  process.kill(pid, "SIGHUP");
+  return [];
+}

@@ -1,0 +1,193 @@
+// vnat as a user drives it, against the real libvirt daemon: `vnat provider add`,
+// `vnat net create`, `virsh net-start` (the hook in /etc/libvirt/hooks/network.d), guest
+// namespaces on the libvirt bridges, `virsh net-destroy`, `vnat net delete`.
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { kernelNames } from "../../src/core/names.ts";
+import {
+  buildBundles,
+  ensureDaemons,
+  LibvirtTracker,
+  libvirtUnavailable,
+  netDebris,
+  useHook,
+  virsh,
+  vnat,
+} from "../support/libvirt.ts";
+import { run } from "../support/sh.ts";
+import { assertNoWorldDebris, createWorld, worldUnavailable, type World } from "../support/world.ts";
+
+const skip = libvirtUnavailable() ?? worldUnavailable();
+
+interface ListedNet {
+  name: string;
+  state: string;
+  bridge: string;
+  lan: string;
+  uplink: string;
+  provider: string;
+}
+
+async function uplinkIn(name: string): Promise<string | undefined> {
+  const r = await run("ip", ["-n", kernelNames(name).netns, "-4", "-j", "addr", "show", "dev", "wan0"]);
+  return (JSON.parse(r.stdout) as Array<{ addr_info: Array<{ local: string }> }>)[0]?.addr_info[0]?.local;
+}
+
+describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
+  const tracker = new LibvirtTracker();
+  let world: World;
+  let hook: Awaited<ReturnType<typeof useHook>>;
+  let cfgDir: string;
+  let cfg: string;
+  let tag: string;
+  const net = (s: string): string => tracker.network(`vne-${tag}-${s}`);
+  const create = async (name: string, bridgeSuffix: string, ...extra: string[]): Promise<string> => {
+    const r = await vnat(cfg, [
+      "net",
+      "create",
+      name,
+      "--subnet",
+      "10.0.0.0/24",
+      "--provider",
+      world.providerBridge,
+      "--bridge",
+      `vnb-${tag}${bridgeSuffix}`,
+      ...extra,
+    ]);
+    assert.equal(r.exitCode, 0, `vnat net create ${name}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const list = async (): Promise<ListedNet[]> =>
+    (JSON.parse((await vnat(cfg, ["net", "list", "--json"])).stdout) as ListedNet[]).filter((n) =>
+      n.name.includes(tag),
+    );
+
+  before(async () => {
+    await ensureDaemons();
+    await buildBundles();
+    hook = await useHook();
+    world = await createWorld();
+    tag = world.tag;
+    cfgDir = await mkdtemp(join(tmpdir(), `vnat-e2e-${tag}-`));
+    cfg = join(cfgDir, "config.json");
+    const r = await vnat(cfg, [
+      "provider",
+      "add",
+      world.providerBridge,
+      "--gateway",
+      `${world.providerGateway}/24`,
+      "--pool",
+      "198.51.100.10-198.51.100.40",
+      "--dns",
+      world.upstreamDns,
+    ]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    console.log(`# world ${tag}; hook ${hook.path} (${hook.installedByTest ? "put there by the tests" : "installed"})`);
+  });
+
+  after(async () => {
+    const errors = await tracker.cleanup();
+    await world?.destroy();
+    await hook?.release();
+    if (cfgDir) await rm(cfgDir, { recursive: true, force: true });
+    if (world) await assertNoWorldDebris(world.tag);
+    assert.deepEqual(errors, []);
+  });
+
+  test("1+3. two networks on 10.0.0.0/24: guests lease, resolve, fetch from distinct uplinks; net-destroy leaves nothing", async () => {
+    const [a, b] = [net("a"), net("b")];
+    assert.match(await create(a, "a"), /uplink\s+198\.51\.100\.10\/24 on vtp-\w+ \(auto\)/);
+    assert.match(await create(b, "b"), /uplink\s+198\.51\.100\.11\/24 on vtp-\w+ \(auto\)/);
+    const listed = await list();
+    assert.deepEqual(
+      listed.map((n) => [n.name, n.state, n.bridge, n.lan, n.uplink]),
+      [
+        [a, "inactive", `vnb-${tag}a`, "10.0.0.1/24", "198.51.100.10/24"],
+        [b, "inactive", `vnb-${tag}b`, "10.0.0.1/24", "198.51.100.11/24"],
+      ],
+    );
+    for (const n of [a, b]) await virsh(["net-start", n], { check: true });
+
+    const sources: string[] = [];
+    for (const [n, uplink] of [
+      [a, "198.51.100.10"],
+      [b, "198.51.100.11"],
+    ] as const) {
+      const guest = await world.addGuest(`vnb-${tag}${n.slice(-1)}`);
+      const lease = await guest.dhcp();
+      assert.equal(lease.prefix, 24);
+      assert.match(lease.ip, /^10\.0\.0\.\d+$/);
+      assert.equal(lease.router, "10.0.0.1");
+      assert.deepEqual(lease.dns, ["10.0.0.1"]);
+      assert.equal(await guest.resolve(world.dnsName), world.internetIp);
+      const body = await guest.fetch(`http://${world.dnsName}/`);
+      assert.equal(body.trim(), uplink, `${n}: the internet saw ${body.trim()}`);
+      sources.push(body.trim());
+      console.log(`# ${n}: guest leased ${lease.ip}/24, fetched as ${body.trim()}`);
+    }
+    assert.deepEqual((await world.serverSources()).slice(-2), ["198.51.100.10", "198.51.100.11"]);
+    assert.equal(await world.privateSourcePackets(), 0, "a 10.x source reached the provider network");
+
+    for (const n of [a, b]) await virsh(["net-destroy", n], { check: true });
+    for (const [n, s] of [
+      [a, "a"],
+      [b, "b"],
+    ])
+      assert.deepEqual(await netDebris(n, `vnb-${tag}${s}`), []);
+    for (const n of [a, b]) assert.equal((await vnat(cfg, ["net", "delete", n])).exitCode, 0);
+    assert.deepEqual(await list(), []);
+  });
+
+  test("4. bad metadata: net-start fails, the error names the problem, nothing is left (libvirt's bridge included)", async () => {
+    const name = net("bad");
+    const bridge = `vnb-${tag}x`;
+    const file = tracker.file(join(cfgDir, "bad.xml"));
+    await writeFile(
+      file,
+      `<network><name>${name}</name><bridge name="${bridge}"/><metadata>
+  <vnat:network xmlns:vnat="urn:vnat:network:1">
+    <vnat:lan address="10.0.0.1/24"/>
+    <vnat:uplink bridge="${world.providerBridge}" address="198.51.100.300/24" gateway="198.51.100.1"/>
+  </vnat:network></metadata></network>\n`,
+    );
+    await virsh(["net-define", file], { check: true });
+    const r = await virsh(["net-start", name]);
+    assert.notEqual(r.exitCode, 0);
+    assert.match(r.stderr, /uplink address "198\.51\.100\.300\/24": not an IPv4 address with prefix/);
+    console.log(`# the user sees: ${r.stderr.trim().split("\n").join(" | ")}`);
+    assert.deepEqual(await netDebris(name, bridge), []);
+    assert.equal((await vnat(cfg, ["net", "delete", name])).exitCode, 0);
+  });
+
+  test("6. two --uplink auto networks created and started in parallel get distinct uplinks", async () => {
+    const [c, d] = [net("c"), net("d")];
+    const outs = await Promise.all([create(c, "c"), create(d, "d")]);
+    const picked = outs.map((o) => /uplink\s+(\S+)\//.exec(o)?.[1]);
+    assert.notEqual(picked[0], picked[1]);
+    const starts = await Promise.all([c, d].map((n) => virsh(["net-start", n])));
+    assert.deepEqual(
+      starts.map((s) => s.exitCode),
+      [0, 0],
+      starts.map((s) => s.stderr).join(" | "),
+    );
+    const live = [await uplinkIn(c), await uplinkIn(d)];
+    assert.deepEqual(live, picked);
+    console.log(`# parallel: ${c} → ${live[0]}, ${d} → ${live[1]}`);
+
+    const refused = await vnat(cfg, ["net", "delete", c]);
+    assert.equal(refused.exitCode, 3);
+    assert.equal(
+      refused.stderr.trim(),
+      `vnat: network "${c}": is active (stop it with virsh net-destroy ${c}, or use --force)`,
+    );
+    for (const n of [c, d]) assert.equal((await vnat(cfg, ["net", "delete", n, "--force"])).exitCode, 0);
+    for (const [n, s] of [
+      [c, "c"],
+      [d, "d"],
+    ])
+      assert.deepEqual(await netDebris(n, `vnb-${tag}${s}`), []);
+  });
+});

@@ -1,0 +1,202 @@
+// Shared helpers for tests against the real libvirt daemon (qemu:///system).
+//
+// - ensureDaemons(): libvirtd and virtlogd run (started with -d when no daemon runs; a
+//   daemon this process did not start is never stopped, see mayRestartLibvirtd()).
+// - useHook(): vnat's hook is in /etc/libvirt/hooks/network.d/vnat for the test. An
+//   installed hook (install.sh) is used as it is; only when none exists is one put there
+//   (this checkout's dist/hook.js), shared by every test process on the machine through a
+//   user count under a lock, and removed by the last one: there is only ever ONE vnat
+//   hook file, or vnat would run twice per event.
+// - a tracker that removes every network and domain a test defined, even on failure.
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rm, rmdir, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
+import { kernelNames } from "../../src/core/names.ts";
+import { run, sh, sleep, waitFor, type ShResult } from "./sh.ts";
+
+export const URI = "qemu:///system";
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+export const HOOK_DIR = "/etc/libvirt/hooks/network.d";
+export const HOOK_FILE = join(HOOK_DIR, "vnat");
+const STATE = "/run/vnat-test";
+const USERS = join(STATE, "hook-users");
+const INSTALLED_MARK = join(STATE, "hook-installed-by-test");
+const DIR_MARK = join(STATE, "hook-dir-created-by-test");
+const RUN_DIR = "/run/vnat";
+
+export function libvirtUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root";
+  for (const bin of ["/usr/bin/virsh", "/usr/sbin/libvirtd", "/usr/sbin/virtlogd"])
+    if (!existsSync(bin)) return `${bin} is missing (apt-get install libvirt-daemon-system libvirt-clients)`;
+  return undefined;
+}
+
+export const virsh = (args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> =>
+  sh("virsh", ["-c", URI, ...args], { check: opts.check, timeoutMs: opts.timeoutMs ?? 60_000, env: { LC_ALL: "C" } });
+
+/** pids whose /proc/PID/comm is exactly NAME. */
+export function pidsOf(name: string): number[] {
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/comm`, "utf8").trim() === name;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** libvirtd daemons this process started (only those may be restarted without being asked to). */
+const startedDaemons = new Set<number>();
+
+export async function ensureDaemons(): Promise<void> {
+  if (pidsOf("virtlogd").length === 0) await run("virtlogd", ["-d"]);
+  if (pidsOf("libvirtd").length === 0 && pidsOf("virtnetworkd").length === 0) {
+    await run("libvirtd", ["-d"]);
+    for (const p of pidsOf("libvirtd")) startedDaemons.add(p);
+  }
+  await waitFor(async () => (await virsh(["version"])).exitCode === 0, 20_000, "libvirtd to answer");
+}
+
+/** Restarting libvirtd ends a daemon: allowed when this process started it, or when the machine's owner says so. */
+export function mayRestartLibvirtd(): string | undefined {
+  const pids = pidsOf("libvirtd");
+  if (pids.length !== 1) return `expected one libvirtd, found ${pids.length}`;
+  if (startedDaemons.has(pids[0]!) || process.env.VNAT_E2E_RESTART_LIBVIRTD === "1") return undefined;
+  return "libvirtd was not started by this test; set VNAT_E2E_RESTART_LIBVIRTD=1 to allow restarting it";
+}
+
+/** Stops libvirtd (SIGTERM, running guests and networks stay up) and starts it again. */
+export async function restartLibvirtd(): Promise<void> {
+  const why = mayRestartLibvirtd();
+  if (why) throw new Error(`restart libvirtd: ${why}`);
+  const [pid] = pidsOf("libvirtd");
+  process.kill(pid!, "SIGTERM");
+  await waitFor(() => !existsSync(`/proc/${pid}`), 30_000, `libvirtd ${pid} to exit`);
+  startedDaemons.delete(pid!);
+  await run("libvirtd", ["-d"]);
+  for (const p of pidsOf("libvirtd")) startedDaemons.add(p);
+  await waitFor(async () => (await virsh(["net-list"])).exitCode === 0, 30_000, "libvirtd to answer again");
+}
+
+function hupNetworkDaemons(): void {
+  for (const pid of [...pidsOf("libvirtd"), ...pidsOf("virtnetworkd")]) process.kill(pid, "SIGHUP");
+}
+
+/** The hook a test installs: this checkout's bundle, run by this node, by absolute paths. */
+export function testHookScript(): string {
+  return `#!/bin/sh\n# vnat hook installed by vnat's tests (test/support/libvirt.ts); removed when they end\nexec ${process.execPath} ${join(REPO, "dist/hook.js")} "$@"\n`;
+}
+
+/** Bundles dist/cli.js and dist/hook.js from this checkout (~1 s), so the tests run the code under test. */
+export async function buildBundles(): Promise<void> {
+  await execa(process.execPath, ["scripts/build.mjs"], { cwd: REPO });
+}
+
+/** Runs this checkout's `vnat` CLI (the bundle) with the given config file. */
+export function vnat(config: string, args: string[]): Promise<ShResult> {
+  return sh(process.execPath, [join(REPO, "dist/cli.js"), ...args], {
+    env: { VNAT_CONFIG: config },
+    timeoutMs: 60_000,
+  });
+}
+
+/**
+ * Makes sure vnat's hook is in network.d for as long as the returned release function
+ * has not been called; returns which hook is used.
+ */
+export async function useHook(): Promise<{ release: () => Promise<void>; path: string; installedByTest: boolean }> {
+  await mkdir(USERS, { recursive: true });
+  const me = join(USERS, `${process.pid}-${randomBytes(3).toString("hex")}`);
+  let installedByTest = false;
+  await withLock(join(STATE, "hook.lock"), async () => {
+    if (!existsSync(HOOK_FILE)) {
+      if (!existsSync(HOOK_DIR)) {
+        await mkdir(HOOK_DIR, { recursive: true });
+        await writeFile(DIR_MARK, "");
+      }
+      await writeFile(HOOK_FILE, testHookScript(), { mode: 0o755 });
+      await writeFile(INSTALLED_MARK, testHookScript());
+      hupNetworkDaemons(); // the daemon looks for hooks when it (re)starts
+      await sleep(500);
+    }
+    installedByTest = existsSync(INSTALLED_MARK);
+    await writeFile(me, `${process.pid} ${processStart(process.pid)} user\n`);
+  });
+  const release = async (): Promise<void> => {
+    await withLock(join(STATE, "hook.lock"), async () => {
+      await unlink(me).catch(() => {});
+      const live = readdirSync(USERS).filter((f) => !isStaleHolder(readFileSync(join(USERS, f), "utf8")));
+      if (live.length > 0 || !existsSync(INSTALLED_MARK)) return;
+      // 1. the hook, only if it is still the one a test put there
+      if ((await readFile(HOOK_FILE, "utf8").catch(() => "")) === (await readFile(INSTALLED_MARK, "utf8")))
+        await unlink(HOOK_FILE);
+      // 2. network.d, only if a test created it and nothing else lives there
+      if (existsSync(DIR_MARK)) await rmdir(HOOK_DIR).catch(() => {});
+      await rm(DIR_MARK, { force: true });
+      await rm(INSTALLED_MARK, { force: true });
+      await rm(USERS, { recursive: true, force: true });
+      hupNetworkDaemons();
+    });
+    await rmdir(STATE).catch(() => {}); // fails harmlessly while another test still uses it
+  };
+  return { release, path: HOOK_FILE, installedByTest };
+}
+
+/** Everything a test defined in libvirt, removed in reverse order by cleanup() whatever happened. */
+export class LibvirtTracker {
+  private readonly domains: string[] = [];
+  private readonly networks: string[] = [];
+  private readonly files: string[] = [];
+  domain(name: string): string {
+    this.domains.push(name);
+    return name;
+  }
+  network(name: string): string {
+    this.networks.push(name);
+    return name;
+  }
+  file(path: string): string {
+    this.files.push(path);
+    return path;
+  }
+  async cleanup(): Promise<string[]> {
+    const errors: string[] = [];
+    for (const d of this.domains.reverse()) {
+      await virsh(["destroy", d]);
+      await virsh(["undefine", d]);
+    }
+    for (const n of this.networks.reverse()) {
+      await virsh(["net-destroy", n]);
+      await virsh(["net-undefine", n]);
+      const left = await netDebris(n);
+      if (left.length) errors.push(`network ${n}: ${left.join(", ")}`);
+    }
+    for (const f of this.files) await rm(f, { recursive: true, force: true });
+    return errors;
+  }
+}
+
+/** What remains of vnat network NAME on the host (empty = clean baseline). */
+export async function netDebris(name: string, bridge?: string): Promise<string[]> {
+  const k = kernelNames(name);
+  const found: string[] = [];
+  if (existsSync(`/run/netns/${k.netns}`)) found.push(`namespace ${k.netns}`);
+  for (const l of [k.lanHost, k.uplinkHost, ...(bridge ? [bridge] : [])])
+    if (existsSync(`/sys/class/net/${l}`)) found.push(`link ${l}`);
+  if (existsSync(join(RUN_DIR, "net", name))) found.push(`${RUN_DIR}/net/${name}`);
+  for (const pid of pidsOf("dnsmasq")) {
+    const cl = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    if (cl.includes(`/net/${name}/`)) found.push(`dnsmasq ${pid}`);
+  }
+  const claims = join(RUN_DIR, "claims");
+  for (const f of existsSync(claims) ? readdirSync(claims) : [])
+    if (readFileSync(join(claims, f), "utf8").trim() === name) found.push(`claim ${f}`);
+  return found;
+}

@@ -132,11 +132,7 @@ describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
     assert.equal(await world.privateSourcePackets(), 0, "a 10.x source reached the provider network");
 
     for (const n of [a, b]) await virsh(["net-destroy", n], { check: true });
-    for (const [n, s] of [
-      [a, "a"],
-      [b, "b"],
-    ])
-      assert.deepEqual(await netDebris(n, `vnb-${tag}${s}`), []);
+    for (const s of ["a", "b"]) assert.deepEqual(await netDebris(`vne-${tag}-${s}`, `vnb-${tag}${s}`), []);
     for (const n of [a, b]) assert.equal((await vnat(cfg, ["net", "delete", n])).exitCode, 0);
     assert.deepEqual(await list(), []);
   });
@@ -184,10 +180,6 @@ describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
       `vnat: network "${c}": is active (stop it with virsh net-destroy ${c}, or use --force)`,
     );
     for (const n of [c, d]) assert.equal((await vnat(cfg, ["net", "delete", n, "--force"])).exitCode, 0);
-    for (const [n, s] of [
-      [c, "c"],
-      [d, "d"],
-    ])
-      assert.deepEqual(await netDebris(n, `vnb-${tag}${s}`), []);
+    for (const s of ["c", "d"]) assert.deepEqual(await netDebris(`vne-${tag}-${s}`, `vnb-${tag}${s}`), []);
   });
 });

@@ -8,7 +8,7 @@
  * through apt. The kernel is never installed on the host: its .deb is
  * fetched with `apt-get download` and unpacked with `dpkg-deb -x`.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   chmod,
   copyFile,
@@ -38,8 +38,7 @@ const BUILDER_VERSION = 1;
 const BUSYBOX = "/bin/busybox";
 const KERNEL_META_PACKAGE = "linux-image-amd64";
 
-export const GUEST_CACHE_ROOT =
-  process.env.VNAT_GUEST_CACHE ?? "/var/cache/vnat-test/guest";
+export const GUEST_CACHE_ROOT = process.env.VNAT_GUEST_CACHE ?? "/var/cache/vnat-test/guest";
 
 const C_ENV = { LC_ALL: "C" };
 
@@ -59,20 +58,16 @@ interface KernelPackage {
  */
 async function resolveKernelPackage(): Promise<KernelPackage> {
   const override = process.env.VNAT_GUEST_KERNEL_PACKAGE;
-  const { stdout } = await execa(
-    "apt-cache",
-    ["show", "--no-all-versions", override ?? KERNEL_META_PACKAGE],
-    { env: C_ENV },
-  );
+  const { stdout } = await execa("apt-cache", ["show", "--no-all-versions", override ?? KERNEL_META_PACKAGE], {
+    env: C_ENV,
+  });
   let name: string | undefined;
   let version: string | undefined;
   if (override) {
     name = override;
     version = stdout.match(/^Version:\s*(\S+)/m)?.[1];
   } else {
-    const m = stdout.match(
-      /^Depends:.*?\b(linux-image-\d[^\s,(]*)\s*\(=\s*([^)\s]+)\)/m,
-    );
+    const m = stdout.match(/^Depends:.*?\b(linux-image-\d[^\s,(]*)\s*\(=\s*([^)\s]+)\)/m);
     name = m?.[1];
     version = m?.[2];
   }
@@ -97,16 +92,12 @@ async function exists(path: string): Promise<boolean> {
 async function requireTool(cmd: string, pkg: string): Promise<void> {
   const { exitCode } = await execa("which", [cmd], { reject: false });
   if (exitCode !== 0)
-    throw new Error(
-      `'${cmd}' is missing: install the Debian package '${pkg}' (apt-get install ${pkg})`,
-    );
+    throw new Error(`'${cmd}' is missing: install the Debian package '${pkg}' (apt-get install ${pkg})`);
 }
 
 let busyboxHashMemo: Promise<string> | undefined;
 function busyboxHash(): Promise<string> {
-  busyboxHashMemo ??= readFile(BUSYBOX).then((b) =>
-    createHash("sha256").update(b).digest("hex"),
-  );
+  busyboxHashMemo ??= readFile(BUSYBOX).then((b) => createHash("sha256").update(b).digest("hex"));
   return busyboxHashMemo;
 }
 
@@ -120,9 +111,7 @@ async function assertStaticBusybox(): Promise<void> {
     throw new Error(`${BUSYBOX} missing: apt-get install busybox-static`);
   }
   if (head.includes(Buffer.from("/lib64/ld-linux-x86-64.so")))
-    throw new Error(
-      `${BUSYBOX} is dynamically linked: apt-get install busybox-static`,
-    );
+    throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static`);
 }
 
 /** Cache key: kernel + everything that goes into the initramfs. */
@@ -168,10 +157,7 @@ function imagePaths(dir: string): GuestImage {
   return { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img") };
 }
 
-async function ensureBuilt(
-  kernel: KernelPackage,
-  key: string,
-): Promise<GuestImage> {
+async function ensureBuilt(kernel: KernelPackage, key: string): Promise<GuestImage> {
   const final = join(GUEST_CACHE_ROOT, key);
   // meta.json is written last, before the rename: its presence == complete.
   if (await exists(join(final, "meta.json"))) return imagePaths(final);
@@ -196,9 +182,32 @@ async function ensureBuilt(
     }
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
+    // No mirror (offline re-run after the apt lists moved on)? An image of
+    // another kernel build with the same initramfs content will do.
+    const fallback = await findSameInitramfs(key);
+    if (fallback) {
+      process.stderr.write(`vnat guest image: build for ${key} failed (${String(err)}); using ${fallback}\n`);
+      return imagePaths(fallback);
+    }
     throw err;
   }
   return imagePaths(final);
+}
+
+async function findSameInitramfs(key: string): Promise<string | undefined> {
+  const suffix = key.slice(key.lastIndexOf("_"));
+  const candidates: { dir: string; mtime: number }[] = [];
+  for (const entry of await readdir(GUEST_CACHE_ROOT).catch(() => [])) {
+    if (entry.startsWith(".") || !entry.endsWith(suffix)) continue;
+    const dir = join(GUEST_CACHE_ROOT, entry);
+    try {
+      candidates.push({ dir, mtime: (await stat(join(dir, "meta.json"))).mtimeMs });
+    } catch {
+      /* incomplete */
+    }
+  }
+  candidates.sort((a, b) => b.mtime - a.mtime);
+  return candidates[0]?.dir;
 }
 
 /** Removes build directories left behind by killed processes (> 1 h old). */
@@ -208,8 +217,7 @@ async function removeStaleBuilds(): Promise<void> {
     const path = join(GUEST_CACHE_ROOT, entry);
     try {
       const st = await stat(path);
-      if (Date.now() - st.mtimeMs > 3600_000)
-        await rm(path, { recursive: true, force: true });
+      if (Date.now() - st.mtimeMs > 3600_000) await rm(path, { recursive: true, force: true });
     } catch {
       /* raced with its owner */
     }
@@ -256,26 +264,16 @@ async function buildInto(stage: string, kernel: KernelPackage): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "vnat-guest-kernel-"));
   try {
     // 1. Kernel package, unpacked (not installed).
-    await execa(
-      "apt-get",
-      [
-        "download",
-        "-q",
-        "-o",
-        "APT::Sandbox::User=root",
-        `${kernel.name}=${kernel.version}`,
-      ],
-      { cwd: work, env: C_ENV },
-    );
+    await execa("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", `${kernel.name}=${kernel.version}`], {
+      cwd: work,
+      env: C_ENV,
+    });
     const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new Error(`apt-get download ${kernel.name} left no .deb`);
     const x = join(work, "x");
     await execa("dpkg-deb", ["-x", join(work, deb), x]);
 
-    await copyFile(
-      join(x, "boot", `vmlinuz-${kernel.release}`),
-      join(stage, "vmlinuz"),
-    );
+    await copyFile(join(x, "boot", `vmlinuz-${kernel.release}`), join(stage, "vmlinuz"));
 
     // 2. Root filesystem of the initramfs.
     const root = join(stage, "root");
@@ -304,9 +302,7 @@ async function buildInto(stage: string, kernel: KernelPackage): Promise<void> {
     }
     const builtin = new Set<string>();
     try {
-      for (const line of (
-        await readFile(join(modDir, "modules.builtin"), "utf8")
-      ).split("\n")) {
+      for (const line of (await readFile(join(modDir, "modules.builtin"), "utf8")).split("\n")) {
         const name = moduleNameOf(line.slice(line.lastIndexOf("/") + 1));
         if (name) builtin.add(name);
       }
@@ -319,22 +315,14 @@ async function buildInto(stage: string, kernel: KernelPackage): Promise<void> {
     for (const m of GUEST_MODULES) {
       const src = available.get(m);
       if (src) {
-        await writeFile(
-          join(root, "lib", "modules", `${m}.ko`),
-          await readModule(src),
-        );
+        await writeFile(join(root, "lib", "modules", `${m}.ko`), await readModule(src));
         loaded.push(m);
       } else if (builtin.has(m)) builtIn.push(m);
       else absent.push(m);
     }
     if (!loaded.includes("virtio_net") && !builtIn.includes("virtio_net"))
-      throw new Error(
-        `kernel ${kernel.release} has no virtio_net (module or built in)`,
-      );
-    await writeFile(
-      join(root, "lib", "modules", "load-order"),
-      loaded.join("\n") + "\n",
-    );
+      throw new Error(`kernel ${kernel.release} has no virtio_net (module or built in)`);
+    await writeFile(join(root, "lib", "modules", "load-order"), loaded.join("\n") + "\n");
 
     // busybox + one symlink per applet at its canonical path.
     await copyFile(BUSYBOX, join(root, "bin", "busybox"));
@@ -352,19 +340,16 @@ async function buildInto(stage: string, kernel: KernelPackage): Promise<void> {
     await writeFile(join(root, "udhcpc.sh"), UDHCPC_SCRIPT, { mode: 0o755 });
     await writeFile(join(root, "etc", "resolv.conf"), "");
     await writeFile(join(root, "etc", "hostname"), "vnat-guest\n");
-    await writeFile(
-      join(root, "etc", "passwd"),
-      "root:x:0:0:root:/root:/bin/sh\n",
-    );
+    await writeFile(join(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
     await writeFile(join(root, "etc", "group"), "root:x:0:\n");
 
     // 3. cpio (newc) + gzip.
     const files = (await walk(root)).map((p) => relative(root, p)).sort();
-    const cpio = await execa(
-      "cpio",
-      ["--quiet", "-o", "-H", "newc", "--owner", "0:0", "--reproducible"],
-      { cwd: root, input: files.join("\n") + "\n", encoding: "buffer" },
-    );
+    const cpio = await execa("cpio", ["--quiet", "-o", "-H", "newc", "--owner", "0:0", "--reproducible"], {
+      cwd: root,
+      input: files.join("\n") + "\n",
+      encoding: "buffer",
+    });
     const initrd = gzipSync(Buffer.from(cpio.stdout), { level: 9 });
     await writeFile(join(stage, "initrd.img"), initrd, { mode: 0o644 });
     await chmod(join(stage, "vmlinuz"), 0o644);
@@ -396,8 +381,7 @@ const UNSAFE_URL = /[\s"',]/;
 
 /** Kernel command line for the guest: serial console + the URL to fetch. */
 export function bootArgsFor(url: string, opts: { once?: boolean } = {}): string {
-  if (!url || UNSAFE_URL.test(url))
-    throw new Error(`URL unusable on a kernel command line: ${JSON.stringify(url)}`);
+  if (!url || UNSAFE_URL.test(url)) throw new Error(`URL unusable on a kernel command line: ${JSON.stringify(url)}`);
   return `console=ttyS0 panic=-1 vnat_url=${url}${opts.once ? " vnat_once=1" : ""}`;
 }
 
@@ -427,8 +411,7 @@ export function virtInstallArgs(o: VirtInstallOptions): string[] {
     initrd: o.initrd,
     serialLog: o.serialLog,
   }))
-    if (!v || /[\s,"'=]/.test(v))
-      throw new Error(`virtInstallArgs: unusable ${k}: ${JSON.stringify(v)}`);
+    if (!v || /[\s,"'=]/.test(v)) throw new Error(`virtInstallArgs: unusable ${k}: ${JSON.stringify(v)}`);
   const net = [`network=${o.network}`, "model=virtio"];
   if (o.mac) net.push(`mac=${o.mac}`);
   return [

@@ -10,7 +10,7 @@
  *   VNAT-LEASE ip=A router=R[,R] dns=D[,D] prefix=N lease=SECS
  *   VNAT-LEASE-FAIL <attempt>
  *   VNAT-NO-URL                             (no vnat_url= on the command line)
- *   VNAT-FETCH <seq> <body, newlines folded to spaces, max 512 bytes>
+ *   VNAT-FETCH <seq> <first 512 bytes of the body, whitespace runs folded to one space>
  *   VNAT-FETCH-FAIL <seq> rc=<exit status>
  *   VNAT-POWEROFF                           (vnat_once=1, just before poweroff -f)
  *
@@ -107,7 +107,8 @@ while :; do
   timeout 5 wget -q -O /tmp/body "$url" 2>/dev/null
   rc=$?
   if [ $rc = 0 ]; then
-    echo "VNAT-FETCH $seq $(head -c 512 /tmp/body | tr '\\r\\n' '  ')"
+    # Unquoted on purpose: folds newlines and runs of blanks (set -f: no globbing).
+    echo "VNAT-FETCH $seq" $(head -c 512 /tmp/body | tr -d '\\r')
   else
     echo "VNAT-FETCH-FAIL $seq rc=$rc"
   fi

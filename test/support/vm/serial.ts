@@ -28,8 +28,7 @@ export interface SerialState {
   poweredOff: boolean;
 }
 
-const splitList = (v: string | undefined): string[] =>
-  v ? v.split(",").filter((s) => s !== "") : [];
+const splitList = (v: string | undefined): string[] => (v ? v.split(",").filter((s) => s !== "") : []);
 
 export function parseSerialLog(text: string): SerialState {
   const state: SerialState = {

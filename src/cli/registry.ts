@@ -1,10 +1,16 @@
 // One line per command group: each group's file declares its commands and imports its
 // implementation lazily inside the action.
 import type { Command } from "commander";
+import { registerDemo } from "./demo.ts";
 import { registerNet } from "./net.ts";
 import { registerProvider } from "./provider.ts";
+import { registerReconcile } from "./reconcile.ts";
+import { registerStatus } from "./status.ts";
 
 export function registerCommands(program: Command): void {
   registerProvider(program);
   registerNet(program);
+  registerStatus(program);
+  registerReconcile(program);
+  registerDemo(program);
 }

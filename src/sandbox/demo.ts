@@ -1,0 +1,102 @@
+// The demo: a sandboxed provider network (a bridge with no host address, an upstream
+// router namespace 198.51.100.1, an "internet" namespace 198.18.0.10 with DNS and an HTTP
+// server that answers with the caller's address), two vnat networks both on 10.0.0.0/24
+// made with `vnat provider add` / `vnat net create --uplink auto` and started with
+// `virsh net-start`, and a guest namespace on each libvirt bridge. It stays up for
+// exploring; `vnat demo --cleanup` removes all of it. Nothing touches the host's network.
+import { existsSync } from "node:fs";
+import { loadConfig } from "../adapters/config-file.ts";
+import { probeNetworks } from "../adapters/host-view.ts";
+import { destroyNetwork, startNetwork, undefineNetwork } from "../adapters/libvirt.ts";
+import { roots } from "../adapters/roots.ts";
+import { netCreate } from "../cli/net-create.ts";
+import { providerAdd, providerRemove } from "../cli/provider-actions.ts";
+import { invalid, oneLine } from "../core/errors.ts";
+import { createWorld, destroyWorld, listDebris, type World } from "./world.ts";
+
+const TAG = "demo";
+const NETWORKS = ["demo-a", "demo-b"];
+const HOOK = "/etc/libvirt/hooks/network.d/vnat";
+const say = (line = ""): boolean => process.stdout.write(line + "\n");
+
+async function step<T>(command: string, fn: () => Promise<T>): Promise<T> {
+  say(`$ ${command}`);
+  return fn();
+}
+
+export async function runDemo(): Promise<void> {
+  if (!existsSync(HOOK)) throw invalid(`demo: vnat's hook ${HOOK} is not installed (run: sudo ./install.sh --demo)`);
+  if ((await listDebris(TAG)).length || (await demoNetworks()).length) {
+    say("an earlier demo is still here: removing it first");
+    await cleanupDemo();
+  }
+  let world: World | undefined;
+  try {
+    say("building the sandbox: provider bridge (no host address), upstream router, internet host…");
+    world = await createWorld({ tag: TAG });
+    const w = world;
+    say(`  provider network ${w.providerSubnet} on bridge ${w.providerBridge}, router ${w.providerGateway}`);
+    say(`  internet host ${w.internetIp}: DNS (${w.dnsName}) and an HTTP server that answers with your source address`);
+    say();
+    const pool = "198.51.100.10-198.51.100.99";
+    await step(
+      `vnat provider add ${w.providerBridge} --gateway ${w.providerGateway}/24 --pool ${pool} --dns ${w.upstreamDns}`,
+      () => providerAdd(w.providerBridge, { gateway: `${w.providerGateway}/24`, pool, dns: [w.upstreamDns] }),
+    );
+    for (const name of NETWORKS)
+      await step(`vnat net create ${name} --subnet 10.0.0.0/24 --provider ${w.providerBridge} --uplink auto`, () =>
+        netCreate(name, { subnet: "10.0.0.0/24", provider: w.providerBridge, uplink: "auto", dns: [] }),
+      );
+    for (const name of NETWORKS) await step(`virsh net-start ${name}`, () => startNetwork(name));
+    say();
+    const nets = await demoNetworks();
+    const results: string[] = [];
+    for (const name of NETWORKS) {
+      const net = nets.find((n) => n.name === name);
+      if (!net?.bridge) throw new Error(`demo: network ${name} has no bridge`);
+      const guest = await w.addGuest(net.bridge);
+      const lease = await guest.dhcp();
+      const resolved = await guest.resolve(w.dnsName);
+      const seen = (await guest.fetch(`http://${w.dnsName}/`)).trim();
+      results.push(
+        `${name}: guest ${guest.ns} on ${net.bridge} leased ${lease.ip}/${lease.prefix} (gateway ${lease.router}, DNS ${lease.dns.join(",")}); ` +
+          `${w.dnsName} → ${resolved}; the internet server saw it come from ${seen} (vnat uplink ${net.vnat?.uplink.address})`,
+      );
+    }
+    say("what happened:");
+    for (const r of results) say(`  ${r}`);
+    say("  two networks, one guest subnet (10.0.0.0/24), each guest NATed behind its own uplink address.");
+    say();
+    say("look around: vnat net list · virsh net-list · ip netns list · ip netns exec vnat-demo-a nft list ruleset");
+    say("remove it all: sudo ./install.sh --demo --cleanup   (or: vnat demo --cleanup)");
+  } catch (e) {
+    say(`demo failed: ${oneLine(e)}; removing what it made`);
+    await cleanupDemo().catch((c: unknown) => say(`cleanup: ${oneLine(c)}`));
+    throw e;
+  }
+}
+
+async function demoNetworks(): Promise<Awaited<ReturnType<typeof probeNetworks>>> {
+  const nets = await probeNetworks(await loadConfig(roots().config));
+  return nets.filter((n) => NETWORKS.includes(n.name) && n.vnat);
+}
+
+/** 1. the networks (the hook removes their namespaces) 2. the provider entry 3. the sandbox. */
+export async function cleanupDemo(): Promise<void> {
+  const errors: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+    await fn().catch((e: unknown) => errors.push(`${what}: ${oneLine(e)}`));
+  };
+  for (const n of await demoNetworks()) {
+    if (n.state.active) await attempt(`virsh net-destroy ${n.name}`, () => destroyNetwork(n.name));
+    if (n.state.persistent) await attempt(`virsh net-undefine ${n.name}`, () => undefineNetwork(n.name));
+  }
+  const config = await loadConfig(roots().config);
+  if (config.providers.some((p) => p.bridge === `vtp-${TAG}`))
+    await attempt("vnat provider remove", () => providerRemove(`vtp-${TAG}`, { force: true }));
+  await attempt("sandbox", () => destroyWorld(TAG));
+  const left = await listDebris(TAG);
+  if (left.length) errors.push(`still present: ${left.join(", ")}`);
+  if (errors.length) throw new Error(`demo cleanup: ${errors.join("; ")}`);
+  say("demo removed");
+}

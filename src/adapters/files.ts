@@ -1,5 +1,5 @@
 // Small file helpers: atomic writes (temp + rename), tolerant reads and removals.
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 export async function writeAtomic(path: string, data: string, mode = 0o640): Promise<void> {
@@ -20,4 +20,12 @@ export async function readIfExists(path: string): Promise<string | undefined> {
 
 export async function removeTree(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
+}
+
+/** Lets other users traverse (not list) DIRS: dnsmasq runs as nobody and reads its hosts file below them. */
+export async function ensureSearchable(dirs: string[]): Promise<void> {
+  for (const d of dirs) {
+    const mode = (await stat(d)).mode & 0o7777;
+    if ((mode & 0o011) !== 0o011) await chmod(d, mode | 0o011);
+  }
 }

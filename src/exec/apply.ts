@@ -3,6 +3,7 @@
 // and the original error is reported. `ip -batch` reports the failing line, which is the
 // cursor of what to undo.
 import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { VnatError } from "../core/errors.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
@@ -16,6 +17,7 @@ import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
+import { ensureSearchable } from "../adapters/files.ts";
 
 export const START_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "announce", "record"] as const;
 export type StartStep = (typeof START_STEPS)[number];
@@ -63,6 +65,7 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
       // dnsmasq drops to an unprivileged user and re-reads the hosts file on SIGHUP
       await mkdir(paths.dir, { recursive: true, mode: 0o755 });
       undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
+      await ensureSearchable([roots.run, dirname(paths.dir)]);
       await writeFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []), { mode: 0o644 });
       await writeState(roots, stateOf(spec, "starting"));
     },

@@ -2,6 +2,9 @@
 // implementation lazily inside the action.
 import type { Command } from "commander";
 import { registerDemo } from "./demo.ts";
+import { registerFloating } from "./floating.ts";
+import { registerForward } from "./forward.ts";
+import { registerHost } from "./host.ts";
 import { registerNet } from "./net.ts";
 import { registerProvider } from "./provider.ts";
 import { registerReconcile } from "./reconcile.ts";
@@ -10,6 +13,9 @@ import { registerStatus } from "./status.ts";
 export function registerCommands(program: Command): void {
   registerProvider(program);
   registerNet(program);
+  registerForward(program);
+  registerFloating(program);
+  registerHost(program);
   registerStatus(program);
   registerReconcile(program);
   registerDemo(program);

@@ -1,0 +1,61 @@
+// Runs `vnat reconcile`: one reconcile at a time on a host (a lock in /run/vnat); progress
+// on stderr, the summary on stdout; exit 4 when something is still wrong afterwards.
+import { loadConfig } from "../adapters/config-file.ts";
+import { readLibvirtNetworks } from "../adapters/libvirt-view.ts";
+import { withLock } from "../adapters/lock.ts";
+import { roots } from "../adapters/roots.ts";
+import { VnatError } from "../core/errors.ts";
+import { reconcile, type ReconcileReport } from "../exec/reconcile.ts";
+import { processRunner } from "../exec/run.ts";
+import { requireRoot } from "./root.ts";
+
+export async function reconcileCommand(networks: string[], o: { dryRun?: boolean; quiet?: boolean }): Promise<void> {
+  requireRoot("reconcile");
+  const r = roots();
+  const t0 = performance.now();
+  const report = await withLock(
+    `${r.run}/reconcile.lock`,
+    async () => {
+      const [config, nets] = await Promise.all([loadConfig(r.config), readLibvirtNetworks()]);
+      return reconcile({
+        runner: processRunner,
+        roots: r,
+        config,
+        networks: nets,
+        ...(networks.length ? { only: networks } : {}),
+        dryRun: o.dryRun === true,
+        progress: (line) => {
+          // a dry run's plan is its output; a real run's progress is a side channel
+          if (o.dryRun) process.stdout.write(line + "\n");
+          else if (!o.quiet || /FAILED/.test(line)) process.stderr.write(line + "\n");
+        },
+        ...(process.env.VNAT_FAILPOINT ? { failpoint: process.env.VNAT_FAILPOINT } : {}),
+      });
+    },
+    { what: "vnat reconcile", timeoutMs: 120_000 },
+  );
+  const text = summarize(report, o.dryRun === true, performance.now() - t0);
+  if (!o.quiet || text.failed) process.stdout.write(text.lines.join("\n") + "\n");
+  if (text.failed && !o.dryRun)
+    throw new VnatError("apply-failed", `reconcile: ${text.failed} network(s) still not healthy (see above)`);
+}
+
+export function summarize(report: ReconcileReport, dryRun: boolean, ms: number): { lines: string[]; failed: number } {
+  const lines: string[] = [];
+  let failed = 0;
+  for (const o of report.outcomes) {
+    if (o.skipped) lines.push(`${o.name}: skipped (${o.skipped})`);
+    for (const f of o.failed) lines.push(`${o.name}: failed: ${f}`);
+    for (const r of o.remaining) lines.push(`${o.name}: ${dryRun ? "cannot repair" : "still"}: ${r.message}`);
+    if (o.failed.length || o.remaining.length) failed++;
+  }
+  for (const f of report.strayFailed) lines.push(`stray interfaces: ${f}`);
+  const repaired = report.outcomes.filter((o) => o.planned.length && !o.failed.length).length;
+  const verb = dryRun ? "would repair" : "repaired";
+  lines.push(
+    `reconcile: ${report.checked} network(s) checked, ${repaired} ${verb}, ${failed} with problems left` +
+      (report.strayLinks.length ? `, ${report.strayLinks.length} stray interface(s)` : "") +
+      ` (${(ms / 1000).toFixed(2)} s)`,
+  );
+  return { lines, failed: failed + (report.strayFailed.length ? 1 : 0) };
+}

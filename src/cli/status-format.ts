@@ -1,0 +1,122 @@
+// The readable form of `vnat status`: one row per network with its reasons beneath, or
+// every detail of one network. Cells are padded before they are coloured.
+import type { Health } from "../core/health.ts";
+import type { NetworkDoc, StatusDoc } from "../core/status-doc.ts";
+import { paint, type Colour } from "./color.ts";
+
+const HEALTH_COLOUR: Record<Health, Colour> = {
+  healthy: "green",
+  degraded: "yellow",
+  down: "red",
+  invalid: "red",
+  orphan: "red",
+  stopped: "dim",
+};
+
+function libvirtText(n: NetworkDoc): string {
+  if (!n.libvirt) return "unknown";
+  const flags = [n.libvirt.autostart ? "autostart" : "", n.libvirt.persistent ? "" : "transient"].filter(Boolean);
+  return (n.libvirt.active ? "active" : "inactive") + (flags.length ? ` (${flags.join(", ")})` : "");
+}
+
+const pkts = (c: { packets: number } | null): string => (c ? String(c.packets) : "-");
+
+export function formatSummary(doc: StatusDoc, colour: boolean): string {
+  const header = [
+    "NETWORK",
+    "LIBVIRT",
+    "HEALTH",
+    "UPLINK",
+    "PROVIDER",
+    "LAN",
+    "BRIDGE",
+    "NAT OUT/IN",
+    "CONNS",
+    "LEASES",
+    "GUESTS",
+  ];
+  const rows = doc.networks.map((n) => [
+    n.name,
+    libvirtText(n),
+    n.health,
+    n.uplink?.address ?? "-",
+    n.uplink?.bridge ?? "-",
+    n.lan?.gateway ?? "-",
+    n.lan?.bridge ?? "-",
+    n.namespace.present ? `${pkts(n.nat.out)}/${pkts(n.nat.in)}` : "-",
+    n.conntrack === null ? "-" : String(n.conntrack),
+    String(n.leases.length),
+    String(n.guests.length),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[], health?: Health): string =>
+    cells
+      .map((c, i) => {
+        const padded = c.padEnd(widths[i]!);
+        return i === 2 && health ? paint(colour, HEALTH_COLOUR[health], padded) : padded;
+      })
+      .join("  ")
+      .trimEnd();
+  const out = [paint(colour, "bold", line(header))];
+  doc.networks.forEach((n, i) => {
+    out.push(line(rows[i]!, n.health));
+    for (const r of n.reasons) out.push(`  ${paint(colour, HEALTH_COLOUR[n.health], "-")} ${r.message}`);
+  });
+  if (doc.networks.length === 0) out.push("(no vnat networks)");
+  if (doc.strayLinks.length)
+    out.push(paint(colour, "red", `stray vnat interfaces (no known network): ${doc.strayLinks.join(", ")}`));
+  const bad = doc.networks.filter((n) => n.health !== "healthy" && n.health !== "stopped").length;
+  if (bad || doc.strayLinks.length)
+    out.push(`\n${bad} network(s) need attention: vnat reconcile --dry-run shows the repairs`);
+  return out.join("\n") + "\n";
+}
+
+function veth(v: { name: string; present: boolean; up: boolean; master: string | null }): string {
+  if (!v.present) return `${v.name} missing`;
+  return `${v.name} ${v.up ? "up" : "down"}, on ${v.master ?? "no bridge"}`;
+}
+
+export function formatDetail(n: NetworkDoc, colour: boolean): string {
+  const up = (x: boolean | null): string => (x === null ? "missing" : x ? "up" : "down");
+  const nat = (c: { packets: number; bytes: number } | null): string =>
+    c ? `${c.packets} packets, ${c.bytes} bytes` : "-";
+  const kv: Array<[string, string]> = [
+    ["network", n.name],
+    ["health", paint(colour, HEALTH_COLOUR[n.health], n.health)],
+    ["libvirt", libvirtText(n)],
+    ["namespace", `${n.namespace.name}${n.namespace.present ? "" : " (missing)"}`],
+  ];
+  if (n.lan)
+    kv.push([
+      "lan",
+      `gateway ${n.lan.gateway} (lan0 ${up(n.lan.up)}) on bridge ${n.lan.bridge}; veth ${veth(n.lan.veth)}`,
+    ]);
+  if (n.uplink)
+    kv.push(
+      [
+        "uplink",
+        `${n.uplink.address} via ${n.uplink.gateway} (wan0 ${up(n.uplink.up)}, MAC ${n.uplink.mac}) on ${n.uplink.bridge}`,
+      ],
+      ["uplink veth", veth(n.uplink.veth)],
+    );
+  kv.push(
+    ["nat out", nat(n.nat.out)],
+    ["nat in", nat(n.nat.in)],
+    ["connections", n.conntrack === null ? "-" : String(n.conntrack)],
+    ["dnsmasq", n.dnsmasq.running ? `running (pid ${n.dnsmasq.pid})` : "not running"],
+  );
+  if (n.duplicateProbe.probed)
+    kv.push([
+      "uplink probe",
+      n.duplicateProbe.answeredBy ? `answered by ${n.duplicateProbe.answeredBy}` : "no other host answers",
+    ]);
+  const w = Math.max(...kv.map(([k]) => k.length));
+  const out = kv.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
+  for (const r of n.reasons) out.push(`  ${paint(colour, HEALTH_COLOUR[n.health], "-")} ${r.message}`);
+  out.push("", `leases (${n.leases.length}):`);
+  for (const l of n.leases)
+    out.push(`  ${l.ip.padEnd(15)}  ${l.mac}  ${(l.hostname ?? "-").padEnd(16)}  ${l.expires ?? "never expires"}`);
+  out.push(`guests (${n.guests.length}):`);
+  for (const g of n.guests) out.push(`  ${(g.name ?? "-").padEnd(20)}  ${g.mac ?? "-"}  ${g.uuid ?? ""}`.trimEnd());
+  return out.join("\n") + "\n";
+}

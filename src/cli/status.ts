@@ -1,0 +1,13 @@
+// `vnat status [NET]`: what vnat runs, and why something does not work.
+import type { Command } from "commander";
+
+export function registerStatus(program: Command): void {
+  program
+    .command("status [network]")
+    .description("show every vnat network (or one, in detail): libvirt state, namespace, links, NAT, leases, health")
+    .option("--json", "print JSON (schema: docs/status-json.md)")
+    .option("--probe", "also probe the provider network for another host answering on each uplink address (~1 s)")
+    .action(async (network: string | undefined, o: { json?: boolean; probe?: boolean }) =>
+      (await import("./status-run.ts")).status(network, o),
+    );
+}

@@ -1,0 +1,158 @@
+// Judges one observed network: its health and every reason, each with a stable code (for
+// scripts) and a message that starts with the words an administrator would search for. Pure.
+import { formatCidr, formatIp } from "./ipv4.ts";
+import { LAN_IF, UPLINK_IF } from "./names.ts";
+import type { NetObservation } from "./observed.ts";
+import { normalizeRuleset } from "./ruleset.ts";
+
+export type Health = "healthy" | "degraded" | "down" | "orphan" | "stopped" | "invalid";
+
+export type ReasonCode =
+  | "namespace-missing"
+  | "namespace-orphan"
+  | "leftovers"
+  | "spec-invalid"
+  | "probe-failed"
+  | "link-missing"
+  | "veth-missing"
+  | "bridge-missing"
+  | "veth-detached"
+  | "link-down"
+  | "address-wrong"
+  | "route-wrong"
+  | "ruleset-changed"
+  | "dnsmasq-down"
+  | "dnsmasq-changed"
+  | "uplink-duplicate";
+
+export interface Reason {
+  code: ReasonCode;
+  message: string;
+}
+
+export interface Verdict {
+  health: Health;
+  reasons: Reason[];
+}
+
+/** vnat should run this network: libvirt has it active and it carries vnat metadata. */
+export const wanted = (o: NetObservation): boolean => o.libvirt?.active === true && o.libvirt.vnat;
+
+export function evaluate(o: NetObservation): Verdict {
+  if (!wanted(o)) return unwanted(o);
+  if (!o.spec)
+    return {
+      health: "invalid",
+      reasons: [{ code: "spec-invalid", message: `invalid network: ${o.specError ?? "?"}` }],
+    };
+  if (!o.netns.present)
+    return {
+      health: "down",
+      reasons: [{ code: "namespace-missing", message: "network active but namespace missing" }],
+    };
+  const reasons = [...linkReasons(o), ...insideReasons(o), ...serviceReasons(o)];
+  return { health: reasons.length ? "degraded" : "healthy", reasons };
+}
+
+function unwanted(o: NetObservation): Verdict {
+  if (o.netns.present)
+    return {
+      health: "orphan",
+      reasons: [{ code: "namespace-orphan", message: `namespace left without an active network (${o.netns.name})` }],
+    };
+  const left = [
+    ...[o.lanHost, o.uplinkHost].filter((v) => v.present).map((v) => `interface ${v.name}`),
+    ...(o.dnsmasq.pid !== null ? [`dnsmasq pid ${o.dnsmasq.pid}`] : []),
+    ...(o.state ? ["state directory"] : []),
+  ];
+  if (left.length)
+    return {
+      health: "orphan",
+      reasons: [{ code: "leftovers", message: `left without an active network: ${left.join(", ")}` }],
+    };
+  return { health: "stopped", reasons: [] };
+}
+
+function linkReasons(o: NetObservation): Reason[] {
+  const spec = o.spec!;
+  const out: Reason[] = [];
+  const ends = [
+    { veth: o.lanHost, bridge: spec.lanBridge, exists: o.bridges.lan },
+    { veth: o.uplinkHost, bridge: spec.uplink.bridge, exists: o.bridges.uplink },
+  ];
+  for (const { veth, bridge, exists } of ends) {
+    if (exists === false)
+      out.push({ code: "bridge-missing", message: `bridge ${bridge} missing (veth ${veth.name} belongs on it)` });
+    if (!veth.present)
+      out.push({ code: "veth-missing", message: `veth ${veth.name} missing (it connects the namespace to ${bridge})` });
+    else if (veth.master !== bridge && exists !== false)
+      out.push({
+        code: "veth-detached",
+        message: `veth detached from its bridge: ${veth.name} is on ${veth.master ?? "no bridge"}, not ${bridge}`,
+      });
+    else if (!veth.up) out.push({ code: "link-down", message: `link down: ${veth.name} (host side)` });
+  }
+  return out;
+}
+
+function insideReasons(o: NetObservation): Reason[] {
+  const spec = o.spec!;
+  if (!o.inside)
+    return [{ code: "probe-failed", message: `namespace ${o.netns.name} could not be probed: ${o.probeError ?? "?"}` }];
+  const out: Reason[] = [];
+  const want: Array<[string, string, string | null]> = [
+    [LAN_IF, formatCidr(spec.lan), null],
+    [UPLINK_IF, formatCidr(spec.uplink.address), spec.uplink.mac],
+  ];
+  for (const [ifname, address, mac] of want) {
+    const link = o.inside.links.find((l) => l.name === ifname);
+    if (!link) {
+      out.push({ code: "link-missing", message: `link ${ifname} missing in namespace ${o.netns.name}` });
+      continue;
+    }
+    if (!link.up) out.push({ code: "link-down", message: `link down: ${ifname} in namespace ${o.netns.name}` });
+    const wrong = !link.addresses.includes(address) || (ifname === LAN_IF && link.addresses.length > 1);
+    if (wrong)
+      out.push({
+        code: "address-wrong",
+        message: `wrong address: ${ifname} has ${link.addresses.join(", ") || "none"}, expected ${address}`,
+      });
+    if (mac !== null && link.mac !== mac)
+      out.push({
+        code: "address-wrong",
+        message: `wrong address: ${ifname} has MAC ${link.mac ?? "none"}, expected ${mac}`,
+      });
+  }
+  const gw = formatIp(spec.uplink.gateway);
+  const r = o.inside.defaultRoute;
+  if (r?.gateway !== gw || r.dev !== UPLINK_IF)
+    out.push({
+      code: "route-wrong",
+      message: `wrong default route: ${r ? `via ${r.gateway ?? "-"} dev ${r.dev ?? "-"}` : "none"}, expected via ${gw} dev ${UPLINK_IF}`,
+    });
+  if (o.expectedRuleset !== undefined) {
+    const live = normalizeRuleset(o.inside.ruleset);
+    if (live !== o.expectedRuleset)
+      out.push({
+        code: "ruleset-changed",
+        message: `ruleset missing or changed (${live === "" ? "no ruleset" : "differs from the rendered one"})`,
+      });
+  }
+  return out;
+}
+
+function serviceReasons(o: NetObservation): Reason[] {
+  const out: Reason[] = [];
+  const d = o.dnsmasq;
+  if (d.pid === null) out.push({ code: "dnsmasq-down", message: "dnsmasq not running" });
+  else if (!d.inNamespace)
+    out.push({ code: "dnsmasq-down", message: `dnsmasq not running in the namespace (pid ${d.pid} runs elsewhere)` });
+  else if (!d.argsMatch)
+    out.push({ code: "dnsmasq-changed", message: `dnsmasq runs with outdated options (pid ${d.pid})` });
+  if (o.duplicate?.answeredBy)
+    out.push({
+      code: "uplink-duplicate",
+      message: `uplink address answered by another host on the provider network (MAC ${o.duplicate.answeredBy})`,
+    });
+  return out;
+}

@@ -1,0 +1,63 @@
+// What one probe of a vnat namespace saw. The probe is ONE `ip -n NS -j -batch -` process:
+// `addr show`, `route show default` (one JSON array a line), then `netns exec NS nft list
+// ruleset` (text). This module parses that output. Pure.
+
+export interface InsideLink {
+  name: string;
+  /** administratively up (IFF_UP) */
+  up: boolean;
+  operstate: string;
+  mac: string | null;
+  /** IPv4 addresses as A.B.C.D/N */
+  addresses: string[];
+}
+
+export interface NetnsView {
+  links: InsideLink[];
+  defaultRoute: { gateway: string | null; dev: string | null } | null;
+  /** `nft list ruleset` as printed; "" when the namespace has no ruleset */
+  ruleset: string;
+}
+
+interface IpAddrJson {
+  ifname?: string;
+  flags?: string[];
+  operstate?: string;
+  address?: string;
+  addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }>;
+}
+
+interface IpRouteJson {
+  dst?: string;
+  gateway?: string;
+  dev?: string;
+}
+
+/** Lines of the batch before the nft listing are JSON arrays; everything after is nft text. */
+export const NETNS_PROBE_LINES = ["addr show", "route show default"];
+
+export function parseNetnsProbe(stdout: string): NetnsView {
+  const lines = stdout.split("\n");
+  const [addrLine, routeLine] = lines;
+  if (addrLine === undefined || !addrLine.startsWith("[") || routeLine === undefined || !routeLine.startsWith("["))
+    throw new Error(`unexpected output from ip: ${JSON.stringify(stdout.slice(0, 80))}`);
+  const addrs = JSON.parse(addrLine) as IpAddrJson[];
+  const routes = JSON.parse(routeLine) as IpRouteJson[];
+  const links = addrs
+    .filter((a) => a.ifname !== undefined)
+    .map((a) => ({
+      name: a.ifname!,
+      up: (a.flags ?? []).includes("UP"),
+      operstate: a.operstate ?? "UNKNOWN",
+      mac: a.address ?? null,
+      addresses: (a.addr_info ?? [])
+        .filter((i) => i.family === "inet" && i.local !== undefined)
+        .map((i) => `${i.local}/${i.prefixlen ?? 32}`),
+    }));
+  const def = routes.find((r) => r.dst === "default" || r.dst === undefined);
+  return {
+    links,
+    defaultRoute: def ? { gateway: def.gateway ?? null, dev: def.dev ?? null } : null,
+    ruleset: lines.slice(2).join("\n").trim(),
+  };
+}

@@ -1,0 +1,62 @@
+// Everything `vnat status` and `vnat reconcile` observe about one vnat network (or one
+// leftover of a network that is no longer active), as plain data: the probe fills it in,
+// health.ts judges it, drift.ts plans repairs from it. Pure types.
+import type { HookPort } from "./hookdata.ts";
+import type { Lease } from "./leases.ts";
+import type { NetnsView } from "./netns-view.ts";
+import type { CounterValue } from "./ruleset.ts";
+import type { NetSpec } from "./spec.ts";
+
+export interface LibvirtState {
+  active: boolean;
+  autostart: boolean;
+  persistent: boolean;
+  /** the network's XML has vnat metadata */
+  vnat: boolean;
+}
+
+/** A host-side veth end (vnl-…/vnu-…) as /sys shows it. */
+export interface VethState {
+  name: string;
+  present: boolean;
+  up: boolean;
+  operstate: string | null;
+  master: string | null;
+}
+
+export interface DnsmasqState {
+  /** pid of vnat's dnsmasq for this network (pid file + command line checked); null: none */
+  pid: number | null;
+  /** it runs in the network's namespace (not in a deleted one) */
+  inNamespace: boolean;
+  /** its arguments are the ones vnat renders now */
+  argsMatch: boolean;
+}
+
+export interface NetObservation {
+  name: string;
+  /** undefined: libvirt has no network of this name */
+  libvirt?: LibvirtState;
+  /** the desired state, when the network's metadata and the config build one */
+  spec?: NetSpec;
+  specError?: string;
+  /** vnat's state file (phase "starting" while a hook is building the namespace) */
+  state?: { phase: string; startedAt: string };
+  netns: { name: string; present: boolean };
+  /** what the namespace holds; undefined when it is missing */
+  inside?: NetnsView;
+  probeError?: string;
+  lanHost: VethState;
+  uplinkHost: VethState;
+  /** bridges the veths belong on, and whether they exist */
+  bridges: { lan: boolean | null; uplink: boolean | null };
+  dnsmasq: DnsmasqState;
+  /** the rendered ruleset as nft lists it, normalized; undefined when unknown */
+  expectedRuleset?: string;
+  counters: Record<string, CounterValue>;
+  conntrack: number | null;
+  leases: Lease[];
+  ports: HookPort[];
+  /** duplicate-address probe of the uplink; undefined when not probed */
+  duplicate?: { answeredBy: string | null };
+}

@@ -1,0 +1,76 @@
+// Cheap observations from /sys and /proc: no process is started, so probing a hundred
+// networks costs file reads only. A namespace's conntrack table is read through
+// /proc/PID/net of a process inside it (dnsmasq), which shows that namespace's view.
+import { readFileSync, readlinkSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import type { DnsmasqState, VethState } from "../core/observed.ts";
+import { dnsmasqPid } from "../adapters/dnsmasq.ts";
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+export function probeVeth(name: string): VethState {
+  const operstate = readText(`/sys/class/net/${name}/operstate`);
+  if (operstate === null) return { name, present: false, up: false, operstate: null, master: null };
+  let master: string | null = null;
+  try {
+    master = basename(readlinkSync(`/sys/class/net/${name}/master`));
+  } catch {
+    /* not enslaved */
+  }
+  const flags = Number.parseInt(readText(`/sys/class/net/${name}/flags`) ?? "0", 16);
+  return { name, present: true, up: (flags & 1) === 1, operstate, master };
+}
+
+export function bridgeExists(name: string): boolean {
+  try {
+    return statSync(`/sys/class/net/${name}/bridge`).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function inode(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
+/** The argv of PID without argv[0]; null when it is gone. */
+export function processArgs(pid: number): string[] | null {
+  const text = readText(`/proc/${pid}/cmdline`);
+  return text === null
+    ? null
+    : text
+        .split("\0")
+        .filter((a) => a !== "")
+        .slice(1);
+}
+
+export async function probeDnsmasq(
+  pidFile: string,
+  netns: string,
+  expectedArgs: string[] | null,
+): Promise<DnsmasqState> {
+  const pid = (await dnsmasqPid(pidFile)) ?? null;
+  if (pid === null) return { pid, inNamespace: false, argsMatch: false };
+  const nsIno = inode(`/run/netns/${netns}`);
+  const inNamespace = nsIno !== null && inode(`/proc/${pid}/ns/net`) === nsIno;
+  const args = processArgs(pid);
+  const argsMatch = expectedArgs === null || (args !== null && args.join("\0") === expectedArgs.join("\0"));
+  return { pid, inNamespace, argsMatch };
+}
+
+/** Entries in the conntrack table of PID's network namespace (first column of net/stat/nf_conntrack). */
+export function conntrackCount(pid: number): number | null {
+  const text = readText(`/proc/${pid}/net/stat/nf_conntrack`);
+  const first = text?.split("\n")[1]?.trim().split(/\s+/)[0];
+  return first && /^[0-9a-f]+$/i.test(first) ? Number.parseInt(first, 16) : null;
+}

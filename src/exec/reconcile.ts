@@ -1,0 +1,117 @@
+// `vnat reconcile`: observe everything, plan per network, repair what drifted, then look
+// again at what was touched. Networks are repaired a few at a time; a network a hook is
+// starting right now is left to the hook.
+import { describeRepair, planNetwork, type NetPlan } from "../core/drift.ts";
+import { evaluate, type Reason } from "../core/health.ts";
+import { oneLine } from "../core/errors.ts";
+import type { ApplyContext } from "./apply.ts";
+import { probeAll, type ProbeOptions } from "./probe.ts";
+import { mapLimit } from "./probe-netns.ts";
+import { applyRepair } from "./repair.ts";
+import { deleteLinks } from "./teardown.ts";
+
+/** A hook's start takes well under a second; a "starting" state older than this is a crash. */
+const STARTING_GRACE_MS = 60_000;
+
+export interface ReconcileOptions extends ProbeOptions {
+  dryRun: boolean;
+  /** one line per event, for the user */
+  progress: (line: string) => void;
+  failpoint?: string;
+  now?: () => number;
+}
+
+export interface NetOutcome {
+  name: string;
+  planned: string[];
+  failed: string[];
+  /** problems left after the repairs (from a fresh probe) */
+  remaining: Reason[];
+  skipped?: string;
+}
+
+export interface ReconcileReport {
+  checked: number;
+  outcomes: NetOutcome[];
+  strayLinks: string[];
+  strayFailed: string[];
+}
+
+export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
+  const now = opts.now ?? Date.now;
+  const { observations, strayLinks } = await probeAll(opts);
+  const plans: NetPlan[] = [];
+  const outcomes: NetOutcome[] = [];
+  for (const o of observations) {
+    const plan = planNetwork(o, evaluate(o));
+    if (plan.repairs.length === 0 && plan.unfixable.length === 0) continue;
+    const starting = o.state?.phase === "starting" && now() - Date.parse(o.state.startedAt) < STARTING_GRACE_MS;
+    if (starting) {
+      outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped: "a hook is starting it" });
+      continue;
+    }
+    plans.push(plan);
+  }
+  const total = plans.filter((p) => p.repairs.length).length;
+  let done = 0;
+  const ctx: ApplyContext = {
+    runner: opts.runner,
+    roots: opts.roots,
+    ...(opts.failpoint ? { failpoint: opts.failpoint } : {}),
+  };
+  await mapLimit(plans, 4, async (plan) => {
+    const outcome: NetOutcome = {
+      name: plan.name,
+      planned: plan.repairs.map(describeRepair),
+      failed: [],
+      remaining: plan.unfixable,
+    };
+    outcomes.push(outcome);
+    if (plan.repairs.length === 0) return;
+    const n = ++done;
+    if (opts.dryRun) {
+      for (const line of outcome.planned) opts.progress(`[${n}/${total}] ${plan.name}: would ${line}`);
+      return;
+    }
+    const t0 = performance.now();
+    for (const r of plan.repairs) {
+      try {
+        await applyRepair(ctx, r);
+      } catch (e) {
+        outcome.failed.push(oneLine(e));
+        break; // later repairs assume the earlier ones worked
+      }
+    }
+    const ms = Math.round(performance.now() - t0);
+    const what = outcome.planned.join("; ");
+    opts.progress(
+      `[${n}/${total}] ${plan.name}: ${what}: ${outcome.failed.length ? `FAILED: ${outcome.failed[0]}` : "done"} (${ms} ms)`,
+    );
+  });
+
+  const strayFailed: string[] = [];
+  if (strayLinks.length) {
+    if (opts.dryRun) opts.progress(`would remove stray interfaces: ${strayLinks.join(", ")}`);
+    else
+      await deleteLinks(opts.runner, strayLinks, 0).then(
+        () => opts.progress(`removed stray interfaces: ${strayLinks.join(", ")}`),
+        (e: unknown) => strayFailed.push(oneLine(e)),
+      );
+  }
+  if (!opts.dryRun) await verify(opts, outcomes);
+  outcomes.sort((a, b) => a.name.localeCompare(b.name));
+  return { checked: observations.length, outcomes, strayLinks, strayFailed };
+}
+
+/** Probes the repaired networks again: what is still wrong is reported, not assumed fixed. */
+async function verify(opts: ReconcileOptions, outcomes: NetOutcome[]): Promise<void> {
+  const touched = outcomes.filter((o) => o.planned.length > 0);
+  if (touched.length === 0) return;
+  const { observations } = await probeAll({ ...opts, only: touched.map((o) => o.name), duplicate: false });
+  for (const t of touched) {
+    const o = observations.find((x) => x.name === t.name);
+    const left = o ? evaluate(o).reasons : [];
+    const known = new Set(t.remaining.map((r) => r.message));
+    t.remaining.push(...left.filter((r) => !known.has(r.message)));
+  }
+}

@@ -26,7 +26,9 @@ import {
   specOf,
   startEcho,
   startTcpEcho,
+  startUdpEcho,
   TcpClient,
+  udpAsk,
   wanAddresses,
 } from "../support/inbound.ts";
 import { waitFor } from "../support/sh.ts";
@@ -206,6 +208,19 @@ describe("inbound: forwards, NAT loopback, floating IPs, static hosts", { skip }
       world.internetIp,
       "B untouched",
     );
+  });
+
+  test("live: a UDP range mapped to other ports; removing it deletes every port's entries", async () => {
+    await startUdpEcho(world, g.a1!, [6000, 6001, 6002]);
+    const udp = fwd("udp", "5000-5002", "10.0.0.5", "6000");
+    assert.deepEqual(await change(netA, netA.extraMetadata! + udp), []);
+    assert.equal(await udpAsk(world.internetNs, UP_A, 5001, "hi"), "6001:hi");
+    assert.equal(await udpAsk(world.internetNs, UP_A, 5002, "hi"), "6002:hi");
+    assert.equal(await udpAsk(g.a2!.ns, UP_A, 5000, "loop"), "6000:loop", "NAT loopback for UDP");
+    for (const p of [5000, 5001, 5002]) assert.ok((await conntrackTo(nsOf(netA), "udp", p)).length > 0);
+    assert.deepEqual(await change(netA, netA.extraMetadata!.replace(udp, "")), []);
+    for (const p of [5000, 5001, 5002]) assert.deepEqual(await conntrackTo(nsOf(netA), "udp", p), []);
+    assert.equal(await udpAsk(world.internetNs, UP_A, 5001, "hi"), "", "the range no longer answers");
   });
 
   test("live: a static host added to a running network is served without dropping leases", async () => {

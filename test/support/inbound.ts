@@ -80,6 +80,19 @@ export async function startTcpEcho(w: World, g: Guest, port: number): Promise<vo
   );
 }
 
+/** A UDP echo server (node) in the guest on each of PORTS, answering "PORT:MESSAGE". */
+export async function startUdpEcho(w: World, g: Guest, ports: number[]): Promise<void> {
+  const script = `const d = require("dgram"); for (const p of ${JSON.stringify(ports)}) { const s = d.createSocket("udp4"); s.on("message", (m, r) => s.send(p + ":" + m, r.port, r.address)); s.bind(p); } console.log("listening");`;
+  const p = await w.startProcess(g.ns, `udpecho-${g.ns}`, process.execPath, ["-e", script]);
+  await waitFor(async () => (await readFile(p.logFile, "utf8")).includes("listening"), 5000, `udp echo in ${g.ns}`);
+}
+
+/** One UDP question from NS to HOST:PORT; the answer, or "" after a second of silence. */
+export async function udpAsk(ns: string, host: string, port: number, msg: string): Promise<string> {
+  const script = `const s = require("dgram").createSocket("udp4"); s.on("message", (m) => { process.stdout.write(String(m)); process.exit(0); }); s.send("${msg}", ${port}, "${host}"); setTimeout(() => process.exit(1), 1000);`;
+  return (await nsExec(ns, process.execPath, ["-e", script])).stdout;
+}
+
 /** A long-lived TCP connection from NS: write a line, wait for its echo. Kill with .close(). */
 export class TcpClient {
   private out = "";

@@ -6,7 +6,8 @@ import { VnatError } from "../core/errors.ts";
 import { oneLine } from "../core/errors.ts";
 
 export const LIBVIRT_URI = process.env.VNAT_LIBVIRT_URI ?? "qemu:///system";
-const MARK = "--vnat-split-7f3a--";
+// not "--…": virsh's echo would take it for an option and print nothing
+const MARK = "vnat-split-7f3a";
 
 export interface NetListEntry {
   name: string;
@@ -30,16 +31,20 @@ export function virshQuote(arg: string): string {
   return `'${arg.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** Runs many virsh commands in one process; returns each command's stdout. */
+/**
+ * Runs many virsh commands in one process; returns each command's stdout (trimmed). The
+ * commands go in ONE argument joined by ";" (virsh's non-interactive mode): on stdin,
+ * virsh is interactive and echoes a welcome text, prompts and each command into stdout.
+ */
 export async function virshBatch(commands: string[][]): Promise<string[]> {
   if (commands.length === 0) return [];
-  const script = commands.map((c) => `${c.map(virshQuote).join(" ")}\necho ${MARK}\n`).join("");
-  const r = await execa("virsh", ["-c", LIBVIRT_URI], { reject: false, input: script, env: { LC_ALL: "C" } });
-  const parts = String(r.stdout).split(`${MARK}\n`);
+  const script = commands.map((c) => c.map(virshQuote).join(" ")).join(` ; echo ${MARK} ; `);
+  const r = await execa("virsh", ["-q", "-c", LIBVIRT_URI, script], { reject: false, env: { LC_ALL: "C" } });
+  const parts = String(r.stdout).split(MARK);
   // virsh goes on after a failing command; a missing part means it stopped early
-  if (parts.length < commands.length + 1 && r.exitCode !== 0)
+  if (parts.length < commands.length && r.exitCode !== 0)
     throw new VnatError("apply-failed", `virsh batch: ${oneLine(String(r.stderr)) || `exit ${r.exitCode}`}`);
-  return parts.slice(0, commands.length).map((p) => p.replace(/^\n/, ""));
+  return parts.slice(0, commands.length).map((p) => (p.trim() ? p.trim() + "\n" : ""));
 }
 
 export async function listNetworks(): Promise<NetListEntry[]> {

@@ -32,11 +32,17 @@ export const invalid = (message: string): VnatError => new VnatError("invalid-in
 /** Something on the host already holds what the network needs. */
 export const conflict = (message: string): VnatError => new VnatError("conflict", message);
 
-/** The single line to show a user: no newlines, no stack, no control characters from input. */
+/** Longest line oneLine returns: a hostile value echoed in a message must not flood virsh's error. */
+export const MAX_LINE = 600;
+
+/**
+ * The single line to show a user: no newlines, no stack, no control characters from input
+ * (C0, C1, Unicode line separators and bidi overrides, which could disguise the message).
+ */
 export function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text
+  const text = (err instanceof Error ? err.message : String(err))
     .replace(/\s*\n\s*/g, "; ")
-    .replace(/[\x00-\x1f\x7f]/g, "?")
+    .replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, "?")
     .trim();
+  return text.length > MAX_LINE ? `${text.slice(0, MAX_LINE - 1)}…` : text;
 }

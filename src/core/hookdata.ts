@@ -38,6 +38,12 @@ export function parseHookData(xmlText: string): HookData {
   const root = child(doc, "hookData");
   const net = child(root, "network");
   if (!net) throw invalid("hook data: no <network> element in <hookData>");
+  // libvirt writes each of these once; a second one would be read by nobody and hide intent
+  for (const key of ["network", "networkport"])
+    if (children(root, key).length > 1) throw invalid(`hook data: <${key}> given ${children(root, key).length} times`);
+  for (const key of ["name", "uuid", "bridge", "forward", "metadata"])
+    if (children(net, key).length > 1)
+      throw invalid(`hook data: <network> has ${children(net, key).length} <${key}> elements`);
   const name = text(net, "name");
   if (!name) throw invalid("hook data: <network> has no <name>");
   const bridge = attr(child(net, "bridge"), "name");
@@ -69,14 +75,19 @@ function parsePort(port: XmlNode): HookPort {
 /** Finds the element bound to VNAT_XMLNS under <metadata> and strips its prefix from every key. */
 export function findVnatMetadata(metadata: XmlNode | undefined): XmlNode | undefined {
   if (!metadata) return undefined;
+  const found: XmlNode[] = [];
   for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== "object" || Array.isArray(value)) continue;
     const colon = key.indexOf(":");
     const prefix = colon >= 0 ? key.slice(0, colon) : "";
-    const xmlns = prefix ? value[`@xmlns:${prefix}`] : value["@xmlns"];
-    if (xmlns === VNAT_XMLNS) return stripPrefix(value, prefix);
+    for (const el of Array.isArray(value) ? value : [value]) {
+      if (typeof el !== "object") continue;
+      const xmlns = prefix ? el[`@xmlns:${prefix}`] : el["@xmlns"];
+      if (xmlns === VNAT_XMLNS) found.push(stripPrefix(el, prefix));
+    }
   }
-  return undefined;
+  if (found.length > 1)
+    throw invalid(`hook data: <metadata> has ${found.length} elements in namespace ${VNAT_XMLNS} (at most one)`);
+  return found[0];
 }
 
 function stripPrefix(node: XmlNode, prefix: string): XmlNode {
@@ -85,9 +96,14 @@ function stripPrefix(node: XmlNode, prefix: string): XmlNode {
   for (const [key, value] of Object.entries(node)) {
     const bare = key.startsWith(prefix + ":") ? key.slice(prefix.length + 1) : key;
     const bareAttr = key.startsWith(`@${prefix}:`) ? "@" + key.slice(prefix.length + 2) : bare;
-    if (typeof value === "string") out[bareAttr] = value;
-    else if (Array.isArray(value)) out[bareAttr] = value.map((v) => stripPrefix(v, prefix));
-    else out[bareAttr] = stripPrefix(value, prefix);
+    const stripped =
+      typeof value === "string"
+        ? value
+        : Array.isArray(value)
+          ? value.map((v) => stripPrefix(v, prefix))
+          : stripPrefix(value, prefix);
+    // an own property even for "__proto__": validation then refuses it as an unknown element
+    Object.defineProperty(out, bareAttr, { value: stripped, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

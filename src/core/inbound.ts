@@ -59,7 +59,7 @@ export const MAX_REMAPPED_RANGE = 1024;
 
 /** "8080" or "8000-8010" → [start, end]; undefined when it is not that. */
 export function parsePortRange(text: string): [number, number] | undefined {
-  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
+  const m = /^([1-9]\d{0,4})(?:-([1-9]\d{0,4}))?$/.exec(text); // no leading zeros
   if (!m) return undefined;
   const a = Number(m[1]);
   const b = m[2] === undefined ? a : Number(m[2]);

@@ -1,5 +1,6 @@
 // IPv4 arithmetic on plain numbers: addresses are unsigned 32-bit integers.
 import { invalid } from "./errors.ts";
+import { printable } from "./names.ts";
 
 export interface Cidr {
   /** the address as written (host part kept) */
@@ -21,7 +22,8 @@ export function formatIp(n: number): string {
 }
 
 export function parseCidr(text: string): Cidr | undefined {
-  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(text);
+  // no leading zeros: "/08" is refused like "010.0.0.1" (tools disagree on what it means)
+  const m = /^([0-9.]+)\/(0|[1-9]\d?)$/.exec(text);
   if (!m) return undefined;
   const address = parseIp(m[1]!);
   const prefix = Number(m[2]);
@@ -73,14 +75,14 @@ export function isHostAddress(c: Cidr, ip: number = c.address): boolean {
 /** Parses "A.B.C.D" or throws a one-line error naming the field. */
 export function requireIp(field: string, text: string): number {
   const ip = parseIp(text);
-  if (ip === undefined) throw invalid(`${field} "${text}": not an IPv4 address (expected A.B.C.D)`);
+  if (ip === undefined) throw invalid(`${field} "${printable(text)}": not an IPv4 address (expected A.B.C.D)`);
   return ip;
 }
 
 /** Parses "A.B.C.D/N" or throws a one-line error naming the field. */
 export function requireCidr(field: string, text: string, minPrefix = 8, maxPrefix = 30): Cidr {
   const c = parseCidr(text);
-  if (!c) throw invalid(`${field} "${text}": not an IPv4 address with prefix (expected A.B.C.D/N)`);
+  if (!c) throw invalid(`${field} "${printable(text)}": not an IPv4 address with prefix (expected A.B.C.D/N)`);
   if (c.prefix < minPrefix || c.prefix > maxPrefix)
     throw invalid(`${field} "${text}": prefix /${c.prefix} not allowed (expected /${minPrefix} to /${maxPrefix})`);
   if (!isHostAddress(c))
@@ -94,7 +96,7 @@ export function requireRange(field: string, text: string): { start: number; end:
   const start = m ? parseIp(m[1]!) : undefined;
   const end = m ? parseIp(m[2]!) : undefined;
   if (start === undefined || end === undefined)
-    throw invalid(`${field} "${text}": not an address range (expected A.B.C.D-A.B.C.D)`);
-  if (start > end) throw invalid(`${field} "${text}": start is after end`);
+    throw invalid(`${field} "${printable(text)}": not an address range (expected A.B.C.D-A.B.C.D)`);
+  if (start > end) throw invalid(`${field} "${printable(text)}": start is after end`);
   return { start, end };
 }

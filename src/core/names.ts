@@ -29,9 +29,10 @@ export function validateNetworkName(name: string): string {
   return name;
 }
 
-/** Makes untrusted text safe to echo in a one-line message. */
-export function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").replace(/"/g, "'");
+/** Makes untrusted text safe to echo in a one-line message: ASCII only, no quotes, at most MAX chars. */
+export function printable(text: string, max = 64): string {
+  const clipped = text.length > max ? `${text.slice(0, max)}…` : text;
+  return clipped.replace(/[^\x20-\x7e…]/g, "?").replace(/"/g, "'");
 }
 
 export function hashName(name: string): string {

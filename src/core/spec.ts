@@ -26,7 +26,7 @@ import {
   requireIp,
   type Cidr,
 } from "./ipv4.ts";
-import { kernelNames, uplinkMac, validateNetworkName, type KernelNames } from "./names.ts";
+import { kernelNames, printable, uplinkMac, validateNetworkName, type KernelNames } from "./names.ts";
 import { attr, children, type XmlNode } from "./xml.ts";
 
 export interface DhcpSpec {
@@ -52,7 +52,9 @@ export interface NetSpec {
 }
 
 const MAX_DNS = 8;
-const LEASE_RE = /^(infinite|\d{1,9}[smhdw]?)$/;
+// no leading zeros; at most a year (dnsmasq multiplies the number in a C int)
+const LEASE_RE = /^(infinite|[1-9]\d{0,8}[smhdw]?)$/;
+const MAX_LEASE_SECONDS = 366 * 86400;
 const LEASE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 const ALLOWED: Record<string, string[]> = {
@@ -67,11 +69,16 @@ const ALLOWED: Record<string, string[]> = {
 /** Refuses unknown elements and attributes, so a typo never silently falls back to a default. */
 function checkKeys(what: string, node: XmlNode, allowed: string[]): void {
   for (const key of Object.keys(node)) {
-    if (key.startsWith("@xmlns") || key === "#text") continue;
+    if (key.startsWith("@xmlns")) continue;
+    if (key === "#text")
+      throw invalid(`${what}: unexpected text "${printable(String(node[key]), 32)}" (vnat elements carry attributes only)`);
     if (!allowed.includes(key)) {
       const kind = key.startsWith("@") ? "attribute" : "element";
+      const other = key.startsWith("@") ? key.slice(1) : `@${key}`;
+      if (allowed.includes(other))
+        throw invalid(`${what}: "${other.replace(/^@/, "")}" must be ${kind === "element" ? "an attribute, not a child element" : "a child element, not an attribute"}`);
       const list = allowed.map((a) => a.replace(/^@/, "")).join(", ");
-      throw invalid(`${what}: unknown ${kind} "${key.replace(/^@/, "")}" (allowed: ${list})`);
+      throw invalid(`${what}: unknown ${kind} "${printable(key.replace(/^@/, ""), 32)}" (allowed: ${list})`);
     }
   }
 }
@@ -91,7 +98,7 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
   if (net.hasIp)
     throw invalid(`${where}: has an <ip> element; a vnat network must have none (the gateway lives in vnat's namespace)`);
   if (net.forwardMode !== undefined)
-    throw invalid(`${where}: has <forward mode="${net.forwardMode}">; a vnat network must have no <forward>`);
+    throw invalid(`${where}: has <forward mode="${printable(net.forwardMode)}">; a vnat network must have no <forward>`);
   if (!net.bridge) throw invalid(`${where}: has no <bridge name="…"/>`);
   const lanBridge = validateIfname(`${where}: bridge`, net.bridge);
   checkKeys(`${where}: <vnat:network>`, md, ALLOWED.network!);
@@ -113,6 +120,8 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
   if (upBridgeText === undefined)
     throw invalid(`${where}: <vnat:uplink> has no bridge="…" and the config names no default provider`);
   const upBridge = validateIfname(`${where}: uplink bridge`, upBridgeText);
+  if (upBridge === lanBridge)
+    throw invalid(`${where}: uplink bridge "${upBridge}" is the network's own bridge (guests would sit on the provider network)`);
   const upText = attr(upEl, "address");
   if (upText === undefined) throw invalid(`${where}: <vnat:uplink> needs address="A.B.C.D/N"`);
   const upAddr = requireCidr(`${where}: uplink address`, upText, 8, 30);
@@ -170,11 +179,13 @@ function buildDhcp(where: string, lan: Cidr, el: XmlNode | undefined): DhcpSpec 
   if (el) checkKeys(`${where}: <vnat:dhcp>`, el, ALLOWED.dhcp!);
   const enabled = attr(el, "enabled") ?? "yes";
   if (enabled !== "yes" && enabled !== "no")
-    throw invalid(`${where}: dhcp enabled="${enabled}" (expected "yes" or "no")`);
+    throw invalid(`${where}: dhcp enabled="${printable(enabled)}" (expected "yes" or "no")`);
   if (enabled === "no") return undefined;
   const lease = attr(el, "lease") ?? "1h";
   if (!LEASE_RE.test(lease) || leaseSeconds(lease) < 120)
-    throw invalid(`${where}: dhcp lease "${lease}": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`);
+    throw invalid(`${where}: dhcp lease "${printable(lease)}": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`);
+  if (lease !== "infinite" && leaseSeconds(lease) > MAX_LEASE_SECONDS)
+    throw invalid(`${where}: dhcp lease "${lease}": at most 366d (or "infinite")`);
   const derived = deriveRange(lan);
   const startText = attr(el, "start");
   const endText = attr(el, "end");

@@ -2,6 +2,7 @@
 // every value kept as text (fast-xml-parser would turn "0012" into 12 otherwise).
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { invalid } from "./errors.ts";
+import { printable } from "./names.ts";
 
 export const MAX_XML_BYTES = 256 * 1024;
 
@@ -13,7 +14,10 @@ export function parseXml(what: string, text: string, arrayPaths: Set<string> = n
     throw invalid(`${what}: document is ${Buffer.byteLength(text)} bytes (at most ${MAX_XML_BYTES} allowed)`);
   if (/<!(DOCTYPE|ENTITY)/i.test(text)) throw invalid(`${what}: DTDs and entity declarations are not allowed`);
   const check = XMLValidator.validate(text);
-  if (check !== true) throw invalid(`${what}: malformed XML at line ${check.err.line}: ${check.err.msg}`);
+  if (check !== true)
+    throw invalid(
+      `${what}: malformed XML at line ${check.err.line}: ${printable(check.err.msg.replace(/\s+/g, " "), 120)}`,
+    );
   const parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: "@",
@@ -21,9 +25,20 @@ export function parseXml(what: string, text: string, arrayPaths: Set<string> = n
     parseAttributeValue: false,
     processEntities: false,
     trimValues: true,
+    // like comments, processing instructions carry nothing vnat reads
+    ignorePiTags: true,
+    ignoreDeclaration: true,
     isArray: (_name, jpath) => arrayPaths.has(String(jpath)),
   });
-  return parser.parse(text) as XmlNode;
+  try {
+    return parser.parse(text) as XmlNode;
+  } catch (e) {
+    // fast-xml-parser refuses names like __proto__ and very deep nesting by throwing
+    const msg = (e as Error).message;
+    const reserved = /Invalid \w+: "([^"]*)" is a reserved/.exec(msg);
+    if (reserved) throw invalid(`${what}: name "${printable(reserved[1]!)}" is not allowed in vnat's input`);
+    throw invalid(`${what}: malformed XML: ${printable(msg, 120)}`);
+  }
 }
 
 export function child(node: XmlValue | undefined, key: string): XmlNode | undefined {

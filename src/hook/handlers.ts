@@ -2,6 +2,8 @@
 // adapters; the only process exit is in main.ts.
 import type { Logger } from "pino";
 import { buildSpec, type NetSpec } from "../core/spec.ts";
+import { invalid } from "../core/errors.ts";
+import { printable, validateNetworkName } from "../core/names.ts";
 import { parseHookData, type HookData } from "../core/hookdata.ts";
 import type { Roots } from "../core/paths.ts";
 import { netPaths } from "../core/paths.ts";
@@ -27,6 +29,13 @@ async function specFrom(data: HookData, env: HookEnv): Promise<NetSpec> {
 
 export async function handle(call: HookCall, data: HookData, env: HookEnv): Promise<void> {
   const { log } = env;
+  // The name becomes paths and kernel names for every event (stopped and port events too),
+  // and libvirt always passes the network's own name: anything else is not libvirt talking.
+  validateNetworkName(call.name);
+  if (data.network.name !== call.name)
+    throw invalid(
+      `network "${call.name}": hook data names network "${printable(data.network.name, 32)}" (expected the same name)`,
+    );
   switch (call.event) {
     case "start-begin": {
       const spec = await specFrom(data, env);

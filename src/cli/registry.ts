@@ -2,6 +2,7 @@
 // implementation lazily inside the action.
 import type { Command } from "commander";
 import { registerDemo } from "./demo.ts";
+import { registerDoctor } from "./doctor.ts";
 import { registerFloating } from "./floating.ts";
 import { registerForward } from "./forward.ts";
 import { registerHost } from "./host.ts";
@@ -18,5 +19,6 @@ export function registerCommands(program: Command): void {
   registerHost(program);
   registerStatus(program);
   registerReconcile(program);
+  registerDoctor(program);
   registerDemo(program);
 }

@@ -1,0 +1,96 @@
+// Doctor verdicts about the host around vnat: the libvirt hook and the host firewall,
+// which may drop the bridged provider traffic vnat's uplinks depend on. Pure.
+import { fail, ok, warn, type Check } from "./doctor.ts";
+
+export interface HookFacts {
+  path: string;
+  exists: boolean;
+  executable: boolean;
+  /** running it with a no-op event exited 0 */
+  runs: boolean;
+  runError?: string;
+  /** the daemon's start and the earliest time any network hook existed (ms since the epoch) */
+  daemon?: { name: string; pid: number; startedAt: number };
+  hooksSince?: number;
+  /** an active vnat network has a namespace: the hook ran for it */
+  ranForActive: boolean;
+}
+
+export function judgeHook(h: HookFacts): Check[] {
+  const install = "run vnat's install.sh (it installs the hook and makes the daemon see it)";
+  if (!h.exists) return [fail("hook", `hook: ${h.path} is missing`, install)];
+  if (!h.executable) return [fail("hook", `hook: ${h.path} is not executable`, `chmod 755 ${h.path}`)];
+  const out: Check[] = [];
+  out.push(
+    h.runs
+      ? ok("hook", `hook: ${h.path} installed and runs`)
+      : fail("hook", `hook: ${h.path} fails: ${h.runError ?? "?"}`, install),
+  );
+  if (h.ranForActive) out.push(ok("hook-seen", "hook: the daemon runs it (active vnat networks have namespaces)"));
+  else if (!h.daemon)
+    out.push(warn("hook-seen", "hook: no libvirtd or virtnetworkd process found", "start the libvirt daemon"));
+  else if (h.hooksSince !== undefined && h.hooksSince > h.daemon.startedAt)
+    out.push(
+      warn(
+        "hook-seen",
+        `hook: ${h.daemon.name} (pid ${h.daemon.pid}) started before any network hook existed, so it may not run it`,
+        `kill -HUP ${h.daemon.pid} (or restart ${h.daemon.name})`,
+      ),
+    );
+  else out.push(ok("hook-seen", `hook: present since before ${h.daemon.name} (pid ${h.daemon.pid}) started`));
+  return out;
+}
+
+export interface FirewallFacts {
+  /** net.bridge.bridge-nf-call-iptables: null when br_netfilter is not loaded */
+  bridgeNfCall: boolean | null;
+  /** `iptables -S` output, or null when iptables is not installed */
+  iptables: string | null;
+  /** chains of the host's nftables ruleset with a forward hook */
+  nftForwardChains: Array<{ family: string; table: string; chain: string; policy: string }>;
+  providerBridges: string[];
+}
+
+export function judgeFirewall(f: FirewallFacts): Check[] {
+  const out: Check[] = [];
+  const ipt = f.iptables ?? "";
+  const dropPolicy = /^-P FORWARD DROP/m.test(ipt);
+  const docker = /^-N DOCKER(-USER|-FORWARD)?$/m.test(ipt);
+  const bridgedAccepted =
+    /^-A (FORWARD|DOCKER-USER) .*--physdev-is-bridged.* -j ACCEPT/m.test(ipt) ||
+    f.providerBridges.every((b) => new RegExp(`^-A (FORWARD|DOCKER-USER) -i ${b} .*-j ACCEPT`, "m").test(ipt));
+  const bridgeDrops = f.nftForwardChains.filter((c) => c.family === "bridge" && c.policy === "drop");
+  const ipDrops = f.nftForwardChains.filter((c) => (c.family === "ip" || c.family === "inet") && c.policy === "drop");
+  for (const c of bridgeDrops)
+    out.push(
+      fail(
+        "firewall-nft",
+        `firewall: nftables ${c.family} ${c.table} chain ${c.chain} drops forwarded frames by default`,
+        `accept the provider bridges in it (iifname { ${f.providerBridges.join(", ") || "BRIDGE"} } accept)`,
+      ),
+    );
+  if (f.bridgeNfCall !== true) {
+    out.push(ok("firewall", "firewall: bridged frames bypass the host's IP firewall (bridge-nf-call-iptables off)"));
+    return out;
+  }
+  const fix =
+    "iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT (Docker: add it to DOCKER-USER), or sysctl -w net.bridge.bridge-nf-call-iptables=0";
+  const problems = [
+    ...(dropPolicy ? ["iptables FORWARD policy is DROP"] : []),
+    ...(docker ? ["Docker's chains are in FORWARD"] : []),
+    ...ipDrops.map((c) => `nftables ${c.family} ${c.table} chain ${c.chain} has policy drop`),
+  ];
+  if (problems.length === 0)
+    out.push(ok("firewall", "firewall: br_netfilter on, but the host's forward chains accept by default"));
+  else if (bridgedAccepted)
+    out.push(ok("firewall", `firewall: ${problems.join(", ")}, but bridged traffic is accepted`));
+  else
+    out.push(
+      fail(
+        "firewall",
+        `firewall: br_netfilter passes bridged frames to the host firewall and ${problems.join(", ")}: provider traffic may be dropped silently`,
+        fix,
+      ),
+    );
+  return out;
+}

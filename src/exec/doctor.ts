@@ -1,0 +1,132 @@
+// `vnat doctor`: every check, in the order a problem would be fixed.
+import type { Config } from "../core/config.ts";
+import { desiredSpec } from "../core/desired.ts";
+import { fail, judgeLibvirt, judgeTool, ok, TOOLS, warn, type Check } from "../core/doctor.ts";
+import { judgeFirewall, judgeHook } from "../core/doctor-host.ts";
+import { evaluate, wanted } from "../core/health.ts";
+import { formatCidr, formatIp } from "../core/ipv4.ts";
+import type { NetSpec } from "../core/spec.ts";
+import type { Roots } from "../core/paths.ts";
+import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
+import { bridgeExists } from "./probe-host.ts";
+import { probeAll } from "./probe.ts";
+import { firewallFacts, hookFacts, toolBanner, tryKernel } from "./doctor-facts.ts";
+import type { Runner } from "./run.ts";
+
+export interface DoctorInput {
+  runner: Runner;
+  roots: Roots;
+  /** the config, or why it could not be loaded */
+  config: Config | { error: string };
+  /** libvirt's networks, or why virsh could not list them */
+  networks: LibvirtNetwork[] | { error: string };
+  daemonVersion: string | undefined;
+}
+
+export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
+  const checks: Check[] = [];
+  const kernel = await tryKernel(inp.runner);
+  checks.push(
+    kernel.links === null
+      ? ok("kernel-links", "kernel: network namespaces, veth and bridge devices work")
+      : fail(
+          "kernel-links",
+          `kernel: namespace/veth/bridge test failed: ${kernel.links}`,
+          "use a kernel with CONFIG_NET_NS, CONFIG_VETH and CONFIG_BRIDGE",
+        ),
+    kernel.nft === null
+      ? ok("kernel-nft", "kernel: nftables takes vnat's ruleset (nat, conntrack, counters)")
+      : fail(
+          "kernel-nft",
+          `kernel: vnat's ruleset was refused: ${kernel.nft}`,
+          "use a kernel with nf_tables, nft_nat, nft_ct and nf_conntrack",
+        ),
+  );
+  for (const t of TOOLS) checks.push(judgeTool(t, await toolBanner(inp.runner, t.cmd)));
+  checks.push(judgeLibvirt(inp.daemonVersion, "error" in inp.networks ? inp.networks.error : undefined));
+
+  const config = "error" in inp.config ? undefined : inp.config;
+  checks.push(
+    config
+      ? ok("config", `config: ${inp.roots.config} is valid (${config.providers.length} provider(s))`)
+      : fail(
+          "config",
+          `config: ${(inp.config as { error: string }).error}`,
+          `fix ${inp.roots.config} (vnat provider list shows what vnat reads)`,
+        ),
+  );
+  const networks = "error" in inp.networks ? [] : inp.networks;
+  const specs = networks.flatMap((n) => {
+    const s = config ? desiredSpec(n.xml, undefined, config).spec : undefined;
+    return s ? [{ net: n, spec: s }] : [];
+  });
+  const { observations } = config
+    ? await probeAll({ runner: inp.runner, roots: inp.roots, config, networks, duplicate: true })
+    : { observations: [] };
+  checks.push(
+    ...judgeHook(
+      await hookFacts(
+        inp.runner,
+        observations.some((o) => wanted(o) && o.netns.present),
+      ),
+    ),
+  );
+
+  const bridges = [
+    ...new Set([...(config?.providers.map((p) => p.bridge) ?? []), ...specs.map((s) => s.spec.uplink.bridge)]),
+  ].sort();
+  for (const b of bridges)
+    checks.push(
+      bridgeExists(b)
+        ? ok(`provider-${b}`, `provider bridge ${b}: present`)
+        : fail(
+            `provider-${b}`,
+            `provider bridge ${b}: missing`,
+            `create it (ip link add ${b} type bridge) and plug the provider network in, or fix the config`,
+          ),
+    );
+  checks.push(...judgeFirewall(await firewallFacts(inp.runner, bridges)));
+  checks.push(...uplinkChecks(specs.map((s) => s.spec)));
+  for (const o of observations.filter((x) => x.duplicate !== undefined)) {
+    const addr = formatIp(o.spec!.uplink.address.address);
+    checks.push(
+      o.duplicate!.answeredBy
+        ? fail(
+            `dad-${o.name}`,
+            `uplink ${addr} of ${o.name}: answered by another host (MAC ${o.duplicate!.answeredBy}) on ${o.spec!.uplink.bridge}`,
+            `give ${o.name} another uplink address, or remove the other host's`,
+          )
+        : ok(`dad-${o.name}`, `uplink ${addr} of ${o.name}: no other host answers for it`),
+    );
+  }
+  const bad = observations.filter((o) => !["healthy", "stopped"].includes(evaluate(o).health));
+  checks.push(
+    bad.length
+      ? warn(
+          "networks",
+          `networks: ${bad.length} of ${observations.length} need attention (${bad.map((o) => o.name).join(", ")})`,
+          "vnat status; vnat reconcile",
+        )
+      : ok("networks", `networks: ${observations.length} vnat network(s), none needs attention`),
+  );
+  return checks;
+}
+
+/** Two vnat networks defined with one uplink on one provider would fight over it when both run. */
+function uplinkChecks(specs: NetSpec[]): Check[] {
+  const byUplink = new Map<string, string[]>();
+  for (const s of specs) {
+    const key = `${formatCidr(s.uplink.address)} on ${s.uplink.bridge}`;
+    byUplink.set(key, [...(byUplink.get(key) ?? []), s.name]);
+  }
+  const dups = [...byUplink].filter(([, names]) => names.length > 1);
+  if (dups.length === 0)
+    return [ok("uplinks", `uplinks: ${specs.length} vnat network(s), every uplink address distinct`)];
+  return dups.map(([key, names]) =>
+    fail(
+      "uplinks",
+      `uplinks: ${key} is used by ${names.join(", ")}`,
+      "give each network its own uplink (vnat net create --uplink auto picks a free one)",
+    ),
+  );
+}

@@ -6,7 +6,7 @@ import { pickBridgeName, pickUplink } from "./allocate.ts";
 import type { Config } from "./config.ts";
 import { conflict, invalid } from "./errors.ts";
 import { validateIfname } from "./ifname.ts";
-import { formatCidr, formatIp, networkOf, parseCidr, requireCidr, requireIp, requireRange } from "./ipv4.ts";
+import { formatCidr, formatIp, networkOf, parseCidr, parseIp, requireCidr, requireIp, requireRange } from "./ipv4.ts";
 import { parseNetworkXml, type KnownNetwork } from "./inventory.ts";
 import { renderMetadata, replaceMetadata, type MetadataModel } from "./metadata.ts";
 import { validateNetworkName } from "./names.ts";
@@ -53,6 +53,10 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
 
   const taken = new Set<number>([provider.gateway.address, ...host.claimed]);
   for (const n of host.networks) if (n.uplinkBridge === provider.bridge && n.uplink) taken.add(n.uplink.address);
+  // other networks' floating IPs (issue 5) are taken too, even while those networks are down
+  const floatingOf = (n: KnownNetwork): number[] =>
+    n.uplinkBridge === provider.bridge ? (n.vnat?.floating ?? []).flatMap((f) => parseIp(f.address) ?? []) : [];
+  for (const n of host.networks) for (const ip of floatingOf(n)) taken.add(ip);
   const auto = o.uplink === undefined || o.uplink === "auto";
   let uplinkText: string;
   if (auto) {
@@ -67,7 +71,10 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
   } else {
     uplinkText = o.uplink!.includes("/") ? o.uplink! : `${o.uplink}/${provider.gateway.prefix}`;
     const up = requireCidr(`${where}: uplink`, uplinkText);
-    const holder = host.networks.find((n) => n.uplinkBridge === provider.bridge && n.uplink?.address === up.address);
+    const holder = host.networks.find(
+      (n) =>
+        (n.uplinkBridge === provider.bridge && n.uplink?.address === up.address) || floatingOf(n).includes(up.address),
+    );
     if (holder)
       throw conflict(
         `${where}: uplink ${formatIp(up.address)} on "${provider.bridge}" is already used by network "${holder.name}"`,

@@ -2,7 +2,10 @@
 // metadata round trip, the live-change diff and the CLI's model edits.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { readFileSync } from "node:fs";
+import { EMPTY_CONFIG, parseConfig } from "../../src/core/config.ts";
+import { knownNetworks } from "../../src/core/inventory.ts";
+import { planCreate } from "../../src/core/netcreate.ts";
 import { parseHookData } from "../../src/core/hookdata.ts";
 import { renderDhcpHosts } from "../../src/core/hosts.ts";
 import { diffInbound, sameBase } from "../../src/core/inbound-diff.ts";
@@ -14,7 +17,7 @@ import { renderNetnsBatch, renderNft } from "../../src/core/render.ts";
 import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
 import { forwardTarget } from "../../src/cli/inbound-actions.ts";
 import { parseOrigDports } from "../../src/exec/conntrack.ts";
-import { hookData, type NetOpts } from "../support/fixtures.ts";
+import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
 import { assertGolden } from "../support/golden.ts";
 
 const base: NetOpts = {
@@ -291,4 +294,30 @@ test("conntrack listing: original destination ports", () => {
     "",
   ].join("\n");
   assert.deepEqual(parseOrigDports(listing), [8001, 8002]);
+});
+
+test("net create never picks or accepts another network's floating IP as its uplink", () => {
+  const template = readFileSync(new URL("../../xml-templates/vnat-network.xml", import.meta.url), "utf8");
+  const config = parseConfig(
+    "t",
+    JSON.stringify({
+      providers: [{ bridge: "br-prov", gateway: "198.51.100.1/24", pool: "198.51.100.10-198.51.100.12" }],
+    }),
+  );
+  const other = networkXml({
+    ...base,
+    name: "n0",
+    uplink: "198.51.100.40/24",
+    extraMetadata: `<vnat:floating address="198.51.100.10" to="10.0.0.5"/>`,
+  });
+  const host = {
+    networks: knownNetworks([["n0", other]], config),
+    links: new Set<string>(),
+    claimed: new Set<number>(),
+  };
+  const opts = { name: "n1", subnet: "10.0.0.0/24", provider: "br-prov" };
+  assert.equal(formatIp(planCreate(opts, config, host, template).spec.uplink.address.address), "198.51.100.11");
+  assert.throws(() => planCreate({ ...opts, uplink: "198.51.100.10" }, config, host, template), {
+    message: `network "n1": uplink 198.51.100.10 on "br-prov" is already used by network "n0"`,
+  });
 });

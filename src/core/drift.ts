@@ -43,10 +43,11 @@ export function planNetwork(o: NetObservation, v: Verdict): NetPlan {
     return plan;
   }
   const netns = o.netns.name;
-  for (const [veth, bridge] of [
-    [o.lanHost, spec.lanBridge],
-    [o.uplinkHost, spec.uplink.bridge],
+  for (const [veth, bridge, exists] of [
+    [o.lanHost, spec.lanBridge, o.bridges.lan],
+    [o.uplinkHost, spec.uplink.bridge, o.bridges.uplink],
   ] as const) {
+    if (exists === false) continue; // unfixable, reported
     if (veth.present && veth.master !== bridge) plan.repairs.push({ kind: "enslave", ifname: veth.name, bridge });
     else if (veth.present && !veth.up) plan.repairs.push({ kind: "link-up", ifname: veth.name, netns: null });
   }

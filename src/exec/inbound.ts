@@ -91,6 +91,10 @@ export async function reloadHosts(roots: Roots, spec: NetSpec): Promise<string[]
   const pid = await dnsmasqPid(paths.pidFile);
   if (pid === undefined)
     return [`dnsmasq of network "${spec.name}" is not running: static hosts apply at its next start`];
-  process.kill(pid, "SIGHUP");
+  try {
+    process.kill(pid, "SIGHUP");
+  } catch (e) {
+    return [`reload dnsmasq (pid ${pid}): ${(e as Error).message}`];
+  }
   return [];
 }

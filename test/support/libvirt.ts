@@ -89,9 +89,12 @@ function hupNetworkDaemons(): void {
   for (const pid of [...pidsOf("libvirtd"), ...pidsOf("virtnetworkd")]) process.kill(pid, "SIGHUP");
 }
 
-/** The hook a test installs: this checkout's bundle, run by this node, by absolute paths. */
+/**
+ * The hook a test installs: this checkout's shell wrapper (which decides no-op events
+ * without starting Node, as install.sh's hook does), running its bundle with this node.
+ */
 export function testHookScript(): string {
-  return `#!/bin/sh\n# vnat hook installed by vnat's tests (test/support/libvirt.ts); removed when they end\nexec ${process.execPath} ${join(REPO, "dist/hook.js")} "$@"\n`;
+  return `#!/bin/sh\n# vnat hook installed by vnat's tests (test/support/libvirt.ts); removed when they end\nVNAT_NODE=${process.execPath} exec ${join(REPO, "hooks/network")} "$@"\n`;
 }
 
 /** Bundles dist/cli.js and dist/hook.js from this checkout (~1 s), so the tests run the code under test. */

@@ -5,25 +5,28 @@ import { LAN_IF, UPLINK_IF } from "./names.ts";
 import type { NetObservation } from "./observed.ts";
 import { normalizeRuleset } from "./ruleset.ts";
 
-export type Health = "healthy" | "degraded" | "down" | "orphan" | "stopped" | "invalid";
+export const HEALTHS = ["healthy", "degraded", "down", "orphan", "stopped", "invalid"] as const;
+export type Health = (typeof HEALTHS)[number];
 
-export type ReasonCode =
-  | "namespace-missing"
-  | "namespace-orphan"
-  | "leftovers"
-  | "spec-invalid"
-  | "probe-failed"
-  | "link-missing"
-  | "veth-missing"
-  | "bridge-missing"
-  | "veth-detached"
-  | "link-down"
-  | "address-wrong"
-  | "route-wrong"
-  | "ruleset-changed"
-  | "dnsmasq-down"
-  | "dnsmasq-changed"
-  | "uplink-duplicate";
+export const REASON_CODES = [
+  "namespace-missing",
+  "namespace-orphan",
+  "leftovers",
+  "spec-invalid",
+  "probe-failed",
+  "link-missing",
+  "veth-missing",
+  "bridge-missing",
+  "veth-detached",
+  "link-down",
+  "address-wrong",
+  "route-wrong",
+  "ruleset-changed",
+  "dnsmasq-down",
+  "dnsmasq-changed",
+  "uplink-duplicate",
+] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
 
 export interface Reason {
   code: ReasonCode;

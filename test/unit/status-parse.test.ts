@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { EMPTY_CONFIG } from "../../src/core/config.ts";
 import { desiredSpec } from "../../src/core/desired.ts";
+import { HEALTHS, REASON_CODES } from "../../src/core/health.ts";
 import { parseLeases } from "../../src/core/leases.ts";
 import { parseNetnsProbe } from "../../src/core/netns-view.ts";
 import { normalizeRuleset, parseCounters, suffixTables, unsuffixListing } from "../../src/core/ruleset.ts";
@@ -216,6 +217,16 @@ describe("status document", () => {
     const detail = formatDetail(doc.networks[0]!, false);
     assert.match(detail, /^network +n1\nhealth +down\n/);
     assert.match(detail, /leases \(1\):\n {2}10\.0\.0\.150 +52:54:00:12:34:56 +g1 +2023-11-14T22:13:20\.000Z\n/);
+  });
+
+  test("the example in docs/status-json.md matches the schema", () => {
+    const md = readFileSync(fileURLToPath(new URL("../../docs/status-json.md", import.meta.url)), "utf8");
+    const example = /```json\n([\s\S]*?)```/.exec(md)?.[1];
+    assert.ok(example, "no json example in docs/status-json.md");
+    assert.deepEqual(validate(SCHEMA, JSON.parse(example)), []);
+    // every reason code the code can produce is documented
+    for (const code of SCHEMA.$defs.network.properties.reasons.items.properties.code.enum as string[])
+      assert.match(md, new RegExp(`\\| \`${code}\` \\|`), `reason code ${code} is not documented`);
   });
 
   test("the schema checker itself rejects what the schema forbids", () => {

@@ -224,8 +224,11 @@ describe("status document", () => {
     const example = /```json\n([\s\S]*?)```/.exec(md)?.[1];
     assert.ok(example, "no json example in docs/status-json.md");
     assert.deepEqual(validate(SCHEMA, JSON.parse(example)), []);
-    // every reason code the code can produce is documented
-    for (const code of SCHEMA.$defs.network.properties.reasons.items.properties.code.enum as string[])
+    // the schema lists exactly the codes and health values the code produces, and the doc explains each
+    const net = SCHEMA.$defs.network.properties;
+    assert.deepEqual(net.reasons.items.properties.code.enum, [...REASON_CODES]);
+    assert.deepEqual(net.health.enum, [...HEALTHS]);
+    for (const code of REASON_CODES)
       assert.match(md, new RegExp(`\\| \`${code}\` \\|`), `reason code ${code} is not documented`);
   });
 

@@ -3,7 +3,8 @@
 // files (FACTS.md). Integration tests share one libvirt daemon and one kernel, so they
 // run one file at a time.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function find(dir) {
@@ -29,9 +30,31 @@ if (files.length === 0) {
   console.error(`no test files found under test/{${which.join(",")}}`);
   process.exit(1);
 }
+// spec for people, TAP to a file for the closing "N passed, N failed" line CI reads
+const dir = mkdtempSync(join(tmpdir(), "vnat-test-"));
+const tap = join(dir, "results.tap");
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=1",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=tap",
+    `--test-reporter-destination=${tap}`,
+    ...files,
+  ],
   { stdio: "inherit" },
 );
+let text = "";
+try {
+  text = readFileSync(tap, "utf8");
+} catch {
+  /* runner died before writing */
+}
+rmSync(dir, { recursive: true, force: true });
+const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+console.log(`\ntests: ${count("pass")} passed, ${count("fail") + count("cancelled")} failed, ${count("skipped")} skipped`);
 process.exit(r.status ?? 1);

@@ -1,0 +1,180 @@
+// `vnat status`, `vnat reconcile` and `vnat doctor` as an administrator runs them, against
+// the real libvirt daemon and a network started by `virsh net-start` through the hook.
+// Every reconcile names this test's networks: other tests' namespaces on this machine are
+// not ours to sweep.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { kernelNames } from "../../src/core/names.ts";
+import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
+import { validate } from "../support/json-schema.ts";
+import {
+  buildBundles,
+  ensureDaemons,
+  LibvirtTracker,
+  libvirtUnavailable,
+  useHook,
+  virsh,
+  vnat,
+} from "../support/libvirt.ts";
+import { run } from "../support/sh.ts";
+import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+
+const skip = libvirtUnavailable() ?? worldUnavailable();
+const SCHEMA = JSON.parse(
+  readFileSync(fileURLToPath(new URL("../../docs/status.schema.json", import.meta.url)), "utf8"),
+);
+
+describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
+  const tracker = new LibvirtTracker();
+  let world: World;
+  let hook: Awaited<ReturnType<typeof useHook>>;
+  let cfgDir: string;
+  let cfg: string;
+  let a: string;
+  let b: string;
+  let guest: Guest;
+  const uplinkA = "198.51.100.61";
+
+  const status = async (name: string): Promise<NetworkDoc> => {
+    const r = await vnat(cfg, ["status", name, "--json"]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as StatusDoc;
+    assert.deepEqual(validate(SCHEMA, doc), []);
+    assert.equal(doc.networks.length, 1);
+    return doc.networks[0]!;
+  };
+  const reconcile = async (...args: string[]) => {
+    const r = await vnat(cfg, ["reconcile", ...args]);
+    assert.equal(r.exitCode, 0, `vnat reconcile ${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    return r;
+  };
+
+  before(async () => {
+    await ensureDaemons();
+    await buildBundles();
+    hook = await useHook();
+    world = await createWorld();
+    a = tracker.network(`vns-${world.tag}-a`);
+    b = tracker.network(`vns-${world.tag}-b`);
+    cfgDir = await mkdtemp(join(tmpdir(), `vnat-e2e-${world.tag}-`));
+    cfg = join(cfgDir, "config.json");
+    const add = [
+      "provider",
+      "add",
+      world.providerBridge,
+      "--gateway",
+      `${world.providerGateway}/24`,
+      "--dns",
+      world.upstreamDns,
+    ];
+    assert.equal((await vnat(cfg, add)).exitCode, 0);
+    for (const [n, uplink, br] of [
+      [a, uplinkA, "a"],
+      [b, "198.51.100.62", "b"],
+    ] as const) {
+      const c = [
+        "net",
+        "create",
+        n,
+        "--subnet",
+        "10.0.0.0/24",
+        "--provider",
+        world.providerBridge,
+        "--uplink",
+        `${uplink}/24`,
+        "--bridge",
+        `vsb-${world.tag}${br}`,
+      ];
+      const r = await vnat(cfg, c);
+      assert.equal(r.exitCode, 0, r.stderr);
+    }
+    await virsh(["net-start", a], { check: true });
+    guest = await world.addGuest(`vsb-${world.tag}a`);
+    await guest.dhcp();
+  });
+
+  after(async () => {
+    const errors = await tracker.cleanup();
+    await world?.destroy();
+    await hook?.release();
+    if (cfgDir) await rm(cfgDir, { recursive: true, force: true });
+    if (world) await assertNoWorldDebris(world.tag);
+    assert.deepEqual(errors, []);
+  });
+
+  test("status: the running network in detail, the defined one stopped; the table on a pipe has no colour", async () => {
+    await guest.fetch(`http://${world.internetIp}/`);
+    const n = await status(a);
+    assert.equal(n.health, "healthy", JSON.stringify(n.reasons));
+    assert.deepEqual(n.libvirt, { active: true, autostart: false, persistent: true });
+    assert.deepEqual(
+      [n.uplink?.address, n.uplink?.bridge, n.lan?.gateway],
+      [`${uplinkA}/24`, world.providerBridge, "10.0.0.1/24"],
+    );
+    assert.equal(n.leases.length, 1);
+    assert.ok(n.nat.out!.packets > 0 && n.nat.in!.packets > 0, JSON.stringify(n.nat));
+    assert.equal((await status(b)).health, "stopped");
+    const table = await vnat(cfg, ["status"]);
+    assert.equal(table.exitCode, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`\\n${a} +active +healthy +${uplinkA}/24 `));
+    assert.doesNotMatch(table.stdout, /\x1b\[/);
+    const t0 = performance.now();
+    await vnat(cfg, ["status", "--json"]);
+    console.log(`# vnat status --json, whole host: ${Math.round(performance.now() - t0)} ms`);
+  });
+
+  test("namespace deleted: status says so, --dry-run plans, reconcile recreates it", async () => {
+    await run("ip", ["netns", "del", kernelNames(a).netns]);
+    const n = await status(a);
+    assert.equal(n.health, "down");
+    assert.deepEqual(n.reasons, [{ code: "namespace-missing", message: "network active but namespace missing" }]);
+    const dry = await reconcile("--dry-run", a, b);
+    assert.match(dry.stdout, new RegExp(`^\\[1/1\\] ${a}: would create namespace vnat-${a}\\n`));
+    assert.equal((await status(a)).health, "down", "a dry run changes nothing");
+    const r = await reconcile(a, b);
+    assert.match(r.stderr, new RegExp(`\\[1/1\\] ${a}: create namespace vnat-${a}: done`));
+    assert.match(r.stdout, /reconcile: 2 network\(s\) checked, 1 repaired, 0 with problems left/);
+    assert.equal((await status(a)).health, "healthy");
+    await guest.dhcp();
+    assert.equal((await guest.fetch(`http://${world.internetIp}/`)).trim(), uplinkA);
+  });
+
+  test("a namespace left without an active network is removed", async () => {
+    const ns = kernelNames(b).netns;
+    await run("ip", ["netns", "add", ns]);
+    const n = await status(b);
+    assert.equal(n.health, "orphan");
+    assert.deepEqual(n.reasons, [
+      { code: "namespace-orphan", message: `namespace left without an active network (${ns})` },
+    ]);
+    await reconcile(a, b);
+    assert.equal((await status(b)).health, "stopped");
+    assert.equal((await status(a)).health, "healthy");
+  });
+
+  test("doctor: the hook and the uplink pass; another host on the uplink address fails it", async () => {
+    const okRun = await vnat(cfg, ["doctor"]);
+    assert.match(okRun.stdout, /^ok {4}hook: \/etc\/libvirt\/hooks\/network\.d\/vnat installed and runs$/m);
+    assert.match(okRun.stdout, new RegExp(`^ok {4}uplink ${uplinkA} of ${a}: no other host answers for it$`, "m"));
+    assert.match(okRun.stdout, new RegExp(`^ok {4}provider bridge ${world.providerBridge}: present$`, "m"));
+    const intruder = await world.addProviderHost(`${uplinkA}/24`);
+    const bad = await vnat(cfg, ["doctor"]);
+    assert.equal(bad.exitCode, 1);
+    assert.match(
+      bad.stdout,
+      new RegExp(
+        `^FAIL {2}uplink ${uplinkA} of ${a}: answered by another host \\(MAC ${await intruder.mac()}\\) on ${world.providerBridge}`,
+        "m",
+      ),
+    );
+    const probed = await vnat(cfg, ["status", a, "--probe", "--json"]);
+    const n = (JSON.parse(probed.stdout) as StatusDoc).networks[0]!;
+    assert.equal(n.reasons[0]?.code, "uplink-duplicate");
+    await run("ip", ["-n", intruder.ns, "addr", "flush", "dev", intruder.ifname]);
+  });
+});

@@ -5,6 +5,7 @@ import { LAN_IF, UPLINK_IF } from "./names.ts";
 import type { NetPaths } from "./paths.ts";
 import type { NetSpec } from "./spec.ts";
 import { chainLines, renderInboundRules } from "./inbound-render.ts";
+import { DEFAULT_ISOLATION, renderHostSet, renderIsolationRules } from "./isolation.ts";
 
 /** One `ip -batch` line and how to undo it once it has succeeded. */
 export interface BatchLine {
@@ -76,15 +77,19 @@ export const NFT_TABLE = "vnat";
 /**
  * The whole ruleset as one `nft -f` transaction. It first creates then deletes the table,
  * so the same text replaces a drifted ruleset atomically (reconcile) or creates it fresh.
+ * HOSTADDRS are the host's own IPv4 addresses (exec/host-addrs.ts), which isolation keeps
+ * guests from reaching: required, so that no caller can render a ruleset that forgets them.
  */
-export function renderNft(spec: NetSpec): string {
+export function renderNft(spec: NetSpec, hostAddrs: readonly number[]): string {
   const subnet = formatSubnet(spec.lan);
   const uplink = formatIp(spec.uplink.address.address);
   const inbound = renderInboundRules(spec);
+  const iso = spec.isolation ?? DEFAULT_ISOLATION;
+  const isolation = renderIsolationRules(iso, spec.uplink.address, spec.uplink.gateway);
   return `table ip ${NFT_TABLE}
 delete table ip ${NFT_TABLE}
 table ip ${NFT_TABLE} {
-  counter nat_out {
+${renderHostSet(iso, hostAddrs)}  counter nat_out {
   }
   counter nat_in {
   }
@@ -115,7 +120,7 @@ ${chainLines(inbound.postroutingLast)}  }
     iifname "${UPLINK_IF}" oifname "${LAN_IF}" counter name nat_in
     ct state established,related accept
     ct state invalid drop
-${chainLines(inbound.forward)}    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip saddr ${subnet} accept
+${chainLines(isolation)}${chainLines(inbound.forward)}    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip saddr ${subnet} accept
   }
 }
 `;

@@ -13,6 +13,7 @@ import {
   type TakenAddress,
 } from "./inbound.ts";
 import type { HostSpec } from "./hosts.ts";
+import { ALLOWED_ISOLATION, parseIsolation, type IsolationSpec } from "./isolation.ts";
 import {
   broadcastOf,
   contains,
@@ -49,6 +50,8 @@ export interface NetSpec {
   forwards?: ForwardSpec[];
   floating?: FloatingSpec[];
   hosts?: HostSpec[];
+  /** what guests may reach through the namespace (isolation.ts); absent: the defaults, all blocked */
+  isolation?: IsolationSpec;
 }
 
 const MAX_DNS = 8;
@@ -58,7 +61,8 @@ const MAX_LEASE_SECONDS = 366 * 86400;
 const LEASE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 const ALLOWED: Record<string, string[]> = {
-  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS],
+  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS, "isolation"],
+  isolation: ALLOWED_ISOLATION,
   lan: ["@address", "dhcp"],
   dhcp: ["@start", "@end", "@lease", "@enabled"],
   uplink: ["@bridge", "@address", "@gateway"],
@@ -160,6 +164,8 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     for (const el of children(md, k)) checkKeys(`${where}: <vnat:${k}>`, el, ALLOWED[k]!);
   const uplink = { bridge: upBridge, address: upAddr, gateway, mac: uplinkMac(upAddr.address) };
   const inbound = buildInbound({ where, lan, uplink, dhcp: dhcp !== undefined, taken }, md);
+  const isoEl = one(where, md, "isolation");
+  if (isoEl) checkKeys(`${where}: <vnat:isolation>`, isoEl, ALLOWED.isolation!);
 
   return {
     name,
@@ -172,6 +178,7 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     ...(inbound.forwards.length ? { forwards: inbound.forwards } : {}),
     ...(inbound.floating.length ? { floating: inbound.floating } : {}),
     ...(inbound.hosts.length ? { hosts: inbound.hosts } : {}),
+    ...(isoEl ? { isolation: parseIsolation(where, isoEl) } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import { renderDhcpHosts } from "../core/hosts.ts";
 import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
 import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
+import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
@@ -84,7 +85,9 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
       if (!r.ok) fail("addresses", r.error);
     },
     nftables: async () => {
-      const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], { input: renderNft(spec) });
+      const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], {
+        input: renderNft(spec, await probeHostAddresses(runner)),
+      });
       if (r.exitCode !== 0) fail("nftables", firstLine(r.stderr));
     },
     dnsmasq: async () => {

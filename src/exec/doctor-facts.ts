@@ -32,7 +32,7 @@ export async function tryKernel(runner: Runner): Promise<{ links: string | null;
       input: "link add vd0 type veth peer name vd1\nlink add vd2 type bridge\nlink set vd0 master vd2\n",
       timeoutMs: 10_000,
     }),
-    runner.run("unshare", ["--net", "nft", "-f", "-"], { input: renderNft(sampleSpec()), timeoutMs: 10_000 }),
+    runner.run("unshare", ["--net", "nft", "-f", "-"], { input: renderNft(sampleSpec(), []), timeoutMs: 10_000 }),
   ]);
   return {
     links: links.exitCode === 0 ? null : firstLine(links.stderr),

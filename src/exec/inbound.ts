@@ -16,6 +16,7 @@ import { formatIp } from "../core/ipv4.ts";
 import { UPLINK_IF } from "../core/names.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { renderNft } from "../core/render.ts";
+import { probeHostAddresses } from "./host-addrs.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { dnsmasqPid } from "../adapters/dnsmasq.ts";
 import { writeAtomic } from "../adapters/files.ts";
@@ -53,7 +54,9 @@ export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, n
       undos.push(() => addr("del", ip));
     }
     if (change.rules) {
-      const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], { input: renderNft(next) });
+      const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], {
+        input: renderNft(next, await probeHostAddresses(runner)),
+      });
       if (r.exitCode !== 0) throw new VnatError("apply-failed", `nft ruleset: ${firstLine(r.stderr)}`);
     }
   } catch (e) {

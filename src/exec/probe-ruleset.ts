@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { renderNft } from "../core/render.ts";
 import { normalizeRuleset, suffixTables, unsuffixListing } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
+import { probeHostAddresses } from "./host-addrs.ts";
 import type { Runner } from "./run.ts";
 
 /** Normalized expected ruleset per network name; networks whose reference failed to load are absent. */
@@ -21,7 +22,8 @@ export async function referenceRulesets(runner: Runner, specs: NetSpec[]): Promi
   const dir = await mkdtemp(join(tmpdir(), "vnat-ref-"));
   try {
     const files = specs.map((_, i) => join(dir, `${i}.nft`));
-    await Promise.all(specs.map((s, i) => writeFile(files[i]!, suffixTables(renderNft(s), i), { mode: 0o600 })));
+    const host = await probeHostAddresses(runner);
+    await Promise.all(specs.map((s, i) => writeFile(files[i]!, suffixTables(renderNft(s, host), i), { mode: 0o600 })));
     const input = files.map((f) => `include "${f}"\n`).join("") + "list ruleset\n";
     const r = await runner.run("unshare", ["--net", "nft", "-i"], { input, timeoutMs: 20_000 });
     const byIndex = unsuffixListing(r.stdout);

@@ -10,6 +10,7 @@ import { renderAnnounceArgs, renderDnsmasqArgs, renderNft } from "../core/render
 import type { NetSpec } from "../core/spec.ts";
 import { isOurDnsmasq, terminate } from "../adapters/dnsmasq.ts";
 import { startNetwork, type ApplyContext } from "./apply.ts";
+import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses, teardownNetwork } from "./teardown.ts";
@@ -56,7 +57,7 @@ export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
     case "ruleset":
       // one transaction: the namespace never runs without a ruleset, and conntrack (so every
       // established connection and its NAT mapping) is untouched
-      return must("ip", ["netns", "exec", r.spec.names.netns, "nft", "-f", "-"], "flush ruleset\n" + renderNft(r.spec));
+      return must("ip", ["netns", "exec", r.spec.names.netns, "nft", "-f", "-"], "flush ruleset\n" + renderNft(r.spec, await probeHostAddresses(runner)));
     case "dnsmasq":
       return restartDnsmasq(ctx, r.spec, r.stopPid, must);
   }

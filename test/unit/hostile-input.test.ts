@@ -15,7 +15,7 @@ import { handle, type HookEnv } from "../../src/hook/handlers.ts";
 import type { Runner } from "../../src/exec/run.ts";
 import { expectPattern, loadCorpus, type CorpusVars } from "../support/corpus.ts";
 import { mutateDocument, rng } from "../support/mutate.ts";
-import { nftSkeletons, renderViolations } from "../support/render-grammar.ts";
+import { HOST_ADDRS, nftSkeletons, renderViolations } from "../support/render-grammar.ts";
 import { renderNft } from "../../src/core/render.ts";
 
 const vars: CorpusVars = {
@@ -55,7 +55,10 @@ function assertCleanLine(line: string): void {
 
 const accepted = loadCorpus("accepted", vars);
 const reference = nftSkeletons(
-  renderNft(buildSpec(parseHookData(accepted.find((a) => a.id === "full-featured")!.stdin).network, EMPTY_CONFIG)),
+  renderNft(
+    buildSpec(parseHookData(accepted.find((a) => a.id === "full-featured")!.stdin).network, EMPTY_CONFIG),
+    HOST_ADDRS,
+  ),
 );
 
 describe("hostile corpus: refused at start begin", () => {

@@ -193,11 +193,11 @@ describe("inbound validation", () => {
 describe("inbound rendering (golden)", () => {
   const s = spec(FULL);
   test("nftables ruleset with forwards, ranges and a floating IP", () =>
-    assertGolden("ruleset-inbound.nft", renderNft(s)));
+    assertGolden("ruleset-inbound.nft", renderNft(s, [])));
   test("floating address added before wan0 comes up", () =>
     assertGolden("netns-inbound.batch", renderNetnsBatch(s).join("\n") + "\n"));
   test("dhcp hosts file", () => assertGolden("dhcp-hosts.txt", renderDhcpHosts(s.hosts ?? [])));
-  test("no inbound: the ruleset is the plain one", () => assert.doesNotMatch(renderNft(spec("")), /dnat|ct status/));
+  test("no inbound: the ruleset is the plain one", () => assert.doesNotMatch(renderNft(spec(""), []), /dnat|ct status/));
 });
 
 describe("metadata round trip", () => {

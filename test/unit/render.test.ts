@@ -27,7 +27,7 @@ describe("renderers (golden)", () => {
   test("host ip batch", () => assertGolden("host.batch", renderHostBatch(spec).map((l) => l.line).join("\n") + "\n"));
   test("namespace ip batch", () => assertGolden("netns.batch", renderNetnsBatch(spec).join("\n") + "\n"));
   test("sysctls", () => assertGolden("sysctl.txt", renderSysctls().join("\n") + "\n"));
-  test("nftables ruleset", () => assertGolden("ruleset.nft", renderNft(spec)));
+  test("nftables ruleset", () => assertGolden("ruleset.nft", renderNft(spec, [])));
   test("dnsmasq argv", () => assertGolden("dnsmasq.argv", renderDnsmasqArgs(spec, paths).join("\n") + "\n"));
   test("dnsmasq argv without dhcp", () => {
     const noDhcp = { ...spec, dhcp: undefined };

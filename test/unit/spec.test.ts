@@ -99,7 +99,7 @@ describe("buildSpec", () => {
     ["dhcp bad lease", { dhcp: `<vnat:dhcp lease="forever"/>` }, `network "net1": dhcp lease "forever": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`],
     ["dhcp lease too short", { dhcp: `<vnat:dhcp lease="30s"/>` }, `network "net1": dhcp lease "30s": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`],
     ["dhcp enabled typo", { dhcp: `<vnat:dhcp enabled="true"/>` }, `network "net1": dhcp enabled="true" (expected "yes" or "no")`],
-    ["unknown element", { extraMetadata: `<vnat:nat/>` }, `network "net1": <vnat:network>: unknown element "nat" (allowed: lan, uplink, dns, forward, floating, host)`],
+    ["unknown element", { extraMetadata: `<vnat:nat/>` }, `network "net1": <vnat:network>: unknown element "nat" (allowed: lan, uplink, dns, forward, floating, host, isolation)`],
     ["unknown attribute", { dhcp: `<vnat:dhcp begin="10.0.0.5"/>` }, `network "net1": <vnat:dhcp>: unknown attribute "begin" (allowed: start, end, lease, enabled)`],
     ["an <ip> element", { extraNetwork: `<ip address="10.0.0.1" netmask="255.255.255.0"/>` }, `network "net1": has an <ip> element; a vnat network must have none (the gateway lives in vnat's namespace)`],
     ["a <forward> element", { extraNetwork: `<forward mode="nat"/>` }, `network "net1": has <forward mode="nat">; a vnat network must have no <forward>`],

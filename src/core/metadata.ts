@@ -12,6 +12,8 @@ export interface MetadataModel {
   forwards?: ForwardModel[];
   floating?: { address: string; to: string }[];
   hosts?: { mac: string; ip: string; name?: string }[];
+  /** <vnat:isolation>: kept as written (absent: both blocked) */
+  isolation?: { host?: string; provider?: string };
 }
 
 export interface ForwardModel {
@@ -49,6 +51,7 @@ export function renderMetadata(m: MetadataModel, indent = "    "): string {
     lines.push(`${i1}<vnat:forward${attrs({ proto: f.proto, port: f.port, to: f.to, "to-port": f.toPort })}/>`);
   for (const f of m.floating ?? []) lines.push(`${i1}<vnat:floating${attrs({ address: f.address, to: f.to })}/>`);
   for (const h of m.hosts ?? []) lines.push(`${i1}<vnat:host${attrs({ mac: h.mac, ip: h.ip, name: h.name })}/>`);
+  if (m.isolation) lines.push(`${i1}<vnat:isolation${attrs(m.isolation)}/>`);
   lines.push(`${indent}</vnat:network>`);
   return lines.join("\n");
 }
@@ -73,7 +76,16 @@ export function modelFromMetadata(md: XmlNode): MetadataModel {
     uplink: { bridge: attr(up, "bridge"), address: attr(up, "address") ?? "", gateway: attr(up, "gateway") },
     dns: children(md, "dns").map((d) => attr(d, "upstream") ?? ""),
     ...inboundModel(md),
+    ...isolationModel(md),
   };
+}
+
+function isolationModel(md: XmlNode): Pick<MetadataModel, "isolation"> {
+  const iso = child(md, "isolation");
+  if (!iso) return {};
+  const host = attr(iso, "host");
+  const provider = attr(iso, "provider");
+  return { isolation: { ...(host !== undefined ? { host } : {}), ...(provider !== undefined ? { provider } : {}) } };
 }
 
 /** The inbound elements, present in the model only when the metadata has any. */

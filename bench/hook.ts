@@ -17,6 +17,12 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 export async function benchHook(): Promise<Record<string, number>> {
+  const s = await hookSamples();
+  return { node: median(s.node), noop: median(s.noop), started: median(s.started), stopped: median(s.stopped) };
+}
+
+/** Every sample of each kind (bench/run.ts reports medians with their spread). */
+export async function hookSamples(): Promise<Record<"node" | "noop" | "started" | "stopped", number[]>> {
   const world = await createWorld();
   try {
     const net: NetOpts = {
@@ -44,7 +50,7 @@ export async function benchHook(): Promise<Record<string, number>> {
       );
       stopped.push(await timed(() => runHook(net.name, "stopped", "end", xml)));
     }
-    return { node: median(node), noop: median(noop), started: median(started), stopped: median(stopped) };
+    return { node, noop, started, stopped };
   } finally {
     await world.destroy();
   }

@@ -2,10 +2,12 @@
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
-export async function writeAtomic(path: string, data: string, mode = 0o640): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+/** Temp file + rename; the file gets exactly MODE, whatever the umask. */
+export async function writeAtomic(path: string, data: string, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(tmp, data, { mode });
+  await chmod(tmp, mode);
   await rename(tmp, path);
 }
 

@@ -30,7 +30,7 @@ export async function readState(roots: Roots, name: string): Promise<NetState | 
 }
 
 export async function writeState(roots: Roots, state: NetState): Promise<void> {
-  await writeAtomic(netPaths(roots, state.name).state, JSON.stringify(state, null, 2) + "\n", 0o640);
+  await writeAtomic(netPaths(roots, state.name).state, JSON.stringify(state, null, 2) + "\n", 0o600);
 }
 
 export async function removeNetDir(roots: Roots, name: string): Promise<void> {
@@ -60,11 +60,11 @@ export async function claimUplink(
   name: string,
   isLive: (owner: string) => boolean,
 ): Promise<void> {
-  await mkdir(claimsDir(roots), { recursive: true, mode: 0o750 });
+  await mkdir(claimsDir(roots), { recursive: true, mode: 0o700 });
   const path = claimPath(roots, bridge, ip);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fh = await open(path, "wx", 0o640);
+      const fh = await open(path, "wx", 0o600);
       await fh.writeFile(name + "\n");
       await fh.close();
       return;

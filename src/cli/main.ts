@@ -4,6 +4,9 @@ import { Command } from "commander";
 import { oneLine, VnatError } from "../core/errors.ts";
 import { registerCommands } from "./registry.ts";
 
+// whatever vnat and its dnsmasq create is root's alone unless a mode says otherwise
+process.umask(0o077);
+
 const program = new Command();
 program
   .name("vnat")

@@ -126,11 +126,17 @@ ${chainLines(isolation)}${chainLines(inbound.forward)}    iifname "${LAN_IF}" oi
 `;
 }
 
+/** The unprivileged user dnsmasq drops to (Debian's dnsmasq-base creates it). */
+export const DNSMASQ_USER = "dnsmasq";
+
 /** dnsmasq's arguments (run inside the namespace). It daemonizes and reopens stdio on /dev/null. */
 export function renderDnsmasqArgs(spec: NetSpec, paths: NetPaths): string[] {
   const gw = formatIp(spec.lan.address);
   const args = [
     "--conf-file=/dev/null",
+    // dnsmasq-base's own system user, not the `nobody` many daemons share (one of them
+    // could signal or trace a dnsmasq running as the same user)
+    `--user=${DNSMASQ_USER}`,
     `--pid-file=${paths.pidFile}`,
     `--interface=${LAN_IF}`,
     "--except-interface=lo",

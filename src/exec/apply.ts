@@ -2,8 +2,6 @@
 // has succeeded (CNI's bridge plugin); when a later step fails, the undos run in reverse
 // and the original error is reported. `ip -batch` reports the failing line, which is the
 // cursor of what to undo.
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import { VnatError } from "../core/errors.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
@@ -18,7 +16,7 @@ import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
-import { ensureSearchable } from "../adapters/files.ts";
+import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
 
 export const START_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "announce", "record"] as const;
 export type StartStep = (typeof START_STEPS)[number];
@@ -64,10 +62,9 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
         undos.push({ what: `release floating ${ip} claim`, fn: release });
       }
       // dnsmasq drops to an unprivileged user and re-reads the hosts file on SIGHUP
-      await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+      await ensureNetDir(roots, spec.name);
       undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
-      await ensureSearchable([roots.run, dirname(paths.dir)]);
-      await writeFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []), { mode: 0o644 });
+      await writeHostsFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []));
       await writeState(roots, stateOf(spec, "starting"));
     },
     links: async () => {
@@ -91,6 +88,7 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
       if (r.exitCode !== 0) fail("nftables", firstLine(r.stderr));
     },
     dnsmasq: async () => {
+      await prepareDnsmasqFiles(paths);
       const r = await runner.run("ip", ["netns", "exec", netns, "dnsmasq", ...renderDnsmasqArgs(spec, paths)], {
         timeoutMs: 10_000,
       });

@@ -19,7 +19,7 @@ import { renderNft } from "../core/render.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { dnsmasqPid } from "../adapters/dnsmasq.ts";
-import { writeAtomic } from "../adapters/files.ts";
+import { writeHostsFile } from "../adapters/netdir.ts";
 import { claimUplink, readState, releaseUplink, writeState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { flushConntrack } from "./conntrack.ts";
@@ -90,7 +90,7 @@ export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, n
 /** Rewrites the hosts file and makes dnsmasq re-read it (SIGHUP keeps existing leases). */
 export async function reloadHosts(roots: Roots, spec: NetSpec): Promise<string[]> {
   const paths = netPaths(roots, spec.name);
-  await writeAtomic(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []), 0o644);
+  await writeHostsFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []));
   const pid = await dnsmasqPid(paths.pidFile);
   if (pid === undefined)
     return [`dnsmasq of network "${spec.name}" is not running: static hosts apply at its next start`];

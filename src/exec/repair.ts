@@ -1,7 +1,6 @@
 // Carries out one repair that drift.ts planned, with the same renderers the hook uses, so
 // a repaired namespace is exactly what a fresh start would build. Each repair touches
 // only what drifted: a healthy link, address, ruleset or dnsmasq is never restarted.
-import { mkdir, open } from "node:fs/promises";
 import { describeRepair, type Repair } from "../core/drift.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { UPLINK_IF } from "../core/names.ts";
@@ -9,6 +8,7 @@ import { netPaths } from "../core/paths.ts";
 import { renderAnnounceArgs, renderDnsmasqArgs, renderNft } from "../core/render.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { isOurDnsmasq, terminate } from "../adapters/dnsmasq.ts";
+import { ensureNetDir, prepareDnsmasqFiles, touchHostsFile } from "../adapters/netdir.ts";
 import { startNetwork, type ApplyContext } from "./apply.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
@@ -80,8 +80,9 @@ async function restartDnsmasq(
 ): Promise<void> {
   const paths = netPaths(ctx.roots, spec.name);
   if (stopPid !== null && (await isOurDnsmasq(stopPid, paths.pidFile))) await terminate(stopPid);
-  await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+  await ensureNetDir(ctx.roots, spec.name);
   // keep the hosts file's content (static hosts): only make sure it exists
-  await (await open(paths.dhcpHosts, "a", 0o644)).close();
+  await touchHostsFile(paths.dhcpHosts);
+  await prepareDnsmasqFiles(paths);
   await must("ip", ["netns", "exec", spec.names.netns, "dnsmasq", ...renderDnsmasqArgs(spec, paths)]);
 }

@@ -8,6 +8,9 @@ import { mentionsVnat } from "../core/hookdata.ts";
 import { parseArgv } from "./event.ts";
 
 async function main(): Promise<number> {
+  // whatever vnat and its dnsmasq create is root's alone unless a mode says otherwise
+  // (adapters/netdir.ts: the one path dnsmasq, unprivileged, must read)
+  process.umask(0o077);
   let stdin = "";
   try {
     stdin = readFileSync(0, "utf8");

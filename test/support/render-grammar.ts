@@ -53,6 +53,7 @@ function dnsmasqGrammar(spec: NetSpec, roots: Roots): RegExp[] {
   const file = `(?:${[p.pidFile, p.dnsmasqLog, p.leases, p.dhcpHosts].map(esc).join("|")})`;
   return [
     "--conf-file=/dev/null",
+    "--user=dnsmasq",
     `--pid-file=${file}`,
     "--interface=lan0",
     "--except-interface=lo",

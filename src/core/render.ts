@@ -13,8 +13,17 @@ export interface BatchLine {
   undo?: { kind: "netns-del"; netns: string } | { kind: "link-del"; ifname: string };
 }
 
-/** Host-namespace lines: the namespace and both veth pairs, host ends enslaved and up. */
-export function renderHostBatch(spec: NetSpec): BatchLine[] {
+/** The line that puts vnat's LAN veth on the libvirt bridge: the one step that needs the bridge. */
+export function renderLanAttach(spec: NetSpec): string {
+  return `link set ${spec.names.lanHost} master ${spec.lanBridge} up`;
+}
+
+/**
+ * Host-namespace lines: the namespace and both veth pairs, host ends enslaved and up.
+ * Without `attachLan` the LAN end stays detached (and down): vnat's hook daemon builds
+ * the namespace at `start begin`, before libvirt has made the bridge (see apply.ts).
+ */
+export function renderHostBatch(spec: NetSpec, opts: { attachLan?: boolean } = {}): BatchLine[] {
   const { netns, lanHost, uplinkHost } = spec.names;
   return [
     { line: `netns add ${netns}`, undo: { kind: "netns-del", netns } },
@@ -29,7 +38,7 @@ export function renderHostBatch(spec: NetSpec): BatchLine[] {
     // no IPv6 link-local on vnat's host-side ports: vnat adds no host addresses
     { line: `link set ${lanHost} addrgenmode none` },
     { line: `link set ${uplinkHost} addrgenmode none` },
-    { line: `link set ${lanHost} master ${spec.lanBridge} up` },
+    ...(opts.attachLan === false ? [] : [{ line: renderLanAttach(spec) }]),
     { line: `link set ${uplinkHost} master ${spec.uplink.bridge} up` },
   ];
 }

@@ -5,7 +5,16 @@
 import { VnatError } from "../core/errors.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
-import { renderAnnounceArgs, renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls, type BatchLine } from "../core/render.ts";
+import {
+  renderAnnounceArgs,
+  renderDnsmasqArgs,
+  renderHostBatch,
+  renderLanAttach,
+  renderNetnsBatch,
+  renderNft,
+  renderSysctls,
+  type BatchLine,
+} from "../core/render.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { renderDhcpHosts } from "../core/hosts.ts";
 import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
@@ -18,8 +27,21 @@ import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
 
-export const START_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "announce", "record"] as const;
-export type StartStep = (typeof START_STEPS)[number];
+export const START_STEPS = [
+  "claim",
+  "links",
+  "sysctl",
+  "addresses",
+  "nftables",
+  "dnsmasq",
+  "announce",
+  "record",
+] as const;
+/** prepareNetwork's steps: everything that does not need the libvirt bridge… */
+const PREPARE_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq"] as const;
+/** …and the rest, once libvirt has made it: "attach" puts the LAN veth on the bridge. */
+const FINISH_STEPS = ["attach", "announce", "record"] as const;
+export type StartStep = (typeof START_STEPS)[number] | "attach";
 
 export interface ApplyContext {
   runner: Runner;
@@ -43,7 +65,34 @@ export function stateOf(spec: NetSpec, phase: NetState["phase"]): NetState {
   };
 }
 
+/** Builds network SPEC's namespace in one go (the hook at `started`). */
 export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<void> {
+  await startRun(ctx, spec, true).run(START_STEPS);
+}
+
+/** A namespace built up to the libvirt bridge: finish() attaches it, abort() undoes it all. */
+export interface PreparedNetwork {
+  finish(): Promise<void>;
+  abort(): Promise<string[]>;
+}
+
+/**
+ * Builds everything of network SPEC that does not need its libvirt bridge, which libvirt
+ * only makes after `start begin`: vnat's hook daemon runs this while libvirt works, so
+ * `started` is left with attaching one veth (`virsh net-start` waits for the hook). A
+ * failure undoes everything and throws, as startNetwork does.
+ */
+export async function prepareNetwork(ctx: ApplyContext, spec: NetSpec): Promise<PreparedNetwork> {
+  const r = startRun(ctx, spec, false);
+  await r.run(PREPARE_STEPS);
+  return { finish: () => r.run(FINISH_STEPS), abort: r.abort };
+}
+
+function startRun(
+  ctx: ApplyContext,
+  spec: NetSpec,
+  attachLan: boolean,
+): { run: (steps: readonly StartStep[]) => Promise<void>; abort: () => Promise<string[]> } {
   const { runner, roots } = ctx;
   const paths = netPaths(roots, spec.name);
   const netns = spec.names.netns;
@@ -55,7 +104,10 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
   const steps: Record<StartStep, () => Promise<void>> = {
     claim: async () => {
       await claimUplink(roots, spec.uplink.bridge, uplinkIp, spec.name, (owner) => netnsExists(`vnat-${owner}`));
-      undos.push({ what: "release uplink claim", fn: () => releaseUplink(roots, spec.uplink.bridge, uplinkIp, spec.name) });
+      undos.push({
+        what: "release uplink claim",
+        fn: () => releaseUplink(roots, spec.uplink.bridge, uplinkIp, spec.name),
+      });
       for (const ip of (spec.floating ?? []).map((f) => formatIp(f.address))) {
         await claimUplink(roots, spec.uplink.bridge, ip, spec.name, (owner) => netnsExists(`vnat-${owner}`));
         const release = () => releaseUplink(roots, spec.uplink.bridge, ip, spec.name);
@@ -68,8 +120,11 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
       await writeState(roots, stateOf(spec, "starting"));
     },
     links: async () => {
-      const lines = renderHostBatch(spec);
-      const r = await ipBatch(runner, lines.map((l) => l.line));
+      const lines = renderHostBatch(spec, { attachLan });
+      const r = await ipBatch(
+        runner,
+        lines.map((l) => l.line),
+      );
       for (const l of lines.slice(0, r.done)) registerBatchUndo(ctx, undos, l, paths.pidFile);
       if (!r.ok) fail("links", r.error);
     },
@@ -111,32 +166,39 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
       for (const f of spec.floating ?? [])
         await spawnDetached("ip", ["netns", "exec", netns, ...renderFloatingAnnounceArgs(f.address)]);
     },
+    attach: async () => {
+      const r = await ipBatch(runner, [renderLanAttach(spec)]);
+      if (!r.ok) fail("attach", r.error);
+    },
     record: async () => {
       await writeState(roots, stateOf(spec, "active"));
     },
   };
 
-  try {
-    for (const step of START_STEPS) {
-      try {
-        await steps[step]();
-      } catch (e) {
-        if (e instanceof StepError || e instanceof VnatError) throw e;
-        throw new StepError(step, (e as Error).message);
+  const run = async (list: readonly StartStep[]): Promise<void> => {
+    try {
+      for (const step of list) {
+        try {
+          await steps[step]();
+        } catch (e) {
+          if (e instanceof StepError || e instanceof VnatError) throw e;
+          throw new StepError(step, (e as Error).message);
+        }
+        if (ctx.failpoint === step) throw new StepError(step, "injected failure (VNAT_FAILPOINT)");
       }
-      if (ctx.failpoint === step) throw new StepError(step, "injected failure (VNAT_FAILPOINT)");
+    } catch (e) {
+      const rollbackErrors = await rollback(undos);
+      const what = e instanceof StepError ? `step "${e.step}" failed: ${e.message}` : (e as Error).message;
+      if (rollbackErrors.length)
+        throw new VnatError(
+          "rollback-incomplete",
+          `start network "${spec.name}": ${what}; rollback incomplete: ${rollbackErrors.join("; ")}`,
+        );
+      if (e instanceof VnatError && !(e instanceof StepError)) throw e;
+      throw new VnatError("apply-failed", `start network "${spec.name}": ${what} (everything undone)`);
     }
-  } catch (e) {
-    const rollbackErrors = await rollback(undos);
-    const what = e instanceof StepError ? `step "${e.step}" failed: ${e.message}` : (e as Error).message;
-    if (rollbackErrors.length)
-      throw new VnatError(
-        "rollback-incomplete",
-        `start network "${spec.name}": ${what}; rollback incomplete: ${rollbackErrors.join("; ")}`,
-      );
-    if (e instanceof VnatError && !(e instanceof StepError)) throw e;
-    throw new VnatError("apply-failed", `start network "${spec.name}": ${what} (everything undone)`);
-  }
+  };
+  return { run, abort: () => rollback(undos.splice(0)) };
 }
 
 class StepError extends VnatError {

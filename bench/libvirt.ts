@@ -46,7 +46,10 @@ async function freeNatSubnet(): Promise<number> {
 function activeForwardingNetworks(): Promise<string[]> {
   return virsh(["net-list", "--name"]).then(async (r) => {
     const out: string[] = [];
-    for (const n of r.stdout.split("\n").map((s) => s.trim()).filter(Boolean)) {
+    for (const n of r.stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const x = await virsh(["net-dumpxml", n]);
       if (/<forward mode=['"](nat|route)['"]/.test(x.stdout) || /<forward\s*\/>/.test(x.stdout)) out.push(n);
     }
@@ -76,16 +79,37 @@ export async function benchLibvirt(): Promise<Figure[]> {
   const errors: string[] = [];
   try {
     const hookText = readFileSync(HOOK_FILE, "utf8");
-    log(`libvirt: hook ${HOOK_FILE} (${hook.installedByTest ? "put there for this run" : "installed"}): ${hookText.split("\n").pop() || hookText.split("\n").at(-2)}`);
+    log(
+      `libvirt: hook ${HOOK_FILE} (${hook.installedByTest ? "put there for this run" : "installed"}): ${hookText.split("\n").pop() || hookText.split("\n").at(-2)}`,
+    );
     const cfg = join(dir, "config.json");
-    const p = await vnat(cfg, ["provider", "add", world.providerBridge, "--gateway", `${world.providerGateway}/24`,
-      "--pool", "198.51.100.10-198.51.100.40", "--dns", world.upstreamDns]);
+    const p = await vnat(cfg, [
+      "provider",
+      "add",
+      world.providerBridge,
+      "--gateway",
+      `${world.providerGateway}/24`,
+      "--pool",
+      "198.51.100.10-198.51.100.40",
+      "--dns",
+      world.upstreamDns,
+    ]);
     if (p.exitCode !== 0) throw new Error(`vnat provider add: ${p.stderr.trim()}`);
 
     const t = world.tag;
     const name: Record<Kind, string> = { plain: `bv${t}p`, vnat: `bv${t}v`, nat: `bv${t}n` };
     for (const k of Object.keys(name) as Kind[]) tracker.network(name[k]);
-    const c = await vnat(cfg, ["net", "create", name.vnat, "--subnet", "10.0.0.0/24", "--provider", world.providerBridge, "--bridge", `vbb-${t}v`]);
+    const c = await vnat(cfg, [
+      "net",
+      "create",
+      name.vnat,
+      "--subnet",
+      "10.0.0.0/24",
+      "--provider",
+      world.providerBridge,
+      "--bridge",
+      `vbb-${t}v`,
+    ]);
     if (c.exitCode !== 0) throw new Error(`vnat net create: ${c.stderr.trim()}`);
     // the same definition without vnat's metadata, under another name and bridge
     const vx = (await virsh(["net-dumpxml", "--inactive", name.vnat], { check: true })).stdout;
@@ -105,7 +129,10 @@ export async function benchLibvirt(): Promise<Figure[]> {
   </ip>
 </network>
 `;
-    for (const [k, xml] of [["plain", plainXml], ["nat", natXml]] as const) {
+    for (const [k, xml] of [
+      ["plain", plainXml],
+      ["nat", natXml],
+    ] as const) {
       const f = join(dir, `${k}.xml`);
       await writeFile(f, xml);
       await virsh(["net-define", f], { check: true });
@@ -123,7 +150,9 @@ export async function benchLibvirt(): Promise<Figure[]> {
           throw new Error(`net-start ${name.vnat}: the hook built nothing (is ${HOOK_FILE} vnat's hook?)`);
         stops[k].push(await timed(() => virsh(["net-destroy", name[k]], { check: true })));
       }
-      log(`libvirt run ${i + 1}/${RUNS}: start ${kinds.map((k) => `${k} ${starts[k].at(-1)!.toFixed(0)}`).join(", ")} ms`);
+      log(
+        `libvirt run ${i + 1}/${RUNS}: start ${kinds.map((k) => `${k} ${starts[k].at(-1)!.toFixed(0)}`).join(", ")} ms`,
+      );
     }
     const noop: number[] = [];
     for (let i = 0; i < NOOP_RUNS; i++) noop.push(await installedNoop());

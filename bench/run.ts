@@ -59,7 +59,14 @@ export function table(figs: Figure[]): string {
     fmtTarget(f),
   ]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 async function main(): Promise<number> {
@@ -74,7 +81,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const parts = asked.length ? PARTS.filter((p) => asked.includes(p)) : [...PARTS];
-  if (process.env.BENCH_NO_BUILD !== "1") execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
+  if (process.env.BENCH_NO_BUILD !== "1")
+    execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
 
   const started = new Date();
   const loads: Record<string, [number, number]> = {};
@@ -100,10 +108,15 @@ async function main(): Promise<number> {
   const json = JSON.stringify(result, null, 2) + "\n";
   writeFileSync(`${RESULTS}${stamp}.json`, json);
   writeFileSync(`${RESULTS}latest.json`, json);
-  writeFileSync(`${RESULTS}latest.svg`, renderSvg(figs, m, started.toISOString().slice(0, 16).replace("T", " ") + " UTC", loadText));
+  writeFileSync(
+    `${RESULTS}latest.svg`,
+    renderSvg(figs, m, started.toISOString().slice(0, 16).replace("T", " ") + " UTC", loadText),
+  );
 
-  console.log(`\nvnat benchmark ${result.when} on ${m.cpu} (${m.cores} cores, ${m.memGiB} GiB), kernel ${m.kernel}, Node ${m.node}` +
-    `${m.libvirt ? `, libvirt ${m.libvirt}` : ""}; 1-min load average during the run ${loadText}\n`);
+  console.log(
+    `\nvnat benchmark ${result.when} on ${m.cpu} (${m.cores} cores, ${m.memGiB} GiB), kernel ${m.kernel}, Node ${m.node}` +
+      `${m.libvirt ? `, libvirt ${m.libvirt}` : ""}; 1-min load average during the run ${loadText}\n`,
+  );
   for (const g of [...new Set(figs.map((f) => f.group))]) {
     console.log(`## ${g}`);
     console.log(table(figs.filter((f) => f.group === g)));

@@ -62,11 +62,16 @@ function dnsmasqPidOf(name: string): number | undefined {
 function statusOnce(): Promise<{ ms: number; networks: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    execFile(process.execPath, [CLI, "status", "--json"], { maxBuffer: 64 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
-      const ms = performance.now() - t0;
-      if (err) return reject(new Error(`vnat status: ${stderr.trim() || err.message}`));
-      resolve({ ms, networks: (JSON.parse(stdout) as { networks: unknown[] }).networks.length });
-    });
+    execFile(
+      process.execPath,
+      [CLI, "status", "--json"],
+      { maxBuffer: 64 << 20, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const ms = performance.now() - t0;
+        if (err) return reject(new Error(`vnat status: ${stderr.trim() || err.message}`));
+        resolve({ ms, networks: (JSON.parse(stdout) as { networks: unknown[] }).networks.length });
+      },
+    );
   });
 }
 
@@ -91,7 +96,10 @@ function netOpts(w: World, tag: string, i: number, bridge: string): NetOpts {
 async function startNet(o: NetOpts): Promise<number> {
   const xml = hookData(o);
   return timed(async () => {
-    for (const [op, sub] of [["start", "begin"], ["started", "begin"]] as const) {
+    for (const [op, sub] of [
+      ["start", "begin"],
+      ["started", "begin"],
+    ] as const) {
       const r = await runHook(o.name, op, sub, xml);
       if (r.exitCode !== 0) throw new Error(`${op} ${sub} of ${o.name}: ${r.stderr.trim()}`);
     }
@@ -178,34 +186,70 @@ export async function benchScale(): Promise<Figure[]> {
       ramps.push(await ramp(world, bridges, withStatus));
     }
     const at = (n: number, f: (c: Checkpoint) => number | undefined): number[] =>
-      ramps.map((cs) => cs.find((c) => c.n === n)).map((c) => (c ? f(c) : undefined)).filter((x): x is number => x !== undefined);
+      ramps
+        .map((cs) => cs.find((c) => c.n === n))
+        .map((c) => (c ? f(c) : undefined))
+        .filter((x): x is number => x !== undefined);
     const first = Math.min(...CHECKPOINTS);
     const figs: Figure[] = [];
     for (const n of CHECKPOINTS) {
       figs.push(
-        figure("scale", `scale.start.${n}`, `start of network #${n} (hook: start + started)`, "ms", at(n, (c) => c.startMs), {
-          baseline: `scale.start.${first}`,
-          ...(n === max ? { target: { of: "ratio", op: "<=", limit: 1.2 } as const } : {}),
-        }),
+        figure(
+          "scale",
+          `scale.start.${n}`,
+          `start of network #${n} (hook: start + started)`,
+          "ms",
+          at(n, (c) => c.startMs),
+          {
+            baseline: `scale.start.${first}`,
+            ...(n === max ? { target: { of: "ratio", op: "<=", limit: 1.2 } as const } : {}),
+          },
+        ),
       );
     }
     for (const n of CHECKPOINTS)
       if (withStatus)
         figs.push(
-          figure("scale", `scale.status.${n}`, `vnat status --json with ${n} networks up`, "ms", at(n, (c) => c.statusMs), {
-            ...(n === max ? { target: { of: "value", op: "<=", limit: 1000 } as const } : {}),
-            note: `listed ${at(n, (c) => c.statusSaw).join("/")} networks (others' included)`,
-          }),
+          figure(
+            "scale",
+            `scale.status.${n}`,
+            `vnat status --json with ${n} networks up`,
+            "ms",
+            at(n, (c) => c.statusMs),
+            {
+              ...(n === max ? { target: { of: "value", op: "<=", limit: 1000 } as const } : {}),
+              note: `listed ${at(n, (c) => c.statusSaw).join("/")} networks (others' included)`,
+            },
+          ),
         );
     for (const n of CHECKPOINTS)
       figs.push(
-        figure("scale", `scale.mem.${n}`, `memory per idle network, ${n} up (MemAvailable drop / N)`, "MB", at(n, (c) => c.memPerNetKb / 1024), {
-          ...(n === max ? { target: { of: "value", op: "<=", limit: 3 } as const } : {}),
-        }),
+        figure(
+          "scale",
+          `scale.mem.${n}`,
+          `memory per idle network, ${n} up (MemAvailable drop / N)`,
+          "MB",
+          at(n, (c) => c.memPerNetKb / 1024),
+          {
+            ...(n === max ? { target: { of: "value", op: "<=", limit: 3 } as const } : {}),
+          },
+        ),
       );
     figs.push(
-      figure("scale", `scale.dnsmasq.rss`, `dnsmasq RSS per network (${max} up)`, "MB", at(max, (c) => c.dnsmasqRssKb / 1024)),
-      figure("scale", `scale.dnsmasq.pss`, `dnsmasq PSS per network (${max} up)`, "MB", at(max, (c) => c.dnsmasqPssKb / 1024)),
+      figure(
+        "scale",
+        `scale.dnsmasq.rss`,
+        `dnsmasq RSS per network (${max} up)`,
+        "MB",
+        at(max, (c) => c.dnsmasqRssKb / 1024),
+      ),
+      figure(
+        "scale",
+        `scale.dnsmasq.pss`,
+        `dnsmasq PSS per network (${max} up)`,
+        "MB",
+        at(max, (c) => c.dnsmasqPssKb / 1024),
+      ),
     );
     return compare(figs);
   } finally {

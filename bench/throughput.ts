@@ -35,7 +35,19 @@ const LABELS: Record<PathName, string> = {
 
 /** One iperf3 client run from namespace `ns`; returns Gbit/s as the receiver counted it. */
 async function iperf(ns: string, server: string, streams: number): Promise<number> {
-  const args = ["-c", server, "-t", String(SECONDS), "-O", "1", "-P", String(streams), "-J", "--connect-timeout", "3000"];
+  const args = [
+    "-c",
+    server,
+    "-t",
+    String(SECONDS),
+    "-O",
+    "1",
+    "-P",
+    String(streams),
+    "-J",
+    "--connect-timeout",
+    "3000",
+  ];
   for (let attempt = 1; ; attempt++) {
     const r = await nsExec(ns, "iperf3", args, { timeoutMs: (SECONDS + 10) * 1000 });
     let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } } = {};
@@ -137,7 +149,9 @@ async function buildLibvirtStyle(w: World): Promise<{ guestNs: string; cleanup: 
       ].join("\n"),
     });
     await run("ip", ["netns", "exec", host, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
-    await run("ip", ["netns", "exec", host, "iptables-restore", "-w"], { input: libvirtRules("virbr0", "10.0.0.0/24") });
+    await run("ip", ["netns", "exec", host, "iptables-restore", "-w"], {
+      input: libvirtRules("virbr0", "10.0.0.0/24"),
+    });
     await run("ip", ["-n", guest, "-batch", "-"], {
       input: [`addr add ${GUEST_IP}/24 dev eth0`, "link set eth0 up", `route add default via ${LAN_GW}`, ""].join("\n"),
     });
@@ -188,7 +202,12 @@ export async function setupPaths(): Promise<ThroughputSetup> {
     const guest = await world.addGuest(net.bridge);
     await guest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
     lv = await buildLibvirtStyle(world);
-    const clients: Record<PathName, string> = { bare: world.routerNs, direct: direct.ns, vnat: guest.ns, libvirt: lv.guestNs };
+    const clients: Record<PathName, string> = {
+      bare: world.routerNs,
+      direct: direct.ns,
+      vnat: guest.ns,
+      libvirt: lv.guestNs,
+    };
     // every path reaches the server before anything is timed
     for (const [path, ns] of Object.entries(clients)) {
       const r = await nsExec(ns, "busybox", ["ping", "-c", "1", "-W", "2", world.internetIp]);
@@ -218,10 +237,17 @@ export async function benchThroughput(): Promise<Figure[]> {
     for (const p of STREAMS)
       for (const path of paths)
         figs.push(
-          figure("throughput", `throughput.p${p}.${path}`, `TCP ${p} stream${p > 1 ? "s" : ""}: ${LABELS[path]}`, "Gbit/s", samples.get(`${p}.${path}`) ?? [], {
-            ...(path !== "direct" ? { baseline: `throughput.p${p}.direct` } : {}),
-            ...(path === "vnat" ? { target: { of: "ratio", op: ">=", limit: 0.9 } as const } : {}),
-          }),
+          figure(
+            "throughput",
+            `throughput.p${p}.${path}`,
+            `TCP ${p} stream${p > 1 ? "s" : ""}: ${LABELS[path]}`,
+            "Gbit/s",
+            samples.get(`${p}.${path}`) ?? [],
+            {
+              ...(path !== "direct" ? { baseline: `throughput.p${p}.direct` } : {}),
+              ...(path === "vnat" ? { target: { of: "ratio", op: ">=", limit: 0.9 } as const } : {}),
+            },
+          ),
         );
     return compare(figs);
   } finally {

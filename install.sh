@@ -192,6 +192,9 @@ install_hook() {
   else
     libvirtd -d; say "started libvirtd (no init system manages it here)"
   fi
+  local i
+  for i in $(seq 1 40); do virsh -q -c qemu:///system version >/dev/null 2>&1 && return 0; sleep 0.5; done
+  say "warning: libvirtd does not answer on qemu:///system yet"
 }
 
 run_demo() {

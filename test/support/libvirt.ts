@@ -212,7 +212,12 @@ export async function netDebris(name: string, bridge?: string): Promise<string[]
     if (existsSync(`/sys/class/net/${l}`)) found.push(`link ${l}`);
   if (existsSync(join(RUN_DIR, "net", name))) found.push(`${RUN_DIR}/net/${name}`);
   for (const pid of pidsOf("dnsmasq")) {
-    const cl = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    let cl = "";
+    try {
+      cl = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    } catch {
+      continue; // it exited meanwhile (another test's dnsmasq)
+    }
     if (cl.includes(`/net/${name}/`)) found.push(`dnsmasq ${pid}`);
   }
   const claims = join(RUN_DIR, "claims");

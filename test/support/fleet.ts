@@ -3,11 +3,14 @@
 // world with a provider pool, `vnat net create` / status / reconcile through the CLI, and
 // a tracker that removes every network and domain the test defined.
 import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { kernelNames } from "../../src/core/names.ts";
 import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
 import { buildBundles, ensureDaemons, LibvirtTracker, netDebris, useHook, virsh, vnat } from "./libvirt.ts";
+import { run, sh, waitFor } from "./sh.ts";
 import { assertNoWorldDebris, createWorld, type World } from "./world.ts";
 
 export const POOL = "198.51.100.10-198.51.100.99";
@@ -95,6 +98,29 @@ export class Fleet {
   async stop(name: string): Promise<void> {
     const r = await virsh(["net-destroy", name]);
     assert.equal(r.exitCode, 0, `virsh net-destroy ${name}: ${r.stderr}`);
+  }
+
+  /**
+   * What a reboot does to network NAME while libvirt keeps reporting it active: its
+   * namespace (with dnsmasq and every process in it), veths, state directory and claims
+   * are gone. Only this network's objects, found by vnat's names for it.
+   */
+  async wipeRuntime(name: string): Promise<void> {
+    const k = kernelNames(name);
+    const pids = (await sh("ip", ["netns", "pids", k.netns])).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
+    for (const p of pids) {
+      try {
+        process.kill(Number(p), "SIGKILL"); // every process in vnat's namespace for this network
+      } catch {
+        /* gone */
+      }
+    }
+    await waitFor(async () => (await sh("ip", ["netns", "pids", k.netns])).stdout.trim() === "", 5000, `${k.netns} empty`);
+    await run("ip", ["netns", "del", k.netns]);
+    await waitFor(() => !existsSync(`/sys/class/net/${k.uplinkHost}`) && !existsSync(`/sys/class/net/${k.lanHost}`), 5000, "veths gone");
+    await rm(`/run/vnat/net/${name}`, { recursive: true, force: true });
+    for (const c of existsSync("/run/vnat/claims") ? readdirSync("/run/vnat/claims") : [])
+      if (readFileSync(`/run/vnat/claims/${c}`, "utf8").trim() === name) await rm(`/run/vnat/claims/${c}`, { force: true });
   }
 
   /** Removes every network (and domain) of the fleet, the world, the hook; lists what was left. */

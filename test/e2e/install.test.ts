@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { HOOK_FILE, libvirtUnavailable, REPO } from "../support/libvirt.ts";
+import { HOOK_FILE, libvirtUnavailable, REPO, withHookLock } from "../support/libvirt.ts";
 import { sh } from "../support/sh.ts";
 
 const MANIFEST = "/usr/local/lib/vnat/MANIFEST";
@@ -31,41 +31,46 @@ const install = (...args: string[]) =>
 test(
   "install.sh: install, reinstall (idempotent), --uninstall leaves the host as it was",
   { skip, timeout: 600_000 },
-  async () => {
-    const hooksBefore = tree("/etc/libvirt/hooks");
-    const etcBefore = existsSync("/etc/vnat");
-    try {
-      const first = await install();
-      assert.equal(first.exitCode, 0, first.stderr + first.stdout);
-      for (const f of [
-        "/usr/local/bin/vnat",
-        HOOK_FILE,
-        "/usr/local/lib/vnat/dist/hook.js",
-        "/usr/local/lib/vnat/xml-templates/vnat-network.xml",
-      ])
-        assert.ok(existsSync(f), `${f} missing`);
-      const hook = readFileSync(HOOK_FILE, "utf8");
-      assert.match(hook, /^exec \/\S+\/node \/usr\/local\/lib\/vnat\/dist\/hook\.js "\$@"$/m);
-      const manifest = readFileSync(MANIFEST, "utf8");
-      const v = await sh("/usr/local/bin/vnat", ["provider", "list", "--json"]);
-      assert.equal(v.exitCode, 0, v.stderr);
+  // other test runs wait meanwhile: none may adopt this temporary install as "the installed hook"
+  (t) =>
+    withHookLock(async () => {
+      if (existsSync(HOOK_FILE)) return t.skip(`${HOOK_FILE} appeared (another test run)`);
+      const hooksBefore = tree("/etc/libvirt/hooks");
+      const etcBefore = existsSync("/etc/vnat");
+      try {
+        const first = await install();
+        assert.equal(first.exitCode, 0, first.stderr + first.stdout);
+        for (const f of [
+          "/usr/local/bin/vnat",
+          HOOK_FILE,
+          "/usr/local/lib/vnat/dist/hook.js",
+          "/usr/local/lib/vnat/xml-templates/vnat-network.xml",
+        ])
+          assert.ok(existsSync(f), `${f} missing`);
+        const hook = readFileSync(HOOK_FILE, "utf8");
+        assert.match(hook, /^# vnat network hook, installed by vnat's install\.sh/m);
+        assert.match(hook, /\/usr\/local\/lib\/vnat\//);
+        const manifest = readFileSync(MANIFEST, "utf8");
+        const v = await sh("/usr/local/bin/vnat", ["provider", "list", "--json"]);
+        assert.equal(v.exitCode, 0, v.stderr);
 
-      const second = await install();
-      assert.equal(second.exitCode, 0, second.stderr);
-      assert.doesNotMatch(
-        second.stdout,
-        /installed \/etc\/libvirt|SIGHUP|wrote \/etc\/vnat/,
-        "a reinstall changed the hook or config",
-      );
-      assert.equal(readFileSync(MANIFEST, "utf8"), manifest);
-      assert.equal(readFileSync(HOOK_FILE, "utf8"), hook);
-    } finally {
-      const u = await install("--uninstall");
-      assert.equal(u.exitCode, 0, u.stderr);
-    }
-    for (const f of ["/usr/local/bin/vnat", "/usr/local/lib/vnat", HOOK_FILE])
-      assert.ok(!existsSync(f), `${f} left behind`);
-    assert.equal(existsSync("/etc/vnat"), etcBefore);
-    assert.deepEqual(tree("/etc/libvirt/hooks"), hooksBefore);
-  },
+        const second = await install();
+        assert.equal(second.exitCode, 0, second.stderr);
+        assert.doesNotMatch(
+          second.stdout,
+          /installed \/etc\/libvirt|SIGHUP|wrote \/etc\/vnat/,
+          "a reinstall changed the hook or config",
+        );
+        assert.equal(readFileSync(MANIFEST, "utf8"), manifest);
+        assert.equal(readFileSync(HOOK_FILE, "utf8"), hook);
+      } finally {
+        // --force: other test runs may have active vnat networks on this shared daemon
+        const u = await install("--uninstall", "--force");
+        assert.equal(u.exitCode, 0, u.stderr);
+      }
+      for (const f of ["/usr/local/bin/vnat", "/usr/local/lib/vnat", HOOK_FILE])
+        assert.ok(!existsSync(f), `${f} left behind`);
+      assert.equal(existsSync("/etc/vnat"), etcBefore);
+      assert.deepEqual(tree("/etc/libvirt/hooks"), hooksBefore);
+    }),
 );

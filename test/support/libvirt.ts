@@ -169,6 +169,14 @@ export async function useHook(): Promise<{ release: () => Promise<void>; path: s
   return { release, path: HOOK_FILE, installedByTest };
 }
 
+/**
+ * Runs FN holding the lock useHook() takes, so no test adopts or installs a hook while FN
+ * changes network.d (install.sh's own test).
+ */
+export function withHookLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withLock(join(STATE, "hook.lock"), fn, { timeoutMs: 600_000 });
+}
+
 /** Everything a test defined in libvirt, removed in reverse order by cleanup() whatever happened. */
 export class LibvirtTracker {
   private readonly domains: string[] = [];

@@ -50,8 +50,8 @@ write_manifest() {
   # entries of earlier runs (packages, directories, the config) stay: they were added then
   local old=()
   [ -f "$MANIFEST" ] && mapfile -t old < <(grep -E '^(pkg|dir|config|installed-by) ' "$MANIFEST" || true)
-  printf '%s\n' "# files and packages vnat's install.sh added; read by install.sh --uninstall" \
-    "${old[@]}" "${added[@]}" | awk '!seen[$0]++' > "$MANIFEST.tmp"
+  { echo "# files and packages vnat's install.sh added; read by install.sh --uninstall"
+    printf '%s\n' "${old[@]}" "${added[@]}" | { grep -v '^$' || true; } | LC_ALL=C sort -u; } > "$MANIFEST.tmp"
   mv "$MANIFEST.tmp" "$MANIFEST"
 }
 

@@ -9,6 +9,7 @@ import { daemonVersion as probeDaemonVersion } from "../exec/doctor-facts.ts";
 import { processRunner } from "../exec/run.ts";
 import { colourEnabled, paint, type Colour } from "./color.ts";
 import { requireRoot } from "./root.ts";
+import { writeOut } from "./output.ts";
 
 const LABEL: Record<CheckStatus, [string, Colour]> = {
   ok: ["ok  ", "green"],
@@ -28,8 +29,9 @@ export async function doctor(o: { json?: boolean }): Promise<void> {
   ]);
   const checks = await runDoctor({ runner: processRunner, roots: r, config, networks, daemonVersion });
   const failed = checks.filter((c) => c.status === "fail").length;
-  if (o.json) process.stdout.write(JSON.stringify({ ok: failed === 0, checks }, null, 2) + "\n");
-  else process.stdout.write(formatChecks(checks, colourEnabled()));
+  await writeOut(
+    o.json ? JSON.stringify({ ok: failed === 0, checks }, null, 2) + "\n" : formatChecks(checks, colourEnabled()),
+  );
   if (failed) process.exitCode = 1;
 }
 

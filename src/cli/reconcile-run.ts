@@ -8,6 +8,7 @@ import { VnatError } from "../core/errors.ts";
 import { reconcile, type ReconcileReport } from "../exec/reconcile.ts";
 import { processRunner } from "../exec/run.ts";
 import { requireRoot } from "./root.ts";
+import { writeOut } from "./output.ts";
 
 export async function reconcileCommand(networks: string[], o: { dryRun?: boolean; quiet?: boolean }): Promise<void> {
   requireRoot("reconcile");
@@ -16,7 +17,9 @@ export async function reconcileCommand(networks: string[], o: { dryRun?: boolean
   const report = await withLock(
     `${r.run}/reconcile.lock`,
     async () => {
-      const [config, nets] = await Promise.all([loadConfig(r.config), readLibvirtNetworks()]);
+      const nets = readLibvirtNetworks();
+      nets.catch(() => {}); // awaited by the probe, which starts before virsh answers
+      const config = await loadConfig(r.config);
       return reconcile({
         runner: processRunner,
         roots: r,
@@ -35,7 +38,7 @@ export async function reconcileCommand(networks: string[], o: { dryRun?: boolean
     { what: "vnat reconcile", timeoutMs: 120_000 },
   );
   const text = summarize(report, o.dryRun === true, performance.now() - t0);
-  if (!o.quiet || text.failed) process.stdout.write(text.lines.join("\n") + "\n");
+  if (!o.quiet || text.failed) await writeOut(text.lines.join("\n") + "\n");
   if (text.failed && !o.dryRun)
     throw new VnatError("apply-failed", `reconcile: ${text.failed} network(s) still not healthy (see above)`);
 }

@@ -9,26 +9,28 @@ import { processRunner } from "../exec/run.ts";
 import { colourEnabled } from "./color.ts";
 import { requireRoot } from "./root.ts";
 import { formatDetail, formatSummary } from "./status-format.ts";
+import { writeOut } from "./output.ts";
 
-export async function status(network: string | undefined, o: { json?: boolean; probe?: boolean }): Promise<void> {
+export async function status(names: string[], o: { json?: boolean; probe?: boolean }): Promise<void> {
   requireRoot("status");
   const r = roots();
-  const [config, networks] = await Promise.all([loadConfig(r.config), readLibvirtNetworks()]);
+  // virsh runs while the namespaces are probed (probeAll awaits it when it needs it)
+  const networks = readLibvirtNetworks();
+  networks.catch(() => {});
+  const config = await loadConfig(r.config);
   const result = await probeAll({
     runner: processRunner,
     roots: r,
     config,
     networks,
-    ...(network !== undefined ? { only: [network] } : {}),
+    ...(names.length ? { only: names } : {}),
     duplicate: o.probe === true,
   });
-  if (network !== undefined && result.observations.length === 0)
-    throw invalid(`network "${network}": not a vnat network and nothing of it is left (see vnat status)`);
+  const unknown = names.filter((n) => !result.observations.some((x) => x.name === n));
+  if (unknown.length)
+    throw invalid(`network "${unknown[0]}": not a vnat network and nothing of it is left (see vnat status)`);
   const doc = statusDoc(result.observations, result.strayLinks, new Date());
-  if (o.json) {
-    process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
-    return;
-  }
+  if (o.json) return writeOut(JSON.stringify(doc, null, 2) + "\n");
   const colour = colourEnabled();
-  process.stdout.write(network !== undefined ? formatDetail(doc.networks[0]!, colour) : formatSummary(doc, colour));
+  return writeOut(names.length === 1 ? formatDetail(doc.networks[0]!, colour) : formatSummary(doc, colour));
 }

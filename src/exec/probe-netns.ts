@@ -27,3 +27,31 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+export type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** Runs at most N of the functions handed to it at a time, in the order they came. */
+export function limiter(n: number): Limiter {
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const next = (): void => {
+    if (running >= n) return;
+    const start = queue.shift();
+    if (start) {
+      running++;
+      start();
+    }
+  };
+  return <T>(fn: () => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push(() =>
+        fn()
+          .then(resolve, reject)
+          .finally(() => {
+            running--;
+            next();
+          }),
+      );
+      next();
+    });
+}

@@ -21,7 +21,8 @@ import { listPorts } from "../adapters/ports.ts";
 import { listStates, readState } from "../adapters/state.ts";
 import { bridgeExists, conntrackCount, probeDnsmasq, probeVeth } from "./probe-host.ts";
 import { probeDuplicate } from "./probe-dad.ts";
-import { mapLimit, probeNetns } from "./probe-netns.ts";
+import { limiter, probeNetns, type Limiter } from "./probe-netns.ts";
+import type { NetnsView } from "../core/netns-view.ts";
 import { referenceRulesets } from "./probe-ruleset.ts";
 import type { Runner } from "./run.ts";
 
@@ -29,7 +30,8 @@ export interface ProbeOptions {
   runner: Runner;
   roots: Roots;
   config: Config;
-  networks: LibvirtNetwork[];
+  /** libvirt's networks; a promise lets the namespace probes start while virsh still runs */
+  networks: LibvirtNetwork[] | Promise<LibvirtNetwork[]>;
   /** only these networks (and no stray-interface sweep) */
   only?: string[];
   /** run the duplicate-address probe of every running uplink (about a second) */
@@ -42,6 +44,8 @@ export interface ProbeResult {
   strayLinks: string[];
 }
 
+type Inside = { view: NetnsView } | { error: string };
+
 const listDir = (dir: string): Promise<string[]> => readdir(dir).catch(() => [] as string[]);
 
 export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
@@ -51,29 +55,39 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
     listDir("/sys/class/net"),
   ]);
   const netnsSet = new Set(nsList.filter(isVnatNetns));
-  const libvirt = new Map(opts.networks.map((n) => [n.name, n]));
+  const wantedName = (n: string): boolean => !opts.only || opts.only.includes(n);
+  // 1. every namespace's probe starts now; they need nothing from libvirt
+  const limit = limiter(Math.max(2, Math.min(8, availableParallelism() * 2)));
+  const inside = new Map<string, Promise<Inside>>();
+  for (const ns of netnsSet) {
+    const name = ns.slice(NETNS_PREFIX.length);
+    if (wantedName(name))
+      inside.set(
+        name,
+        limit(() => probeNetns(opts.runner, ns)).then(
+          (view) => ({ view }),
+          (e: unknown) => ({ error: (e as Error).message }),
+        ),
+      );
+  }
+  // 2. meanwhile libvirt says which networks should run, and how
+  const networks = await opts.networks;
+  const libvirt = new Map(networks.map((n) => [n.name, n]));
   const desired = new Map<string, Desired>();
-  for (const n of opts.networks) desired.set(n.name, desiredSpec(n.xml, n.persistentXml, opts.config));
-
+  for (const n of networks) desired.set(n.name, desiredSpec(n.xml, n.persistentXml, opts.config));
   const all = new Set<string>([
-    ...opts.networks.filter((n) => desired.get(n.name)?.vnat).map((n) => n.name),
+    ...networks.filter((n) => desired.get(n.name)?.vnat).map((n) => n.name),
     ...[...netnsSet].map((ns) => ns.slice(NETNS_PREFIX.length)),
     ...stateNames,
   ]);
-  const names = [...all].filter((n) => !opts.only || opts.only.includes(n)).sort();
-  const limit = Math.max(2, Math.min(8, availableParallelism() * 2));
-
-  const observe = (name: string): Promise<NetObservation> =>
-    observeOne(opts, name, libvirt.get(name), desired.get(name), netnsSet.has(kernelNames(name).netns));
+  const names = [...all].filter(wantedName).sort();
+  const refSpecs = names
+    .filter((n) => libvirt.get(n)?.active && netnsSet.has(kernelNames(n).netns))
+    .map((n) => desired.get(n)?.spec)
+    .filter((s): s is NetSpec => s !== undefined);
   const [observations, refs] = await Promise.all([
-    mapLimit(names, limit, observe),
-    referenceRulesets(
-      opts.runner,
-      names
-        .filter((n) => libvirt.get(n)?.active && netnsSet.has(kernelNames(n).netns))
-        .map((n) => desired.get(n)?.spec)
-        .filter((s): s is NetSpec => s !== undefined),
-    ),
+    Promise.all(names.map((n) => observeOne(opts, n, libvirt.get(n), desired.get(n), inside.get(n)))),
+    referenceRulesets(opts.runner, refSpecs),
   ]);
   for (const o of observations) if (wanted(o) && o.spec) o.expectedRuleset = refs.get(o.name);
   if (opts.duplicate) await probeDuplicates(opts.runner, observations, limit);
@@ -88,7 +102,7 @@ async function observeOne(
   name: string,
   lv: LibvirtNetwork | undefined,
   d: Desired | undefined,
-  netnsPresent: boolean,
+  inside: Promise<Inside> | undefined,
 ): Promise<NetObservation> {
   const k = kernelNames(name);
   const paths = netPaths(opts.roots, name);
@@ -100,7 +114,7 @@ async function observeOne(
       : {}),
     ...(spec ? { spec } : {}),
     ...(d?.error ? { specError: d.error } : {}),
-    netns: { name: k.netns, present: netnsPresent },
+    netns: { name: k.netns, present: inside !== undefined },
     lanHost: probeVeth(k.lanHost),
     uplinkHost: probeVeth(k.uplinkHost),
     bridges: {
@@ -115,27 +129,28 @@ async function observeOne(
   };
   const state = await readState(opts.roots, name);
   if (state) o.state = { phase: state.phase, startedAt: state.startedAt };
-  if (netnsPresent) {
-    try {
-      o.inside = await probeNetns(opts.runner, k.netns);
-      o.counters = parseCounters(o.inside.ruleset, "ip", NFT_TABLE);
-    } catch (e) {
-      o.probeError = (e as Error).message;
-    }
-  }
+  const seen = await inside;
+  if (seen && "view" in seen) {
+    o.inside = seen.view;
+    o.counters = parseCounters(seen.view.ruleset, "ip", NFT_TABLE);
+  } else if (seen) o.probeError = seen.error;
   if (o.dnsmasq.pid !== null && o.dnsmasq.inNamespace) o.conntrack = conntrackCount(o.dnsmasq.pid);
   return o;
 }
 
-async function probeDuplicates(runner: Runner, obs: NetObservation[], limit: number): Promise<void> {
+async function probeDuplicates(runner: Runner, obs: NetObservation[], limit: Limiter): Promise<void> {
   const targets = obs.filter((o) => wanted(o) && o.spec && o.netns.present);
-  await mapLimit(targets, limit, async (o) => {
-    try {
-      o.duplicate = {
-        answeredBy: await probeDuplicate(runner, o.netns.name, formatIp(o.spec!.uplink.address.address)),
-      };
-    } catch {
-      /* no verdict: the probe itself failed (e.g. wan0 missing, reported otherwise) */
-    }
-  });
+  await Promise.all(
+    targets.map((o) =>
+      limit(async () => {
+        try {
+          o.duplicate = {
+            answeredBy: await probeDuplicate(runner, o.netns.name, formatIp(o.spec!.uplink.address.address)),
+          };
+        } catch {
+          /* no verdict: the probe itself failed (e.g. wan0 missing, reported otherwise) */
+        }
+      }),
+    ),
+  );
 }

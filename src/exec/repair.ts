@@ -57,7 +57,11 @@ export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
     case "ruleset":
       // one transaction: the namespace never runs without a ruleset, and conntrack (so every
       // established connection and its NAT mapping) is untouched
-      return must("ip", ["netns", "exec", r.spec.names.netns, "nft", "-f", "-"], "flush ruleset\n" + renderNft(r.spec, await probeHostAddresses(runner)));
+      return must(
+        "ip",
+        ["netns", "exec", r.spec.names.netns, "nft", "-f", "-"],
+        "flush ruleset\n" + renderNft(r.spec, await probeHostAddresses(runner)),
+      );
     case "dnsmasq":
       return restartDnsmasq(ctx, r.spec, r.stopPid, must);
   }

@@ -102,6 +102,36 @@ export async function restartLibvirtd(): Promise<void> {
   await waitFor(async () => (await virsh(["net-list"])).exitCode === 0, 30_000, "libvirtd to answer again");
 }
 
+/**
+ * Makes sure the daemon runs the hook: it looks for hooks only at start and on SIGHUP, and
+ * a SIGHUP that arrives while an earlier reload still runs is dropped ("Drivers are not
+ * initialized, reload ignored"), e.g. when another test removed the hook and reloaded just
+ * before. Probe: a transient network whose vnat metadata the hook refuses at `start begin`.
+ */
+export async function ensureHookSeen(timeoutMs = 60_000): Promise<void> {
+  const id = randomBytes(3).toString("hex");
+  const name = `vnat-hookprobe-${id}`;
+  const xml = join(STATE, `${name}.xml`);
+  await writeFile(
+    xml,
+    `<network><name>${name}</name><bridge name="vhp-${id}"/><metadata><vnat:network xmlns:vnat="urn:vnat:network:1">` +
+      `<vnat:lan address="hook-probe"/></vnat:network></metadata></network>\n`,
+  );
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await virsh(["net-create", xml]);
+      if (r.exitCode !== 0 && r.stderr.includes("vnat:")) return;
+      if (r.exitCode === 0) await virsh(["net-destroy", name]);
+      if (Date.now() > deadline) throw new Error(`libvirtd does not run the hook ${HOOK_FILE}: ${r.stderr.trim()}`);
+      hupNetworkDaemons();
+      await sleep(1000);
+    }
+  } finally {
+    await rm(xml, { force: true });
+  }
+}
+
 function hupNetworkDaemons(): void {
   for (const pid of [...pidsOf("libvirtd"), ...pidsOf("virtnetworkd")]) process.kill(pid, "SIGHUP");
 }
@@ -143,9 +173,9 @@ export async function useHook(): Promise<{ release: () => Promise<void>; path: s
       }
       await writeFile(HOOK_FILE, testHookScript(), { mode: 0o755 });
       await writeFile(INSTALLED_MARK, testHookScript());
-      hupNetworkDaemons(); // the daemon looks for hooks when it (re)starts
-      await sleep(500);
+      hupNetworkDaemons(); // the daemon looks for hooks when it (re)starts or reloads
     }
+    await ensureHookSeen();
     installedByTest = existsSync(INSTALLED_MARK);
     await writeFile(me, `${process.pid} ${processStart(process.pid)} user\n`);
   });

@@ -169,6 +169,32 @@ install_files() {
   fi
 }
 
+# True when the daemon runs vnat's hook: a transient network whose vnat metadata the hook
+# refuses at `start begin` fails to start with vnat's message (and leaves nothing).
+hook_seen() {
+  local name="vnat-hookprobe-$$" xml out
+  xml=$(mktemp)
+  printf '<network><name>%s</name><bridge name="vhp-%s"/><metadata><vnat:network xmlns:vnat="urn:vnat:network:1"><vnat:lan address="hook-probe"/></vnat:network></metadata></network>\n' "$name" "$$" > "$xml"
+  if out=$(virsh -q -c qemu:///system net-create "$xml" 2>&1); then
+    virsh -q -c qemu:///system net-destroy "$name" >/dev/null 2>&1 || true
+    out=""
+  fi
+  rm -f "$xml"
+  case $out in *vnat:*) return 0 ;; *) return 1 ;; esac
+}
+
+# The daemon looks for hooks at start and on SIGHUP; a SIGHUP that arrives while a reload
+# still runs is dropped, so reload until the hook is really seen.
+reload_until_hook_seen() {
+  local i pid
+  for i in $(seq 1 20); do
+    for pid in $(daemon_pids); do kill -HUP "$pid"; done
+    sleep 1
+    if hook_seen; then say "libvirt daemon reloaded (SIGHUP): it runs the hook"; return 0; fi
+  done
+  say "warning: the libvirt daemon does not run $HOOK yet (restart it)"
+}
+
 install_hook() {
   local node=$1 new=0 tmp
   mkdir_noted "$HOOK_DIR"
@@ -186,7 +212,7 @@ install_hook() {
   if [ -z "$(pgrep -x virtlogd || true)" ] && [ ! -d /run/systemd/system ]; then virtlogd -d; say "started virtlogd"; fi
   local pids; pids=$(daemon_pids)
   if [ -n "$pids" ]; then
-    if [ "$new" -eq 1 ]; then for pid in $pids; do kill -HUP "$pid"; done; say "libvirt daemon reloaded (SIGHUP) to see the hook"; fi
+    if [ "$new" -eq 1 ]; then reload_until_hook_seen; fi
   elif [ -d /run/systemd/system ]; then
     systemctl start libvirtd.service 2>/dev/null || systemctl start virtnetworkd.service
   else

@@ -12,6 +12,11 @@ import { deleteLinks } from "./teardown.ts";
 
 /** A hook's start takes well under a second; a "starting" state older than this is a crash. */
 const STARTING_GRACE_MS = 60_000;
+/**
+ * A hook's `started` finishes (state "active") a moment before libvirt lists the network
+ * as active: a namespace that recent is not taken for an orphan.
+ */
+const ORPHAN_GRACE_MS = 10_000;
 
 export interface ReconcileOptions extends ProbeOptions {
   dryRun: boolean;
@@ -43,11 +48,18 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const plans: NetPlan[] = [];
   const outcomes: NetOutcome[] = [];
   for (const o of observations) {
-    const plan = planNetwork(o, evaluate(o));
+    const v = evaluate(o);
+    const plan = planNetwork(o, v);
     if (plan.repairs.length === 0 && plan.unfixable.length === 0) continue;
-    const starting = o.state?.phase === "starting" && now() - Date.parse(o.state.startedAt) < STARTING_GRACE_MS;
-    if (starting) {
-      outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped: "a hook is starting it" });
+    const age = o.state ? now() - Date.parse(o.state.startedAt) : Infinity;
+    const skipped =
+      o.state?.phase === "starting" && age < STARTING_GRACE_MS
+        ? "a hook is starting it"
+        : v.health === "orphan" && age < ORPHAN_GRACE_MS
+          ? "started moments ago: libvirt may not list it as active yet"
+          : undefined;
+    if (skipped) {
+      outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped });
       continue;
     }
     plans.push(plan);

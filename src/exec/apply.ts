@@ -22,7 +22,9 @@ import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } f
 import { netnsExists } from "../adapters/sysfs.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
-import { firstLine, spawnDetached, type Runner } from "./run.ts";
+import { firstLine, processRunner, spawnDetached, type Runner } from "./run.ts";
+import { onlineCpus } from "../adapters/cpus.ts";
+import { rpsMask } from "../core/rps.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
@@ -48,6 +50,11 @@ export interface ApplyContext {
   roots: Roots;
   /** test-only fault injection: fail right after this step has succeeded */
   failpoint?: string;
+  /**
+   * RPS mask of the namespace's veth ends (core/rps.ts). By default every online CPU, with
+   * the real runner only: a test's recording runner sees the batch as rendered without it.
+   */
+  rpsMask?: string;
 }
 
 type Undo = { what: string; fn: () => Promise<void> };
@@ -120,7 +127,8 @@ function startRun(
       await writeState(roots, stateOf(spec, "starting"));
     },
     links: async () => {
-      const lines = renderHostBatch(spec, { attachLan });
+      const mask = ctx.rpsMask ?? (runner === processRunner ? rpsMask(onlineCpus()) : undefined);
+      const lines = renderHostBatch(spec, { attachLan, ...(mask !== undefined ? { rpsMask: mask } : {}) });
       const r = await ipBatch(
         runner,
         lines.map((l) => l.line),

@@ -10,7 +10,10 @@ import { processRunner } from "../exec/run.ts";
 import { requireRoot } from "./root.ts";
 import { writeOut } from "./output.ts";
 
-export async function reconcileCommand(networks: string[], o: { dryRun?: boolean; quiet?: boolean }): Promise<void> {
+export async function reconcileCommand(
+  networks: string[],
+  o: { dryRun?: boolean; quiet?: boolean; force?: boolean },
+): Promise<void> {
   requireRoot("reconcile");
   const r = roots();
   const t0 = performance.now();
@@ -27,6 +30,7 @@ export async function reconcileCommand(networks: string[], o: { dryRun?: boolean
         networks: nets,
         ...(networks.length ? { only: networks } : {}),
         dryRun: o.dryRun === true,
+        force: o.force === true,
         progress: (line) => {
           // a dry run's plan is its output; a real run's progress is a side channel
           if (o.dryRun) process.stdout.write(line + "\n");

@@ -9,7 +9,8 @@ export function registerReconcile(program: Command): void {
     )
     .option("--dry-run", "print the plan, change nothing")
     .option("-q, --quiet", "print only problems")
-    .action(async (networks: string[], o: { dryRun?: boolean; quiet?: boolean }) =>
+    .option("--force", "remove leftovers even when libvirt lists no network at all")
+    .action(async (networks: string[], o: { dryRun?: boolean; quiet?: boolean; force?: boolean }) =>
       (await import("./reconcile-run.ts")).reconcileCommand(networks, o),
     );
 }

@@ -20,6 +20,8 @@ const ORPHAN_GRACE_MS = 10_000;
 
 export interface ReconcileOptions extends ProbeOptions {
   dryRun: boolean;
+  /** remove leftovers even when libvirt lists no network at all */
+  force?: boolean;
   /** one line per event, for the user */
   progress: (line: string) => void;
   failpoint?: string;
@@ -45,6 +47,9 @@ export interface ReconcileReport {
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
   const now = opts.now ?? Date.now;
   const { observations, strayLinks } = await probeAll(opts);
+  // a libvirt that lists no network at all is more likely the wrong one (VNAT_LIBVIRT_URI,
+  // a daemon still starting) than a host whose every vnat network was stopped behind the hook
+  const blind = !opts.force && (await opts.networks).length === 0;
   const plans: NetPlan[] = [];
   const outcomes: NetOutcome[] = [];
   for (const o of observations) {
@@ -57,7 +62,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         ? "a hook is starting it"
         : v.health === "orphan" && age < ORPHAN_GRACE_MS
           ? "started moments ago: libvirt may not list it as active yet"
-          : undefined;
+          : v.health === "orphan" && blind
+            ? "libvirt lists no network at all, so nothing is removed (check VNAT_LIBVIRT_URI; --force removes it)"
+            : undefined;
     if (skipped) {
       outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped });
       continue;
@@ -102,7 +109,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   });
 
   const strayFailed: string[] = [];
-  if (strayLinks.length) {
+  if (strayLinks.length && !blind) {
     if (opts.dryRun) opts.progress(`would remove stray interfaces: ${strayLinks.join(", ")}`);
     else
       await deleteLinks(opts.runner, strayLinks, 0).then(

@@ -308,6 +308,19 @@ describe("status and reconcile on real namespaces", { skip }, () => {
       [[n.name, "started moments ago: libvirt may not list it as active yet"]],
     );
     assert.equal((await verdict(n.name)).health, "orphan");
+    // a libvirt that lists no network at all is probably the wrong daemon: nothing is removed
+    const blind = await reconcile({
+      runner: processRunner,
+      roots: R,
+      config,
+      networks: [],
+      only: [n.name],
+      dryRun: false,
+      progress: () => {},
+      now: () => startedAt + 60_000,
+    });
+    assert.match(blind.outcomes[0]?.skipped ?? "", /^libvirt lists no network at all, so nothing is removed/);
+    assert.equal((await verdict(n.name)).health, "orphan");
     await fix(names(), () => startedAt + 60_000);
     assert.deepEqual(vnatDebris(n.name), []);
     assert.deepEqual(await verdict(n.name), { health: "stopped", reasons: [] });

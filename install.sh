@@ -20,9 +20,10 @@ HOOK=$HOOK_DIR/vnat
 CONFIG=/etc/vnat/config.json
 MANIFEST=$PREFIX/MANIFEST
 HOOK_MARK="# vnat network hook, installed by vnat's install.sh"
-PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 dnsmasq-base nftables iproute2)
-DEMO_PACKAGES=(busybox-static)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# the runtime package list is shared with .ci/run
+mapfile -t PACKAGES < <(grep -Ev '^(#|$)' "$SRC/scripts/debian-packages.txt")
+DEMO_PACKAGES=(busybox-static)
 
 say() { printf 'vnat install: %s\n' "$*"; }
 die() { printf 'vnat install: %s\n' "$*" >&2; exit 1; }

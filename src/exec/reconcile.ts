@@ -17,6 +17,8 @@ const STARTING_GRACE_MS = 60_000;
  * as active: a namespace that recent is not taken for an orphan.
  */
 const ORPHAN_GRACE_MS = 10_000;
+/** with more networks to repair than this, progress starts with a count */
+const PROGRESS_HEADER_FROM = 10;
 
 export interface ReconcileOptions extends ProbeOptions {
   dryRun: boolean;
@@ -72,6 +74,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     plans.push(plan);
   }
   const total = plans.filter((p) => p.repairs.length).length;
+  if (total > PROGRESS_HEADER_FROM)
+    opts.progress(
+      `${observations.length} network(s) checked, ${total} to ${opts.dryRun ? "repair (dry run)" : "repair"}`,
+    );
   let done = 0;
   const ctx: ApplyContext = {
     runner: opts.runner,

@@ -144,6 +144,21 @@ describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
     assert.equal((await guest.fetch(`http://${world.internetIp}/`)).trim(), uplinkA);
   });
 
+  test("a port forward added live (persistent XML only) is desired state: healthy, and a ruleset repair keeps it", async () => {
+    const add = await vnat(cfg, ["forward", "add", a, "tcp", "8080", "10.0.0.150:80"]);
+    assert.equal(add.exitCode, 0, add.stderr);
+    assert.equal((await status(a)).health, "healthy");
+    const ns = kernelNames(a).netns;
+    await run("ip", ["netns", "exec", ns, "nft", "flush", "ruleset"]);
+    assert.equal((await status(a)).reasons[0]?.code, "ruleset-changed");
+    await reconcile(a);
+    assert.equal((await status(a)).health, "healthy");
+    const rules = (await run("ip", ["netns", "exec", ns, "nft", "list", "ruleset"])).stdout;
+    assert.match(rules, /tcp dport 8080 dnat to 10\.0\.0\.150:80/);
+    assert.equal((await vnat(cfg, ["forward", "remove", a, "tcp", "8080"])).exitCode, 0);
+    assert.equal((await status(a)).health, "healthy");
+  });
+
   test("a namespace left without an active network is removed", async () => {
     const ns = kernelNames(b).netns;
     await run("ip", ["netns", "add", ns]);

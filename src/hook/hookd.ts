@@ -10,9 +10,12 @@
 //   lock           pid of the one daemon (created O_EXCL; a stale one is taken over)
 //   pid            "PID STARTTIME" of the daemon, written once requests.PID is open: the script's cue
 //   requests.PID   FIFO: one line per event, the requester's id (the script's own pid)
-//   req.ID.in      written by the requester: NAME, OP, SUBOP on three lines, then hookData
+//   req.ID.in      written by the requester: its own path ($0), NAME, OP, SUBOP on four
+//                  lines, then hookData
 //   req.ID         FIFO the requester holds open: ONE reply line, "0" (success), "stale"
-//                  (run the bundle yourself) or "CODE message" (exit CODE, message to stderr)
+//                  (run the bundle yourself), "other" (a script of another vnat installation:
+//                  run your own bundle, and start no daemon) or "CODE message" (exit CODE,
+//                  message to stderr)
 //
 // Besides answering, the daemon builds a network's namespace at `start begin` while libvirt
 // makes the bridge (prepareNetwork), so `started` only attaches the LAN veth to it.
@@ -20,6 +23,8 @@
 // Node per event, against 80 ms for the same network without vnat.
 import {
   closeSync,
+  existsSync,
+  realpathSync,
   constants,
   mkdirSync,
   openSync,
@@ -31,6 +36,7 @@ import {
   writeSync,
 } from "node:fs";
 import { Socket } from "node:net";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { oneLine, VnatError } from "../core/errors.ts";
 import { mentionsVnat, parseHookData } from "../core/hookdata.ts";
@@ -150,7 +156,7 @@ export async function runHookd(bundle: string): Promise<number> {
   // O_RDWR: never EOF when a requester closes, and opening never blocks
   const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
   const requests = new Socket({ fd, readable: true, writable: false });
-  const d = new Daemon(r, dir, log);
+  const d = new Daemon(r, dir, log, realpathSync(bundle));
   // "PID STARTTIME": the script checks the start time (field 22 of /proc/PID/stat), so a
   // recycled pid after a crash is never taken for the daemon
   const stat = readFileSync("/proc/self/stat", "utf8");
@@ -227,6 +233,8 @@ class Daemon {
     private readonly roots: Roots,
     private readonly dir: string,
     private readonly log: Logger,
+    /** real path of the bundle this daemon runs */
+    private readonly bundle: string,
   ) {}
 
   idleFor(): number {
@@ -253,6 +261,17 @@ class Daemon {
     return { fd, input };
   }
 
+  /** Whether the hook script at SELF runs this daemon's bundle (hooks/network's own search: ../dist/hook.js, or the installed one). */
+  private serves(self: string): boolean {
+    try {
+      const dir = dirname(realpathSync(self));
+      const found = [`${dir}/../dist/hook.js`, "/usr/local/lib/vnat/dist/hook.js"].find((b) => existsSync(b));
+      return found !== undefined && realpathSync(found) === this.bundle;
+    } catch {
+      return false;
+    }
+  }
+
   refuse(id: string): void {
     reply(this.open(id).fd, "stale");
   }
@@ -263,7 +282,8 @@ class Daemon {
     // a requester that is already gone (libvirt killed it) gets nothing done for it
     if (fd === undefined) return;
     if (input === undefined) return reply(fd, "stale");
-    const [name = "", op = "", subop = "", ...rest] = input.split("\n");
+    const [self = "", name = "", op = "", subop = "", ...rest] = input.split("\n");
+    if (!this.serves(self)) return reply(fd, "other");
     const stdin = rest.join("\n");
     let call: HookCall;
     try {

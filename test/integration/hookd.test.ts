@@ -6,11 +6,14 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
-import { basename } from "node:path";
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { execa } from "execa";
 import { after, before, describe, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
-import { runHook, vnatDebris } from "../support/hook.ts";
+import { HOOK, runHook, vnatDebris } from "../support/hook.ts";
 import { waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type World } from "../support/world.ts";
 
@@ -121,6 +124,30 @@ describe("hook daemon", { skip }, () => {
     assert.equal(masterOf(kernelNames(n.name).lanHost), n.bridge);
     assert.equal((await runHook(n.name, "stopped", "end", hookData(changed))).exitCode, 0);
     assert.deepEqual(vnatDebris(n.name), []);
+  });
+
+  test("a hook script of another installation is served by its own bundle, not by this daemon", async () => {
+    const other = await mkdtemp(join(tmpdir(), `vnat-other-${tag}-`));
+    try {
+      await mkdir(join(other, "hooks"));
+      await mkdir(join(other, "dist"));
+      await copyFile(HOOK, join(other, "hooks", "network"));
+      await copyFile(join(dirname(HOOK), "..", "dist", "hook.js"), join(other, "dist", "hook.js"));
+      const before = daemonPid();
+      const n = net(1);
+      const env = { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root" };
+      const r = await execa(join(other, "hooks", "network"), [n.name, "start", "begin", "-"], {
+        input: hookData(n),
+        env,
+        extendEnv: false,
+        reject: false,
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(daemonPid(), before, "the running daemon stays, and no other is started");
+      assert.deepEqual(vnatDebris(n.name), [], "validated by the bundle itself, which touches nothing at start begin");
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 
   test("errors are answered with the bundle's own exit code and one-line message", async () => {

@@ -43,6 +43,12 @@ function inode(path: string): number | null {
   }
 }
 
+/** PID runs in the named network namespace (same nsfs inode), not in a deleted one. */
+export function inNetns(pid: number, netns: string): boolean {
+  const nsIno = inode(`/run/netns/${netns}`);
+  return nsIno !== null && inode(`/proc/${pid}/ns/net`) === nsIno;
+}
+
 /** The argv of PID without argv[0]; null when it is gone. */
 export function processArgs(pid: number): string[] | null {
   const text = readText(`/proc/${pid}/cmdline`);
@@ -61,8 +67,7 @@ export async function probeDnsmasq(
 ): Promise<DnsmasqState> {
   const pid = (await dnsmasqPid(pidFile)) ?? null;
   if (pid === null) return { pid, inNamespace: false, argsMatch: false };
-  const nsIno = inode(`/run/netns/${netns}`);
-  const inNamespace = nsIno !== null && inode(`/proc/${pid}/ns/net`) === nsIno;
+  const inNamespace = inNetns(pid, netns);
   const args = processArgs(pid);
   const argsMatch = expectedArgs === null || (args !== null && args.join("\0") === expectedArgs.join("\0"));
   return { pid, inNamespace, argsMatch };

@@ -1,7 +1,19 @@
-// One process per namespace: `ip -n NS -j -batch -` lists links, addresses and the default
-// route, then forks `nft list ruleset` inside the same namespace (ip flushes its output
-// before the fork, so the order holds). Measured: ~7 ms of CPU per namespace.
-import { NETNS_PROBE_LINES, parseNetnsProbe, type NetnsView } from "../core/netns-view.ts";
+// What a namespace holds, at the least cost. Usually a process vnat started inside it
+// (dnsmasq) answers for links, addresses and routes through /proc/PID/net and the
+// namespace's sysfs under /proc/PID/root, and only `nft list ruleset` runs (nsenter:
+// ~3 ms of CPU). Otherwise ONE `ip -n NS -j -batch -` lists links, addresses and the
+// default route, then forks `nft list ruleset` inside the same namespace (ip flushes its
+// output before the fork, so the order holds): ~6 ms of CPU. Measured on 100 namespaces.
+import { readdir, readFile } from "node:fs/promises";
+import { NETNS_PROBE_LINES, parseNetnsProbe, type InsideLink, type NetnsView } from "../core/netns-view.ts";
+import {
+  addressesByIface,
+  defaultRouteOf,
+  parseLocalAddresses,
+  parseNetDevNames,
+  parseRoutes,
+} from "../core/proc-net.ts";
+import { endianness } from "node:os";
 import { firstLine, type Runner } from "./run.ts";
 
 export async function probeNetns(runner: Runner, netns: string): Promise<NetnsView> {
@@ -12,6 +24,45 @@ export async function probeNetns(runner: Runner, netns: string): Promise<NetnsVi
   });
   if (r.exitCode !== 0) throw new Error(`probe namespace ${netns}: ${firstLine(r.stderr)}`);
   return parseNetnsProbe(r.stdout);
+}
+
+/**
+ * The fast path through PID, a process in NETNS (the caller checked). undefined when the
+ * files cannot answer for sure: the sysfs PID sees is not the namespace's (its interfaces
+ * differ from /proc/PID/net/dev), or an address cannot be placed on an interface.
+ */
+export async function probeNetnsViaPid(runner: Runner, netns: string, pid: number): Promise<NetnsView | undefined> {
+  const proc = `/proc/${pid}`;
+  const [dev, route, trie, sysNames] = await Promise.all([
+    readFile(`${proc}/net/dev`, "utf8"),
+    readFile(`${proc}/net/route`, "utf8"),
+    readFile(`${proc}/net/fib_trie`, "utf8"),
+    readdir(`${proc}/root/sys/class/net`),
+  ]);
+  const names = parseNetDevNames(dev).sort();
+  if (names.join(",") !== [...sysNames].sort().join(",")) return undefined;
+  const routes = parseRoutes(route, endianness() === "LE");
+  const placed = addressesByIface(parseLocalAddresses(trie), routes);
+  if (!placed.complete) return undefined;
+  const links: InsideLink[] = await Promise.all(
+    names.map(async (name) => {
+      const sys = `${proc}/root/sys/class/net/${name}`;
+      const [flags, mac, oper] = await Promise.all(
+        ["flags", "address", "operstate"].map((f) => readFile(`${sys}/${f}`, "utf8").then((t) => t.trim())),
+      );
+      return {
+        name,
+        up: (Number.parseInt(flags!, 16) & 1) === 1,
+        operstate: oper!.toUpperCase(),
+        mac: mac ?? null,
+        // loopback's 127/8 is left out (addressesByIface): vnat never judges lo
+        addresses: placed.byIface.get(name) ?? [],
+      };
+    }),
+  );
+  const r = await runner.run("nsenter", [`--net=/run/netns/${netns}`, "nft", "list", "ruleset"], { timeoutMs: 10_000 });
+  if (r.exitCode !== 0) throw new Error(`probe namespace ${netns}: ${firstLine(r.stderr)}`);
+  return { links, defaultRoute: defaultRouteOf(routes), ruleset: r.stdout.trim() };
 }
 
 /** Runs FN over ITEMS with at most LIMIT at a time; results in input order. */

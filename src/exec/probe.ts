@@ -19,9 +19,10 @@ import { readIfExists } from "../adapters/files.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
 import { listPorts } from "../adapters/ports.ts";
 import { listStates, readState } from "../adapters/state.ts";
-import { bridgeExists, conntrackCount, probeDnsmasq, probeVeth } from "./probe-host.ts";
+import { bridgeExists, conntrackCount, inNetns, probeDnsmasq, probeVeth } from "./probe-host.ts";
 import { probeDuplicate } from "./probe-dad.ts";
-import { limiter, probeNetns, type Limiter } from "./probe-netns.ts";
+import { limiter, probeNetns, probeNetnsViaPid, type Limiter } from "./probe-netns.ts";
+import { dnsmasqPid } from "../adapters/dnsmasq.ts";
 import type { NetnsView } from "../core/netns-view.ts";
 import { referenceRulesets } from "./probe-ruleset.ts";
 import type { Runner } from "./run.ts";
@@ -64,7 +65,14 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
     if (wantedName(name))
       inside.set(
         name,
-        limit(() => probeNetns(opts.runner, ns)).then(
+        limit(async () => {
+          const pid = await dnsmasqPid(netPaths(opts.roots, name).pidFile);
+          const fast =
+            pid !== undefined && inNetns(pid, ns)
+              ? await probeNetnsViaPid(opts.runner, ns, pid).catch(() => undefined)
+              : undefined;
+          return fast ?? probeNetns(opts.runner, ns);
+        }).then(
           (view) => ({ view }),
           (e: unknown) => ({ error: (e as Error).message }),
         ),

@@ -19,6 +19,9 @@ import { kernelNames } from "../../src/core/names.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { statusDoc } from "../../src/core/status-doc.ts";
 import { probeAll } from "../../src/exec/probe.ts";
+import { probeNetns, probeNetnsViaPid } from "../../src/exec/probe-netns.ts";
+import type { NetnsView } from "../../src/core/netns-view.ts";
+import { normalizeRuleset } from "../../src/core/ruleset.ts";
 import { reconcile, type ReconcileReport } from "../../src/exec/reconcile.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
@@ -140,6 +143,18 @@ describe("status and reconcile on real namespaces", { skip }, () => {
       assert.equal(n.leases.length, 1);
       assert.ok(n.nat.out && n.nat.out.packets > 0, "NAT counters count the guest's traffic");
       assert.ok(n.conntrack !== null && n.conntrack >= 0);
+    }
+    // the fast path (files of dnsmasq's /proc) sees what `ip` sees
+    for (const n of nets) {
+      const ns = kernelNames(n.name).netns;
+      const viaIp = await probeNetns(processRunner, ns);
+      const viaPid = await probeNetnsViaPid(processRunner, ns, dnsmasqPidOf(n.name));
+      const shape = (v: NetnsView) =>
+        v.links.filter((l) => l.name !== "lo").map((l) => [l.name, l.up, l.operstate, l.mac, l.addresses]);
+      assert.ok(viaPid, "the fast path answered");
+      assert.deepEqual(shape(viaPid), shape(viaIp));
+      assert.deepEqual(viaPid.defaultRoute, viaIp.defaultRoute);
+      assert.equal(normalizeRuleset(viaPid.ruleset), normalizeRuleset(viaIp.ruleset));
     }
     const empty = await fix();
     assert.deepEqual(empty.lines, [], "nothing to do on healthy networks");

@@ -9,6 +9,13 @@ import { desiredSpec } from "../../src/core/desired.ts";
 import { HEALTHS, REASON_CODES } from "../../src/core/health.ts";
 import { parseLeases } from "../../src/core/leases.ts";
 import { parseNetnsProbe } from "../../src/core/netns-view.ts";
+import {
+  addressesByIface,
+  defaultRouteOf,
+  parseLocalAddresses,
+  parseNetDevNames,
+  parseRoutes,
+} from "../../src/core/proc-net.ts";
 import { normalizeRuleset, parseCounters, suffixTables, unsuffixListing } from "../../src/core/ruleset.ts";
 import { statusDoc } from "../../src/core/status-doc.ts";
 import { formatDetail, formatSummary } from "../../src/cli/status-format.ts";
@@ -87,6 +94,49 @@ describe("status parsers", () => {
     assert.deepEqual(parseNetnsProbe(`${addr}\n[]\n`).defaultRoute, null);
     assert.equal(parseNetnsProbe(`${addr}\n[]\n`).ruleset, "");
     assert.throws(() => parseNetnsProbe("Cannot open network namespace"), /unexpected output from ip/);
+  });
+
+  test("/proc/PID/net: local addresses placed on interfaces by their connected routes", () => {
+    const trie = [
+      "Main:",
+      "  +-- 0.0.0.0/0 3 0 5",
+      "        |-- 0.0.0.0",
+      "           /0 universe UNICAST",
+      "              |-- 10.0.0.1",
+      "                 /32 host LOCAL",
+      "           |-- 10.0.0.255",
+      "              /32 link BROADCAST",
+      "           |-- 127.0.0.0",
+      "              /8 host LOCAL",
+      "           |-- 127.0.0.1",
+      "              /32 host LOCAL",
+      "           |-- 198.51.100.41",
+      "              /32 host LOCAL",
+      "Local:",
+      "              |-- 10.0.0.1",
+      "                 /32 host LOCAL",
+    ].join("\n");
+    const route = [
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+      "wan0\t00000000\t016433C6\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+      "lan0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+      "wan0\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+    ].join("\n");
+    const routes = parseRoutes(route, true);
+    assert.deepEqual(parseLocalAddresses(trie), ["10.0.0.1", "127.0.0.1", "198.51.100.41"]);
+    const placed = addressesByIface(parseLocalAddresses(trie), routes);
+    assert.equal(placed.complete, true);
+    assert.deepEqual(
+      [...placed.byIface],
+      [
+        ["lan0", ["10.0.0.1/24"]],
+        ["wan0", ["198.51.100.41/24"]],
+      ],
+    );
+    assert.deepEqual(defaultRouteOf(routes), { gateway: "198.51.100.1", dev: "wan0" });
+    // an address no connected route covers cannot be placed: the caller asks ip instead
+    assert.equal(addressesByIface(["192.168.7.7"], routes).complete, false);
+    assert.deepEqual(parseNetDevNames("Inter-|\n face |\n    lo: 0 0\n  lan0: 90 1\n"), ["lo", "lan0"]);
   });
 
   test("rulesets: counters masked, tables order-independent, counters read", () => {

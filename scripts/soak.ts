@@ -46,7 +46,7 @@ try {
     Object.entries(o)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ") || "none";
-  console.log(`done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.ms / r.ops)} ms per operation with its checks)`);
+  console.log(`done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; host address changes seen: ${r.hostAddressChanges}; ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.ms / r.ops)} ms per operation with its checks)`);
   for (const v of r.violations) console.log(`VIOLATION ${v}`);
   console.log(`soak: seed ${r.seed}, ${r.ops} operations, ${violations} violations`);
 } finally {

@@ -32,7 +32,7 @@ describe("soak (real libvirt)", { skip }, () => {
     soak = new Soak(fleet, nets, { seed, ops, log: (l) => t.diagnostic(l) });
     const r = await soak.run();
     const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-    console.log(`# soak: seed ${r.seed}, ${r.ops} operations, ${r.violations.length} violations, ${r.ms} ms; done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}`);
+    console.log(`# soak: seed ${r.seed}, ${r.ops} operations, ${r.violations.length} violations, ${r.ms} ms; done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; host address changes seen: ${r.hostAddressChanges}`);
     assert.deepEqual(r.violations, []);
   });
 });

@@ -2,7 +2,8 @@
 // perform on a fleet of vnat networks (start, stop, guest attach and detach, dnsmasq
 // killed, libvirtd restarted, reconcile), with the invariants checked after every step:
 //   - each active network has exactly one namespace, healthy, or degraded by exactly the
-//     faults the soak injected since (until a reconcile repairs them);
+//     faults the soak injected since (until a reconcile repairs them), or by a ruleset that
+//     lists the host's former addresses when another process changed them meanwhile;
 //   - an inactive network leaves nothing (namespace, veths, dnsmasq, state, claims);
 //   - no uplink is used twice: one claim per address, held by an active network, and
 //     each active network's wan0 carries its own address;
@@ -17,6 +18,7 @@ import { evaluate } from "../../src/core/health.ts";
 import { parseConfig } from "../../src/core/config.ts";
 import { readLibvirtNetworks } from "../../src/adapters/libvirt-view.ts";
 import { roots } from "../../src/adapters/roots.ts";
+import { probeHostAddresses } from "../../src/exec/host-addrs.ts";
 import { probeAll } from "../../src/exec/probe.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import type { Fleet, FleetNet } from "./fleet.ts";
@@ -40,6 +42,11 @@ interface NetModel extends FleetNet {
   active: boolean;
   /** faults injected since the last (re)start or reconcile, which the verdict may show */
   faults: Set<ReasonCode>;
+  /**
+   * the host's addresses when its ruleset was last rendered (start, reconcile), or
+   * undefined when they changed during that very operation
+   */
+  hostAddrs?: string;
 }
 
 interface DomainModel {
@@ -65,6 +72,8 @@ export interface SoakResult {
   done: Record<string, number>;
   /** operations this run could only replay (a libvirtd it did not start is not restarted) */
   replayed: Record<string, number>;
+  /** checks where a ruleset was stale only because the host's addresses changed meanwhile */
+  hostAddressChanges: number;
   ms: number;
 }
 
@@ -98,7 +107,7 @@ export class Soak {
   ) {
     this.nets = nets.map((n) => ({ ...n, active: false, faults: new Set() }));
     this.r = rng(o.seed);
-    this.result = { seed: o.seed, ops: 0, violations: [], done: {}, replayed: {}, ms: 0 };
+    this.result = { seed: o.seed, ops: 0, violations: [], done: {}, replayed: {}, hostAddressChanges: 0, ms: 0 };
   }
 
   async run(): Promise<SoakResult> {
@@ -141,7 +150,14 @@ export class Soak {
     const ops = this.applicable();
     let x = this.r() * ops.reduce((s, k) => s + WEIGHTS[k], 0);
     const kind = ops.find((k) => (x -= WEIGHTS[k]) < 0) ?? ops[0]!;
+    const before = await hostAddrs();
+    const wasActive = new Set(this.nets.filter((n) => n.active).map((n) => n.name));
     const what = await this.perform(kind);
+    // which host addresses each (re)rendered ruleset holds: isolation lists them, and other
+    // processes on this machine (a libvirt NAT network starting) may change them any time
+    const after = await hostAddrs();
+    for (const n of this.nets)
+      if (kind === "reconcile" || (n.active && !wasActive.has(n.name))) n.hostAddrs = before === after ? after : undefined;
     const bucket = what.startsWith("replayed") ? this.result.replayed : this.result.done;
     bucket[kind] = (bucket[kind] ?? 0) + 1;
     return [kind, what];
@@ -242,6 +258,7 @@ export class Soak {
     const { observations } = await probeAll({ runner: processRunner, roots: roots(), config, networks, only: names });
     const obs = new Map(observations.map((o) => [o.name, o]));
     const running = new Set((await virsh(["list", "--name"])).stdout.split("\n").map((s) => s.trim()));
+    const now = await hostAddrs();
     for (const n of this.nets) {
       const o = obs.get(n.name);
       const libvirtActive = networks.find((x) => x.name === n.name)?.active ?? false;
@@ -252,7 +269,10 @@ export class Soak {
       }
       const v = evaluate(o);
       if (n.active) {
-        const unexpected = v.reasons.filter((x) => !n.faults.has(x.code));
+        // a ruleset listing the host's former addresses is stale, not broken: reconcile renews it
+        const hostMoved = n.hostAddrs !== now;
+        if (hostMoved && v.reasons.some((x) => x.code === "ruleset-changed")) this.result.hostAddressChanges++;
+        const unexpected = v.reasons.filter((x) => !n.faults.has(x.code) && !(hostMoved && x.code === "ruleset-changed"));
         if (!(v.health === "healthy" || (v.health === "degraded" && unexpected.length === 0)))
           bad.push(`${n.name}: ${v.health}: ${v.reasons.map((x) => x.message).join("; ")}`);
         const wan = o.inside?.links.find((l) => l.name === "wan0")?.addresses ?? [];
@@ -300,6 +320,11 @@ export class Soak {
     if (new Set(ips).size !== ips.length) bad.push(`an uplink is used twice: ${ips.join(" ")}`);
     return bad;
   }
+}
+
+/** The host's addresses as vnat's isolation reads them, as one comparable string. */
+async function hostAddrs(): Promise<string> {
+  return (await probeHostAddresses(processRunner)).join(",");
 }
 
 /** pids of dnsmasq processes started for network NAME (by their pid-file argument). */

@@ -39,10 +39,13 @@ export const START_STEPS = [
   "announce",
   "record",
 ] as const;
-/** prepareNetwork's steps: everything that does not need the libvirt bridge… */
-const PREPARE_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq"] as const;
+/**
+ * prepareNetwork's steps: everything that does not need the libvirt bridge (the uplink is
+ * announced already: wan0 is on the provider bridge)…
+ */
+const PREPARE_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "announce"] as const;
 /** …and the rest, once libvirt has made it: "attach" puts the LAN veth on the bridge. */
-const FINISH_STEPS = ["attach", "announce", "record"] as const;
+const FINISH_STEPS = ["attach", "record"] as const;
 export type StartStep = (typeof START_STEPS)[number] | "attach";
 
 export interface ApplyContext {

@@ -51,17 +51,16 @@ function ctx(runner: Runner) {
 }
 
 describe("prepareNetwork", () => {
-  test("builds all but the LAN attachment; finish() attaches, announces and records", async () => {
+  test("builds all but the LAN attachment; finish() attaches and records", async () => {
     const runner = recorder();
     const c = ctx(runner);
     const p = await prepareNetwork(c, spec);
     assert.ok(!runner.calls.some((l) => l.includes(attach)), "the LAN veth stays off the (not yet made) bridge");
     assert.ok(runner.calls.some((l) => l.includes("dnsmasq")));
-    assert.ok(!runner.calls.some((l) => l.includes("arping")));
     const before = runner.calls.length;
     await p.finish();
     assert.deepEqual(runner.calls.slice(before), [`ip -batch - <<${attach}`]);
-    // the announcement runs detached (not through the runner); the state says active
+    // the state says active
     assert.match(readdirSync(join(c.roots.run, "net", "prep")).join(" "), /state\.json/);
   });
 

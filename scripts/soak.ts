@@ -22,7 +22,14 @@ const { values } = parseArgs({
 const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
 const ops = Number(values.ops);
 const count = Number(values.networks);
-if (!Number.isInteger(seed) || !Number.isInteger(ops) || ops < 1 || !Number.isInteger(count) || count < 1 || count > 50) {
+if (
+  !Number.isInteger(seed) ||
+  !Number.isInteger(ops) ||
+  ops < 1 ||
+  !Number.isInteger(count) ||
+  count < 1 ||
+  count > 50
+) {
   console.error("usage: npm run soak -- [--seed N] [--ops N] [--networks 1-50]");
   process.exit(2);
 }
@@ -46,7 +53,9 @@ try {
     Object.entries(o)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ") || "none";
-  console.log(`done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; host address changes seen: ${r.hostAddressChanges}; ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.ms / r.ops)} ms per operation with its checks)`);
+  console.log(
+    `done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; host address changes seen: ${r.hostAddressChanges}; ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.ms / r.ops)} ms per operation with its checks)`,
+  );
   for (const v of r.violations) console.log(`VIOLATION ${v}`);
   console.log(`soak: seed ${r.seed}, ${r.ops} operations, ${violations} violations`);
 } finally {

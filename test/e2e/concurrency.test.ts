@@ -48,7 +48,10 @@ describe("10 networks at once (real libvirt)", { skip }, () => {
     const docs = await fleet.status(nets.map((n) => n.name));
     for (const d of docs) assert.equal(d.health, "healthy", `${d.name}: ${JSON.stringify(d.reasons)}`);
     const live = docs.map((d) => d.uplink?.address?.split("/")[0]);
-    assert.deepEqual(live, nets.map((n) => n.uplink));
+    assert.deepEqual(
+      live,
+      nets.map((n) => n.uplink),
+    );
     // the claims agree: one per uplink, each naming its network
     const claims = readdirSync("/run/vnat/claims").filter((c) => c.startsWith(`${fleet.world.providerBridge}@`));
     assert.equal(claims.length, N);
@@ -69,7 +72,10 @@ describe("10 networks at once (real libvirt)", { skip }, () => {
         return (await g.fetch(`http://${fleet.world.internetIp}/`)).trim();
       }),
     );
-    assert.deepEqual(seen, nets.map((n) => n.uplink));
+    assert.deepEqual(
+      seen,
+      nets.map((n) => n.uplink),
+    );
     assert.equal(await fleet.world.privateSourcePackets(), 0);
     console.log(`# ${N} guests leased and fetched in parallel: ${Math.round(performance.now() - t0)} ms`);
   });

@@ -63,7 +63,10 @@ describe("reboot: namespaces gone, libvirt networks still active (real libvirt)"
         return (await g.fetch(`http://${fleet.world.internetIp}/`)).trim();
       }),
     );
-    assert.deepEqual(seen, nets.map((n) => n.uplink));
+    assert.deepEqual(
+      seen,
+      nets.map((n) => n.uplink),
+    );
   });
 
   test("a second reconcile changes nothing", async () => {

@@ -20,7 +20,8 @@ describe("soak (real libvirt)", { skip }, () => {
 
   before(async () => {
     fleet = await Fleet.open();
-    for (let i = 0; i < 5; i++) nets.push(await fleet.create(`vns-${fleet.tag}-${i}`, { uplink: i < 2 ? `198.51.100.${220 + i}` : "auto" }));
+    for (let i = 0; i < 5; i++)
+      nets.push(await fleet.create(`vns-${fleet.tag}-${i}`, { uplink: i < 2 ? `198.51.100.${220 + i}` : "auto" }));
   });
 
   after(async () => {
@@ -31,8 +32,13 @@ describe("soak (real libvirt)", { skip }, () => {
   test(`seed ${seed}, ${ops} operations over 5 networks: no violation (VNAT_SOAK_SEED=${seed} reproduces)`, async (t) => {
     soak = new Soak(fleet, nets, { seed, ops, log: (l) => t.diagnostic(l) });
     const r = await soak.run();
-    const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-    console.log(`# soak: seed ${r.seed}, ${r.ops} operations, ${r.violations.length} violations, ${r.ms} ms; done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; host address changes seen: ${r.hostAddressChanges}`);
+    const fmt = (o: Record<string, number>): string =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none";
+    console.log(
+      `# soak: seed ${r.seed}, ${r.ops} operations, ${r.violations.length} violations, ${r.ms} ms; done: ${fmt(r.done)}; replayed: ${fmt(r.replayed)}; host address changes seen: ${r.hostAddressChanges}`,
+    );
     assert.deepEqual(r.violations, []);
   });
 });

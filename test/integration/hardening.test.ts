@@ -6,7 +6,16 @@
 // yet still reads its hosts file, at start and on SIGHUP.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -35,7 +44,10 @@ before(async () => {
   };
   guest = await world.addGuest(net.bridge);
   net.extraMetadata = `<vnat:host mac="${await guest.mac()}" ip="10.0.0.42" name="fixed"/>`;
-  for (const [op, subop] of [["start", "begin"], ["started", "begin"]] as const) {
+  for (const [op, subop] of [
+    ["start", "begin"],
+    ["started", "begin"],
+  ] as const) {
     const r = await runHook(net.name, op, subop, hookData(net), env);
     assert.equal(r.exitCode, 0, r.stderr);
   }
@@ -98,10 +110,19 @@ describe("hardening", () => {
 
   test("dnsmasq runs unprivileged, as its own user", () => {
     const status = readFileSync(`/proc/${dnsmasqPid()}/status`, "utf8");
-    const ids = (key: string): number[] => (new RegExp(`^${key}:\\s+(.*)$`, "m").exec(status)?.[1] ?? "").split(/\s+/).map(Number);
-    assert.ok(ids("Uid").every((u) => u !== 0), `dnsmasq uids: ${ids("Uid").join(" ")}`);
-    assert.ok(ids("Gid").every((g) => g !== 0), `dnsmasq gids: ${ids("Gid").join(" ")}`);
-    const user = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(ids("Uid")[0]));
+    const ids = (key: string): number[] =>
+      (new RegExp(`^${key}:\\s+(.*)$`, "m").exec(status)?.[1] ?? "").split(/\s+/).map(Number);
+    assert.ok(
+      ids("Uid").every((u) => u !== 0),
+      `dnsmasq uids: ${ids("Uid").join(" ")}`,
+    );
+    assert.ok(
+      ids("Gid").every((g) => g !== 0),
+      `dnsmasq gids: ${ids("Gid").join(" ")}`,
+    );
+    const user = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((l) => l.split(":")[2] === String(ids("Uid")[0]));
     assert.equal(user?.split(":")[0], "dnsmasq");
   });
 

@@ -50,7 +50,8 @@ after(async () => {
 /** How far the killed `started` got, from what it left behind. */
 async function reached(): Promise<string> {
   const state = await readState(roots(), net.name);
-  if (!state) return existsSync(`/run/vnat/net/${net.name}`) ? "files" : vnatDebris(net.name).length ? "claim" : "nothing";
+  if (!state)
+    return existsSync(`/run/vnat/net/${net.name}`) ? "files" : vnatDebris(net.name).length ? "claim" : "nothing";
   if (state.phase === "active") return "active";
   if (await dnsmasqPid(netPaths(roots(), net.name).pidFile)) return "dnsmasq";
   return existsSync(`/run/netns/${kernelNames(net.name).netns}`) ? "namespace" : "state";
@@ -96,7 +97,14 @@ describe("SIGKILL during started", () => {
       const scope = r() < 0.5 ? "hook" : "group";
       const roll = r();
       const next = roll < 0.4 ? "restart" : roll < 0.7 ? "restart, stop killed" : "stop";
-      const run = await runHookAndKill([net.name, "started", "begin", "-"], hookData(net), delay, scope, {}, trigger.when);
+      const run = await runHookAndKill(
+        [net.name, "started", "begin", "-"],
+        hookData(net),
+        delay,
+        scope,
+        {},
+        trigger.when,
+      );
       const point = run.killed ? await reached() : "finished";
       where.set(point, (where.get(point) ?? 0) + 1);
       const what = `run ${i} (seed ${seed}): killed ${scope} ${delay} ms after "${trigger.name}", having reached "${point}", then ${next}`;
@@ -106,8 +114,16 @@ describe("SIGKILL during started", () => {
           await expectOk("started", "begin");
           assert.equal(await healthOf({ name: net.name, xml: networkXml(net), active: true }), "healthy", what);
         }
-        if (next.endsWith("stop killed")) // teardown interrupted too: the next `stopped` finishes it
-          await runHookAndKill([net.name, "stopped", "end", "-"], hookData(net), Math.round(r() * 60), scope, {}, () => true);
+        if (next.endsWith("stop killed"))
+          // teardown interrupted too: the next `stopped` finishes it
+          await runHookAndKill(
+            [net.name, "stopped", "end", "-"],
+            hookData(net),
+            Math.round(r() * 60),
+            scope,
+            {},
+            () => true,
+          );
         await expectOk("stopped", "end");
         assert.deepEqual(vnatDebris(net.name), [], what);
       } catch (e) {
@@ -116,6 +132,8 @@ describe("SIGKILL during started", () => {
       }
     }
     const hist = [...where].map(([k, v]) => `${k} ${v}`).join(", ");
-    t.diagnostic(`seed ${seed}: ${runs} kills (window ${Math.round(fullMs)} ms; reached: ${hist}), violations ${violations}`);
+    t.diagnostic(
+      `seed ${seed}: ${runs} kills (window ${Math.round(fullMs)} ms; reached: ${hist}), violations ${violations}`,
+    );
   });
 });

@@ -75,7 +75,10 @@ describe("odd but valid corpus through the hook: a working namespace, then nothi
   test("every accepted document", async (t) => {
     for (const item of loadCorpus("accepted", vars)) {
       const where = `${item.id} (${item.why})`;
-      for (const [op, subop] of [["start", "begin"], ["started", "begin"]] as const) {
+      for (const [op, subop] of [
+        ["start", "begin"],
+        ["started", "begin"],
+      ] as const) {
         const r = await runHook(item.argv, op, subop, item.stdin, env);
         started.set(item.argv, item.stdin);
         assert.equal(r.exitCode, 0, `${where}: ${op}: ${r.stderr}`);

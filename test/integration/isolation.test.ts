@@ -26,7 +26,10 @@ let hostNs: Guest;
 let env: Record<string, string>;
 
 async function start(n: NetOpts): Promise<void> {
-  for (const [op, subop] of [["start", "begin"], ["started", "begin"]] as const) {
+  for (const [op, subop] of [
+    ["start", "begin"],
+    ["started", "begin"],
+  ] as const) {
     const r = await runHook(n.name, op, subop, hookData(n), env);
     assert.equal(r.exitCode, 0, `${n.name} ${op}: ${r.stderr}`);
   }
@@ -77,8 +80,16 @@ before(async () => {
   const guestB = await world.addGuest(b.bridge);
   await guestB.addStaticAddress("10.0.0.5/24", "10.0.0.1");
   const echo = "src/sandbox/http-echo-server.mjs";
-  const p = await world.startProcess(guestB.ns, "echo-b", process.execPath, [echo, `${world.tmpDir}/echo-b.jsonl`, "80"]);
-  await waitFor(async () => (await nsExec(guestB.ns, "cat", [p.logFile])).stdout.includes("listening"), 5000, "echo server in guest B");
+  const p = await world.startProcess(guestB.ns, "echo-b", process.execPath, [
+    echo,
+    `${world.tmpDir}/echo-b.jsonl`,
+    "80",
+  ]);
+  await waitFor(
+    async () => (await nsExec(guestB.ns, "cat", [p.logFile])).stdout.includes("listening"),
+    5000,
+    "echo server in guest B",
+  );
   await start(a);
   guestA = await world.addGuest(a.bridge);
   await guestA.dhcp();
@@ -121,13 +132,37 @@ describe("isolation", () => {
   });
 
   test("without the stand-in, the set holds exactly the real host's addresses (nothing is sent to them)", async () => {
-    const plain = { ...a, name: `t${tag}ic`, bridge: await world.addLanBridge(), uplink: "198.51.100.13/24", extraMetadata: "" };
-    for (const [op, subop] of [["start", "begin"], ["started", "begin"]] as const)
+    const plain = {
+      ...a,
+      name: `t${tag}ic`,
+      bridge: await world.addLanBridge(),
+      uplink: "198.51.100.13/24",
+      extraMetadata: "",
+    };
+    for (const [op, subop] of [
+      ["start", "begin"],
+      ["started", "begin"],
+    ] as const)
       assert.equal((await runHook(plain.name, op, subop, hookData(plain))).exitCode, 0);
     try {
-      const set = await run("ip", ["netns", "exec", kernelNames(plain.name).netns, "nft", "-j", "list", "set", "ip", "vnat", "host_addrs"]);
-      const elems = (JSON.parse(set.stdout) as { nftables: Array<{ set?: { elem?: string[] } }> }).nftables.find((x) => x.set)?.set?.elem ?? [];
-      const host = JSON.parse((await run("ip", ["-j", "-4", "addr", "show"])).stdout) as Array<{ addr_info: Array<{ local: string }> }>;
+      const set = await run("ip", [
+        "netns",
+        "exec",
+        kernelNames(plain.name).netns,
+        "nft",
+        "-j",
+        "list",
+        "set",
+        "ip",
+        "vnat",
+        "host_addrs",
+      ]);
+      const elems =
+        (JSON.parse(set.stdout) as { nftables: Array<{ set?: { elem?: string[] } }> }).nftables.find((x) => x.set)?.set
+          ?.elem ?? [];
+      const host = JSON.parse((await run("ip", ["-j", "-4", "addr", "show"])).stdout) as Array<{
+        addr_info: Array<{ local: string }>;
+      }>;
       const want = host.flatMap((l) => l.addr_info.map((i) => i.local)).filter((ip) => !ip.startsWith("127."));
       assert.deepEqual([...elems].sort(), [...new Set(want)].sort());
     } finally {

@@ -115,12 +115,21 @@ export class Fleet {
         /* gone */
       }
     }
-    await waitFor(async () => (await sh("ip", ["netns", "pids", k.netns])).stdout.trim() === "", 5000, `${k.netns} empty`);
+    await waitFor(
+      async () => (await sh("ip", ["netns", "pids", k.netns])).stdout.trim() === "",
+      5000,
+      `${k.netns} empty`,
+    );
     await run("ip", ["netns", "del", k.netns]);
-    await waitFor(() => !existsSync(`/sys/class/net/${k.uplinkHost}`) && !existsSync(`/sys/class/net/${k.lanHost}`), 5000, "veths gone");
+    await waitFor(
+      () => !existsSync(`/sys/class/net/${k.uplinkHost}`) && !existsSync(`/sys/class/net/${k.lanHost}`),
+      5000,
+      "veths gone",
+    );
     await rm(`/run/vnat/net/${name}`, { recursive: true, force: true });
     for (const c of existsSync("/run/vnat/claims") ? readdirSync("/run/vnat/claims") : [])
-      if (readFileSync(`/run/vnat/claims/${c}`, "utf8").trim() === name) await rm(`/run/vnat/claims/${c}`, { force: true });
+      if (readFileSync(`/run/vnat/claims/${c}`, "utf8").trim() === name)
+        await rm(`/run/vnat/claims/${c}`, { force: true });
   }
 
   /** Removes every network (and domain) of the fleet, the world, the hook; lists what was left. */

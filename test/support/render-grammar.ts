@@ -102,7 +102,10 @@ export function renderViolations(spec: NetSpec, roots: Roots, nftReference: Set<
   for (const a of renderDnsmasqArgs(spec, netPaths(roots, spec.name))) check("dnsmasq", a, dnsmasqGrammar(spec, roots));
   check("arping", renderAnnounceArgs(spec).join(" "), [ARPING]);
   for (const f of spec.floating ?? []) check("arping", renderFloatingAnnounceArgs(f.address).join(" "), [ARPING]);
-  for (const l of renderDhcpHosts(spec.hosts ?? []).split("\n").filter(Boolean)) check("dhcp-hosts", l, [DHCP_HOST]);
+  for (const l of renderDhcpHosts(spec.hosts ?? [])
+    .split("\n")
+    .filter(Boolean))
+    check("dhcp-hosts", l, [DHCP_HOST]);
   for (const l of renderNft(spec, HOST_ADDRS).split("\n"))
     if (!nftReference.has(nftSkeleton(l))) bad.push(`nft: ${JSON.stringify(l)}`);
   // the names every command's argv carries (`ip netns exec NETNS …`, `ip link del HOSTIF`)

@@ -157,7 +157,8 @@ export class Soak {
     // processes on this machine (a libvirt NAT network starting) may change them any time
     const after = await hostAddrs();
     for (const n of this.nets)
-      if (kind === "reconcile" || (n.active && !wasActive.has(n.name))) n.hostAddrs = before === after ? after : undefined;
+      if (kind === "reconcile" || (n.active && !wasActive.has(n.name)))
+        n.hostAddrs = before === after ? after : undefined;
     const bucket = what.startsWith("replayed") ? this.result.replayed : this.result.done;
     bucket[kind] = (bucket[kind] ?? 0) + 1;
     return [kind, what];
@@ -272,11 +273,14 @@ export class Soak {
         // a ruleset listing the host's former addresses is stale, not broken: reconcile renews it
         const hostMoved = n.hostAddrs !== now;
         if (hostMoved && v.reasons.some((x) => x.code === "ruleset-changed")) this.result.hostAddressChanges++;
-        const unexpected = v.reasons.filter((x) => !n.faults.has(x.code) && !(hostMoved && x.code === "ruleset-changed"));
+        const unexpected = v.reasons.filter(
+          (x) => !n.faults.has(x.code) && !(hostMoved && x.code === "ruleset-changed"),
+        );
         if (!(v.health === "healthy" || (v.health === "degraded" && unexpected.length === 0)))
           bad.push(`${n.name}: ${v.health}: ${v.reasons.map((x) => x.message).join("; ")}`);
         const wan = o.inside?.links.find((l) => l.name === "wan0")?.addresses ?? [];
-        if (!wan.includes(`${n.uplink}/24`)) bad.push(`${n.name}: wan0 has ${wan.join(",") || "nothing"}, not ${n.uplink}/24`);
+        if (!wan.includes(`${n.uplink}/24`))
+          bad.push(`${n.name}: wan0 has ${wan.join(",") || "nothing"}, not ${n.uplink}/24`);
         const guests = new Set(o.ports.map((p) => p.mac));
         for (const d of this.domains.filter((x) => x.net === n.name && x.plugged))
           if (!guests.has(d.mac)) bad.push(`${n.name}: guest ${d.name} (${d.mac}) attached but not reported`);

@@ -27,7 +27,11 @@ const vars: CorpusVars = {
   DNS: "198.18.0.10",
   FLOATING: "198.51.100.250",
 };
-const roots: Roots = { run: "/nonexistent/vnat-unit/run", config: "/nonexistent/vnat-unit/config.json", log: "/nonexistent/vnat-unit/log" };
+const roots: Roots = {
+  run: "/nonexistent/vnat-unit/run",
+  config: "/nonexistent/vnat-unit/config.json",
+  log: "/nonexistent/vnat-unit/log",
+};
 const commands: string[] = [];
 const recordingRunner: Runner = {
   run: async (cmd, args) => {

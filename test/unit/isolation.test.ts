@@ -40,14 +40,20 @@ describe("isolation", () => {
     });
 
   test("the host set lists each address once, sorted, and is declared empty when there are none", () => {
-    assert.match(renderNft(spec(""), HOST), /set host_addrs \{\n {4}type ipv4_addr\n {4}elements = \{ 172\.17\.0\.1, 192\.0\.2\.2 \}\n {2}\}/);
+    assert.match(
+      renderNft(spec(""), HOST),
+      /set host_addrs \{\n {4}type ipv4_addr\n {4}elements = \{ 172\.17\.0\.1, 192\.0\.2\.2 \}\n {2}\}/,
+    );
     assert.match(renderNft(spec(""), []), /set host_addrs \{\n {4}type ipv4_addr\n {2}\}/);
   });
 
   test("the rules come after established traffic is accepted and before DNATed traffic is", () => {
     const nft = renderNft(spec(`<vnat:forward proto="tcp" port="80" to="10.0.0.5"/>`), HOST);
     const at = (s: string) => nft.indexOf(s);
-    assert.ok(at("ct state established,related accept\n    ct state invalid drop\n    iifname \"lan0\" ip daddr @host_addrs") > at("chain forward"));
+    assert.ok(
+      at('ct state established,related accept\n    ct state invalid drop\n    iifname "lan0" ip daddr @host_addrs') >
+        at("chain forward"),
+    );
     assert.ok(at(PROVIDER_RULE) < at("ct status dnat accept"));
   });
 

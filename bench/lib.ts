@@ -24,6 +24,11 @@ export interface Figure {
   /** id of the figure this one is compared with (measured in the same run) */
   baseline?: string;
   ratio?: number;
+  /**
+   * samples[i] and the baseline's samples[i] were taken back to back: the ratio is the
+   * median of the pairs' ratios, which a load change between pairs does not skew
+   */
+  paired?: boolean;
   target?: Target;
   met?: boolean;
   note?: string;
@@ -49,7 +54,7 @@ export function figure(
   label: string,
   unit: string,
   samples: number[],
-  extra: Partial<Pick<Figure, "baseline" | "target" | "note">> = {},
+  extra: Partial<Pick<Figure, "baseline" | "target" | "note" | "paired">> = {},
 ): Figure {
   return { id, group, label, unit, value: median(samples), samples, ...extra };
 }
@@ -60,6 +65,8 @@ export function compare(figs: Figure[]): Figure[] {
   for (const f of figs) {
     const base = f.baseline !== undefined ? byId.get(f.baseline) : undefined;
     if (base !== undefined && base.value > 0) f.ratio = f.value / base.value;
+    if (base !== undefined && f.paired && base.samples.length === f.samples.length && f.samples.length > 0)
+      f.ratio = median(f.samples.map((x, i) => x / base.samples[i]!));
     if (f.target !== undefined) {
       const x = f.target.of === "ratio" ? f.ratio : f.value;
       f.met = x === undefined ? undefined : f.target.op === "<=" ? x <= f.target.limit : x >= f.target.limit;

@@ -49,6 +49,16 @@ function rssOf(pid: number): number {
   }
 }
 
+/** The running hook daemon (src/hook/hookd.ts), if any. */
+function hookdPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync("/run/vnat/hookd/pid", "utf8").split(" ")[0]);
+    return pid > 1 && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function dnsmasqPidOf(name: string): number | undefined {
   try {
     const pid = Number(readFileSync(`/run/vnat/net/${name}/dnsmasq.pid`, "utf8").trim());
@@ -124,7 +134,13 @@ async function stopAll(nets: NetOpts[]): Promise<void> {
   if (errors.length) throw new Error(`scale teardown: ${errors.join("; ")}`);
 }
 
-async function ramp(w: World, bridges: string[], withStatus: boolean): Promise<Checkpoint[]> {
+interface Ramp {
+  checkpoints: Checkpoint[];
+  /** MemAvailable regained per network when all of them stopped (the same cost, seen from the other side) */
+  releasedPerNetKb: number;
+}
+
+async function ramp(w: World, bridges: string[], withStatus: boolean): Promise<Ramp> {
   const max = Math.max(...CHECKPOINTS);
   const up: NetOpts[] = [];
   const starts: number[] = [];
@@ -165,9 +181,13 @@ async function ramp(w: World, bridges: string[], withStatus: boolean): Promise<C
           (cp.statusMs !== undefined ? `, status ${cp.statusMs.toFixed(0)} ms (${saw} networks)` : ""),
       );
     }
-    return out;
-  } finally {
+    const memUp = memAvailableKb();
     await stopAll(up);
+    await sleep(2000);
+    return { checkpoints: out, releasedPerNetKb: (memAvailableKb() - memUp) / up.length };
+  } catch (e) {
+    await stopAll(up).catch((c: unknown) => log(`scale: cleanup after a failure: ${(c as Error).message}`));
+    throw e;
   }
 }
 
@@ -181,10 +201,14 @@ export async function benchScale(): Promise<Figure[]> {
     const withStatus = await statusAvailable();
     if (!withStatus) log("scale: `vnat status` is not in dist/cli.js: status time not measured");
     const ramps: Checkpoint[][] = [];
+    const released: number[] = [];
     for (let r = 0; r < RAMPS; r++) {
       log(`scale: ramp ${r + 1}/${RAMPS}`);
-      ramps.push(await ramp(world, bridges, withStatus));
+      const x = await ramp(world, bridges, withStatus);
+      ramps.push(x.checkpoints);
+      released.push(x.releasedPerNetKb / 1024);
     }
+    const hookd = hookdPid();
     const at = (n: number, f: (c: Checkpoint) => number | undefined): number[] =>
       ramps
         .map((cs) => cs.find((c) => c.n === n))
@@ -236,6 +260,7 @@ export async function benchScale(): Promise<Figure[]> {
         ),
       );
     figs.push(
+      figure("scale", "scale.mem.released", `memory regained per network when all ${max} stop`, "MB", released),
       figure(
         "scale",
         `scale.dnsmasq.rss`,
@@ -251,6 +276,13 @@ export async function benchScale(): Promise<Figure[]> {
         at(max, (c) => c.dnsmasqPssKb / 1024),
       ),
     );
+    if (hookd !== undefined)
+      figs.push(
+        figure("scale", "scale.hookd.rss", "vnat hook daemon RSS (one per host, not per network)", "MB", [
+          rssOf(hookd) / 1024,
+        ]),
+        figure("scale", "scale.hookd.pss", "vnat hook daemon PSS (one per host)", "MB", [pssKb(hookd) / 1024]),
+      );
     return compare(figs);
   } finally {
     await world.destroy();

@@ -19,8 +19,8 @@ import { nsExec, run, sh, sleep } from "../test/support/sh.ts";
 import { createWorld, type World } from "../test/support/world.ts";
 import { compare, figure, log, type Figure } from "./lib.ts";
 
-const SECONDS = Number(process.env.BENCH_TP_SECONDS ?? 4);
-const RUNS = Number(process.env.BENCH_TP_RUNS ?? 5);
+const SECONDS = Number(process.env.BENCH_TP_SECONDS ?? 3);
+const RUNS = Number(process.env.BENCH_TP_RUNS ?? 7);
 const STREAMS = [1, 4] as const;
 const GUEST_IP = "10.0.0.50";
 const LAN_GW = "10.0.0.1";
@@ -244,7 +244,7 @@ export async function benchThroughput(): Promise<Figure[]> {
             "Gbit/s",
             samples.get(`${p}.${path}`) ?? [],
             {
-              ...(path !== "direct" ? { baseline: `throughput.p${p}.direct` } : {}),
+              ...(path !== "direct" ? { baseline: `throughput.p${p}.direct`, paired: true } : {}),
               ...(path === "vnat" ? { target: { of: "ratio", op: ">=", limit: 0.9 } as const } : {}),
             },
           ),

@@ -23,7 +23,8 @@ HOOK_MARK="# vnat network hook, installed by vnat's install.sh"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # the runtime package list is shared with .ci/run
 mapfile -t PACKAGES < <(grep -Ev '^(#|$)' "$SRC/scripts/debian-packages.txt")
-DEMO_PACKAGES=(busybox-static)
+# the demo's guests and the test suite use a few more (busybox, virt-install, iperf3)
+mapfile -t DEMO_PACKAGES < <(grep -Ev '^(#|$)' "$SRC/scripts/debian-packages-test.txt")
 
 say() { printf 'vnat install: %s\n' "$*"; }
 die() { printf 'vnat install: %s\n' "$*" >&2; exit 1; }
@@ -117,7 +118,7 @@ uninstall() {
 # --- install ----------------------------------------------------------------------------
 install_packages() {
   local want=("${PACKAGES[@]}") missing=() p
-  [ "$demo" -eq 1 ] && ! command -v busybox >/dev/null && want+=("${DEMO_PACKAGES[@]}")
+  [ "$demo" -eq 1 ] && want+=("${DEMO_PACKAGES[@]}")
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done

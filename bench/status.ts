@@ -99,6 +99,19 @@ try {
   const first = await time(["reconcile", ...names], 1);
   console.log(`first vnat reconcile (creates whatever the hook did not): ${first.median} ms wall, ${first.cpu} ms CPU`);
   await breakdown(names);
+  if (process.env.BENCH_PROFILE) {
+    // where Node's own time goes: node --cpu-prof, summarized by self time per function
+    await execa(process.execPath, [
+      "--cpu-prof",
+      "--cpu-prof-dir",
+      process.env.BENCH_PROFILE,
+      CLI,
+      "status",
+      "--json",
+      ...names,
+    ]);
+    console.log(`  CPU profile written to ${process.env.BENCH_PROFILE}`);
+  }
   const status = await time(["status", "--json", ...names]);
   console.log(
     `vnat status --json NAME... (the ${N} bench networks): median ${status.median} ms wall, ${status.cpu} ms CPU of all its processes; runs ${status.all.join(" ")}`,

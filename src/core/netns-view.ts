@@ -61,3 +61,31 @@ export function parseNetnsProbe(stdout: string): NetnsView {
     ruleset: lines.slice(2).join("\n").trim(),
   };
 }
+
+/**
+ * Splits the output of `ip -o -force -batch -` over lines `netns exec NS nft list ruleset`
+ * and `link show dev lo`, alternating (one pair per namespace), into each namespace's
+ * ruleset; a namespace whose nft line failed ("Command failed -:N" on stderr) gets an error.
+ */
+export function parseRulesetBatch(
+  stdout: string,
+  stderr: string,
+  count: number,
+): Array<{ ruleset: string } | { error: string }> {
+  // ip prints a command's own error, then "Command failed -:N"
+  const failed = new Map<number, string>();
+  let last = "";
+  for (const line of stderr.split("\n")) {
+    const m = /^Command failed -:(\d+)/.exec(line);
+    if (m) failed.set(Number(m[1]), last || "nft failed");
+    else if (line.trim() !== "") last = line.trim();
+  }
+  // the text before the k-th separator is the k-th namespace's; what follows the last is none's
+  const parts = stdout.split(/^\d+: lo: .*\n?/m).slice(0, -1);
+  return Array.from({ length: count }, (_, i) => {
+    const error = failed.get(2 * i + 1);
+    if (error !== undefined) return { error };
+    const text = parts[i];
+    return text === undefined ? { error: "output of ip -batch ended early" } : { ruleset: text.trim() };
+  });
+}

@@ -4,9 +4,8 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { DnsmasqState, VethState } from "../core/observed.ts";
-import { dnsmasqPid } from "../adapters/dnsmasq.ts";
 
-function readText(path: string): string | null {
+export function readText(path: string): string | null {
   try {
     return readFileSync(path, "utf8").trim();
   } catch {
@@ -60,12 +59,20 @@ export function processArgs(pid: number): string[] | null {
         .slice(1);
 }
 
-export async function probeDnsmasq(
-  pidFile: string,
-  netns: string,
-  expectedArgs: string[] | null,
-): Promise<DnsmasqState> {
-  const pid = (await dnsmasqPid(pidFile)) ?? null;
+/**
+ * vnat's dnsmasq of a network: the pid in its pid file, if that process is a dnsmasq started
+ * with this pid file (adapters/dnsmasq.ts's rule, read synchronously: procfs reads are
+ * cheaper than the promises around them).
+ */
+export function ourDnsmasqPid(pidFile: string): number | null {
+  const pid = Number.parseInt(readText(pidFile) ?? "", 10);
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  const argv = readText(`/proc/${pid}/cmdline`)?.split("\0") ?? [];
+  return argv.some((a) => a.endsWith("dnsmasq")) && argv.includes(`--pid-file=${pidFile}`) ? pid : null;
+}
+
+export function probeDnsmasq(pidFile: string, netns: string, expectedArgs: string[] | null): DnsmasqState {
+  const pid = ourDnsmasqPid(pidFile);
   if (pid === null) return { pid, inNamespace: false, argsMatch: false };
   const inNamespace = inNetns(pid, netns);
   const args = processArgs(pid);
@@ -78,4 +85,16 @@ export function conntrackCount(pid: number): number | null {
   const text = readText(`/proc/${pid}/net/stat/nf_conntrack`);
   const first = text?.split("\n")[1]?.trim().split(/\s+/)[0];
   return first && /^[0-9a-f]+$/i.test(first) ? Number.parseInt(first, 16) : null;
+}
+
+/** The phase and start time in a network's state.json (adapters/state.ts writes it), or undefined. */
+export function readStateSync(path: string): { phase: string; startedAt: string } | undefined {
+  try {
+    const st = JSON.parse(readText(path) ?? "") as { phase?: unknown; startedAt?: unknown };
+    return typeof st.phase === "string" && typeof st.startedAt === "string"
+      ? { phase: st.phase, startedAt: st.startedAt }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,10 +1,11 @@
 // What a namespace holds, at the least cost. Usually a process vnat started inside it
 // (dnsmasq) answers for links, addresses and routes through /proc/PID/net and the
-// namespace's sysfs under /proc/PID/root, and only `nft list ruleset` runs (nsenter:
-// ~3 ms of CPU). Otherwise ONE `ip -n NS -j -batch -` lists links, addresses and the
-// default route, then forks `nft list ruleset` inside the same namespace (ip flushes its
-// output before the fork, so the order holds): ~6 ms of CPU. Measured on 100 namespaces.
-import { readdir, readFile } from "node:fs/promises";
+// namespace's sysfs under /proc/PID/root (readNetnsFiles), and only nft runs, many
+// namespaces to one `ip -batch` (exec/probe-rulesets.ts). Otherwise ONE
+// `ip -n NS -j -batch -` per namespace lists links, addresses and the default route, then
+// forks `nft list ruleset` inside the same namespace (ip flushes its output before the
+// fork, so the order holds).
+import { readdirSync, readFileSync } from "node:fs";
 import { NETNS_PROBE_LINES, parseNetnsProbe, type InsideLink, type NetnsView } from "../core/netns-view.ts";
 import {
   addressesByIface,
@@ -27,42 +28,36 @@ export async function probeNetns(runner: Runner, netns: string): Promise<NetnsVi
 }
 
 /**
- * The fast path through PID, a process in NETNS (the caller checked). undefined when the
- * files cannot answer for sure: the sysfs PID sees is not the namespace's (its interfaces
- * differ from /proc/PID/net/dev), or an address cannot be placed on an interface.
+ * The fast path through PID, a process in the namespace (the caller checked): links,
+ * addresses and routes from /proc/PID/net and the namespace's sysfs under /proc/PID/root,
+ * read synchronously (tiny procfs files: a promise per read cost more than the read).
+ * undefined when the files cannot answer for sure: the sysfs PID sees is not the
+ * namespace's (its interfaces differ from /proc/PID/net/dev), or an address cannot be
+ * placed on an interface. The ruleset comes from exec/probe-rulesets.ts.
  */
-export async function probeNetnsViaPid(runner: Runner, netns: string, pid: number): Promise<NetnsView | undefined> {
+export function readNetnsFiles(pid: number): Omit<NetnsView, "ruleset"> | undefined {
   const proc = `/proc/${pid}`;
-  const [dev, route, trie, sysNames] = await Promise.all([
-    readFile(`${proc}/net/dev`, "utf8"),
-    readFile(`${proc}/net/route`, "utf8"),
-    readFile(`${proc}/net/fib_trie`, "utf8"),
-    readdir(`${proc}/root/sys/class/net`),
-  ]);
-  const names = parseNetDevNames(dev).sort();
-  if (names.join(",") !== [...sysNames].sort().join(",")) return undefined;
-  const routes = parseRoutes(route, endianness() === "LE");
-  const placed = addressesByIface(parseLocalAddresses(trie), routes);
-  if (!placed.complete) return undefined;
-  const links: InsideLink[] = await Promise.all(
-    names.map(async (name) => {
-      const sys = `${proc}/root/sys/class/net/${name}`;
-      const [flags, mac, oper] = await Promise.all(
-        ["flags", "address", "operstate"].map((f) => readFile(`${sys}/${f}`, "utf8").then((t) => t.trim())),
-      );
+  try {
+    const names = parseNetDevNames(readFileSync(`${proc}/net/dev`, "utf8")).sort();
+    if (names.join(",") !== readdirSync(`${proc}/root/sys/class/net`).sort().join(",")) return undefined;
+    const routes = parseRoutes(readFileSync(`${proc}/net/route`, "utf8"), endianness() === "LE");
+    const placed = addressesByIface(parseLocalAddresses(readFileSync(`${proc}/net/fib_trie`, "utf8")), routes);
+    if (!placed.complete) return undefined;
+    const links: InsideLink[] = names.map((name) => {
+      const sys = (f: string): string => readFileSync(`${proc}/root/sys/class/net/${name}/${f}`, "utf8").trim();
       return {
         name,
-        up: (Number.parseInt(flags!, 16) & 1) === 1,
-        operstate: oper!.toUpperCase(),
-        mac: mac ?? null,
+        up: (Number.parseInt(sys("flags"), 16) & 1) === 1,
+        operstate: sys("operstate").toUpperCase(),
+        mac: sys("address"),
         // loopback's 127/8 is left out (addressesByIface): vnat never judges lo
         addresses: placed.byIface.get(name) ?? [],
       };
-    }),
-  );
-  const r = await runner.run("nsenter", [`--net=/run/netns/${netns}`, "nft", "list", "ruleset"], { timeoutMs: 10_000 });
-  if (r.exitCode !== 0) throw new Error(`probe namespace ${netns}: ${firstLine(r.stderr)}`);
-  return { links, defaultRoute: defaultRouteOf(routes), ruleset: r.stdout.trim() };
+    });
+    return { links, defaultRoute: defaultRouteOf(routes) };
+  } catch {
+    return undefined; // the process went away meanwhile
+  }
 }
 
 /** Runs FN over ITEMS with at most LIMIT at a time; results in input order. */

@@ -15,15 +15,13 @@ import { netPaths, type Roots } from "../core/paths.ts";
 import { NFT_TABLE, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
-import { readIfExists } from "../adapters/files.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
 import { listPorts } from "../adapters/ports.ts";
-import { listStates, readState } from "../adapters/state.ts";
-import { bridgeExists, conntrackCount, inNetns, probeDnsmasq, probeVeth } from "./probe-host.ts";
+import { listStates } from "../adapters/state.ts";
+import { bridgeExists, conntrackCount, probeDnsmasq, probeVeth, readStateSync, readText } from "./probe-host.ts";
 import { probeDuplicate } from "./probe-dad.ts";
-import { limiter, probeNetns, probeNetnsViaPid, type Limiter } from "./probe-netns.ts";
-import { dnsmasqPid } from "../adapters/dnsmasq.ts";
-import type { NetnsView } from "../core/netns-view.ts";
+import { limiter, type Limiter } from "./probe-netns.ts";
+import { probeInside, type Inside } from "./probe-inside.ts";
 import { referenceRulesets } from "./probe-ruleset.ts";
 import type { Runner } from "./run.ts";
 
@@ -45,8 +43,6 @@ export interface ProbeResult {
   strayLinks: string[];
 }
 
-type Inside = { view: NetnsView } | { error: string };
-
 const listDir = (dir: string): Promise<string[]> => readdir(dir).catch(() => [] as string[]);
 
 export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
@@ -58,26 +54,12 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
   const netnsSet = new Set(nsList.filter(isVnatNetns));
   const wantedName = (n: string): boolean => !opts.only || opts.only.includes(n);
   // 1. every namespace's probe starts now; they need nothing from libvirt
-  const limit = limiter(Math.max(2, Math.min(8, availableParallelism() * 2)));
-  const inside = new Map<string, Promise<Inside>>();
-  for (const ns of netnsSet) {
-    const name = ns.slice(NETNS_PREFIX.length);
-    if (wantedName(name))
-      inside.set(
-        name,
-        limit(async () => {
-          const pid = await dnsmasqPid(netPaths(opts.roots, name).pidFile);
-          const fast =
-            pid !== undefined && inNetns(pid, ns)
-              ? await probeNetnsViaPid(opts.runner, ns, pid).catch(() => undefined)
-              : undefined;
-          return fast ?? probeNetns(opts.runner, ns);
-        }).then(
-          (view) => ({ view }),
-          (e: unknown) => ({ error: (e as Error).message }),
-        ),
-      );
-  }
+  const cpus = availableParallelism();
+  const limit = limiter(Math.max(2, Math.min(8, cpus * 2)));
+  const targets = [...netnsSet]
+    .map((netns) => ({ name: netns.slice(NETNS_PREFIX.length), netns }))
+    .filter((t) => wantedName(t.name));
+  const inside = probeInside(opts.runner, opts.roots, targets, limit, Math.max(2, Math.min(4, cpus * 2)));
   // 2. meanwhile libvirt says which networks should run, and how
   const networks = await opts.networks;
   const libvirt = new Map(networks.map((n) => [n.name, n]));
@@ -129,14 +111,14 @@ async function observeOne(
       lan: spec ? bridgeExists(spec.lanBridge) : null,
       uplink: spec ? bridgeExists(spec.uplink.bridge) : null,
     },
-    dnsmasq: await probeDnsmasq(paths.pidFile, k.netns, spec ? renderDnsmasqArgs(spec, paths) : null),
+    dnsmasq: probeDnsmasq(paths.pidFile, k.netns, spec ? renderDnsmasqArgs(spec, paths) : null),
     counters: {},
     conntrack: null,
-    leases: parseLeases((await readIfExists(paths.leases).catch(() => undefined)) ?? ""),
+    leases: parseLeases(readText(paths.leases) ?? ""),
     ports: await listPorts(paths.ports).catch(() => []),
   };
-  const state = await readState(opts.roots, name);
-  if (state) o.state = { phase: state.phase, startedAt: state.startedAt };
+  const state = readStateSync(paths.state);
+  if (state) o.state = state;
   const seen = await inside;
   if (seen && "view" in seen) {
     o.inside = seen.view;

@@ -19,7 +19,8 @@ import { kernelNames } from "../../src/core/names.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { statusDoc } from "../../src/core/status-doc.ts";
 import { probeAll } from "../../src/exec/probe.ts";
-import { probeNetns, probeNetnsViaPid } from "../../src/exec/probe-netns.ts";
+import { probeNetns, readNetnsFiles } from "../../src/exec/probe-netns.ts";
+import { listRulesets } from "../../src/exec/probe-rulesets.ts";
 import type { NetnsView } from "../../src/core/netns-view.ts";
 import { normalizeRuleset } from "../../src/core/ruleset.ts";
 import { reconcile, type ReconcileReport } from "../../src/exec/reconcile.ts";
@@ -144,17 +145,23 @@ describe("status and reconcile on real namespaces", { skip }, () => {
       assert.ok(n.nat.out && n.nat.out.packets > 0, "NAT counters count the guest's traffic");
       assert.ok(n.conntrack !== null && n.conntrack >= 0);
     }
-    // the fast path (files of dnsmasq's /proc) sees what `ip` sees
+    // the fast path (dnsmasq's /proc files, rulesets by one ip -batch) sees what `ip` sees
+    const listed = await listRulesets(
+      processRunner,
+      nets.map((n) => kernelNames(n.name).netns),
+      2,
+    );
     for (const n of nets) {
       const ns = kernelNames(n.name).netns;
       const viaIp = await probeNetns(processRunner, ns);
-      const viaPid = await probeNetnsViaPid(processRunner, ns, dnsmasqPidOf(n.name));
-      const shape = (v: NetnsView) =>
+      const files = readNetnsFiles(dnsmasqPidOf(n.name));
+      const rules = listed.get(ns);
+      assert.ok(files && rules && "ruleset" in rules, "the fast path answered");
+      const shape = (v: Omit<NetnsView, "ruleset">) =>
         v.links.filter((l) => l.name !== "lo").map((l) => [l.name, l.up, l.operstate, l.mac, l.addresses]);
-      assert.ok(viaPid, "the fast path answered");
-      assert.deepEqual(shape(viaPid), shape(viaIp));
-      assert.deepEqual(viaPid.defaultRoute, viaIp.defaultRoute);
-      assert.equal(normalizeRuleset(viaPid.ruleset), normalizeRuleset(viaIp.ruleset));
+      assert.deepEqual(shape(files), shape(viaIp));
+      assert.deepEqual(files.defaultRoute, viaIp.defaultRoute);
+      assert.equal(normalizeRuleset(rules.ruleset), normalizeRuleset(viaIp.ruleset));
     }
     const empty = await fix();
     assert.deepEqual(empty.lines, [], "nothing to do on healthy networks");

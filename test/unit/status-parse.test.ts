@@ -8,7 +8,7 @@ import { EMPTY_CONFIG } from "../../src/core/config.ts";
 import { desiredSpec } from "../../src/core/desired.ts";
 import { HEALTHS, REASON_CODES } from "../../src/core/health.ts";
 import { parseLeases } from "../../src/core/leases.ts";
-import { parseNetnsProbe } from "../../src/core/netns-view.ts";
+import { parseNetnsProbe, parseRulesetBatch } from "../../src/core/netns-view.ts";
 import {
   addressesByIface,
   defaultRouteOf,
@@ -137,6 +137,22 @@ describe("status parsers", () => {
     // an address no connected route covers cannot be placed: the caller asks ip instead
     assert.equal(addressesByIface(["192.168.7.7"], routes).complete, false);
     assert.deepEqual(parseNetDevNames("Inter-|\n face |\n    lo: 0 0\n  lan0: 90 1\n"), ["lo", "lan0"]);
+  });
+
+  test("many namespaces' rulesets from one ip -batch, separated by lo's line; a failed line is an error", () => {
+    const lo =
+      "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\\    link/loopback 00:00:00:00:00:00";
+    const stdout = `${LISTING}${lo}\n${lo}\n${LISTING}${lo}\n`;
+    const stderr = 'Cannot open network namespace "vnat-b": No such file or directory\nCommand failed -:3\n';
+    assert.deepEqual(parseRulesetBatch(stdout, stderr, 3), [
+      { ruleset: LISTING.trim() },
+      { error: 'Cannot open network namespace "vnat-b": No such file or directory' },
+      { ruleset: LISTING.trim() },
+    ]);
+    assert.deepEqual(parseRulesetBatch(`${lo}\n`, "", 2), [
+      { ruleset: "" },
+      { error: "output of ip -batch ended early" },
+    ]);
   });
 
   test("rulesets: counters masked, tables order-independent, counters read", () => {

@@ -10,6 +10,8 @@ import { buildSpec, type NetSpec } from "./spec.ts";
 
 /** NetSpec fields that vnat's CLI changes on a running network (issue 5). */
 export const LIVE_EDITABLE = ["forwards", "floating", "hosts"] as const;
+/** an element of the metadata that fills one of them (any namespace prefix) */
+const INBOUND_RE = /<[A-Za-z_][\w.-]*:(forward|floating|host)[\s/>]/;
 
 export interface Desired {
   spec?: NetSpec;
@@ -25,7 +27,9 @@ export function desiredSpec(liveXml: string, persistentXml: string | undefined, 
     vnat = live.metadata !== undefined;
     if (!vnat) return { vnat };
     const spec = buildSpec(live, config);
+    // parsing costs ~1 ms a document: skip it when neither side lists inbound settings
     if (persistentXml === undefined || persistentXml === liveXml) return { spec, vnat };
+    if (!INBOUND_RE.test(persistentXml) && !INBOUND_RE.test(liveXml)) return { spec, vnat };
     let persistent: NetSpec;
     try {
       persistent = buildSpec(parseNetworkXml(persistentXml), config);

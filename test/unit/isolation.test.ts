@@ -7,6 +7,7 @@ import { parseHookData } from "../../src/core/hookdata.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { renderNft } from "../../src/core/render.ts";
 import { buildSpec } from "../../src/core/spec.ts";
+import { parseFibTrieLocals } from "../../src/exec/host-addrs.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const base: NetOpts = {
@@ -63,6 +64,42 @@ describe("isolation", () => {
       (e: unknown) =>
         e instanceof VnatError &&
         e.message === 'network "net1": isolation provider="none" (expected "blocked" or "open")',
+    );
+  });
+});
+
+describe("the host's addresses from /proc/net/fib_trie", () => {
+  const trie = `Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+        |-- 127.255.255.255
+           /32 link BROADCAST
+     +-- 192.0.2.0/24 2 0 2
+        +-- 192.0.2.0/30 2 0 2
+           |-- 192.0.2.0
+              /24 link UNICAST
+           |-- 192.0.2.2
+              /32 host LOCAL
+        |-- 192.0.2.255
+           /32 link BROADCAST
+Local:
+  +-- 0.0.0.0/0 3 0 5
+     +-- 10.9.0.0/24 2 0 2
+        |-- 10.9.0.7
+           /24 link UNICAST
+           /32 host LOCAL
+`;
+  test("local /32 entries only, each once (broadcast, network and route entries are not addresses)", () => {
+    assert.deepEqual(
+      parseFibTrieLocals(trie).sort((a, b) => a - b),
+      ["10.9.0.7", "127.0.0.1", "192.0.2.2"].map((a) => parseIp(a)!),
     );
   });
 });

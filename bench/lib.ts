@@ -84,11 +84,26 @@ export interface Machine {
   node: string;
   libvirt?: string;
   os?: string;
+  /**
+   * The host's own firewall at the end of the run: with bridge-nf-call-iptables=1 every
+   * bridged frame walks it (libvirt adds rules per network), vnat's path crosses two bridges
+   */
+  hostRules?: number;
+  libvirtNetworksActive?: number;
+  bridgeNfCallIptables?: string;
 }
 
 export async function machine(): Promise<Machine> {
   const os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1];
   const lv = await sh("libvirtd", ["--version"]).catch(() => undefined);
+  const rules = await sh("nft", ["-j", "list", "ruleset"]).catch(() => undefined);
+  const nets = await sh("virsh", ["-q", "-c", "qemu:///system", "net-list", "--name"]).catch(() => undefined);
+  let bnf: string | undefined;
+  try {
+    bnf = readFileSync("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").trim();
+  } catch {
+    /* no br_netfilter */
+  }
   return {
     host: readFileSync("/proc/sys/kernel/hostname", "utf8").trim(),
     kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
@@ -98,6 +113,15 @@ export async function machine(): Promise<Machine> {
     node: process.version,
     ...(lv?.exitCode === 0 ? { libvirt: lv.stdout.trim().split(/\s+/).pop() } : {}),
     ...(os !== undefined ? { os } : {}),
+    ...(rules?.exitCode === 0
+      ? {
+          hostRules: (JSON.parse(rules.stdout) as { nftables: Array<{ rule?: unknown }> }).nftables.filter(
+            (x) => x.rule,
+          ).length,
+        }
+      : {}),
+    ...(nets?.exitCode === 0 ? { libvirtNetworksActive: nets.stdout.split("\n").filter((l) => l.trim()).length } : {}),
+    ...(bnf !== undefined ? { bridgeNfCallIptables: bnf } : {}),
   };
 }
 

@@ -85,6 +85,10 @@ async function main(): Promise<number> {
     execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
 
   const started = new Date();
+  const atStart = await machine();
+  log(
+    `host firewall at start: ${atStart.hostRules ?? "?"} rules, ${atStart.libvirtNetworksActive ?? "?"} libvirt networks active`,
+  );
   const loads: Record<string, [number, number]> = {};
   const errors: Record<string, string> = {};
   const figs: Figure[] = [];
@@ -100,9 +104,21 @@ async function main(): Promise<number> {
     loads[p] = [before, loadAvg()];
   }
   const m = await machine();
+  if (m.hostRules !== undefined)
+    log(
+      `host firewall: ${m.hostRules} rules, ${m.libvirtNetworksActive ?? "?"} libvirt networks active, bridge-nf-call-iptables=${m.bridgeNfCallIptables ?? "-"}`,
+    );
   const allLoads = Object.values(loads).flat();
   const loadText = `${Math.min(...allLoads).toFixed(1)}–${Math.max(...allLoads).toFixed(1)}`;
-  const result = { when: started.toISOString(), machine: m, loadAverage: loads, parts, errors, figures: figs };
+  const result = {
+    when: started.toISOString(),
+    machine: m,
+    hostAtStart: { hostRules: atStart.hostRules, libvirtNetworksActive: atStart.libvirtNetworksActive },
+    loadAverage: loads,
+    parts,
+    errors,
+    figures: figs,
+  };
   mkdirSync(RESULTS, { recursive: true });
   const stamp = started.toISOString().replace(/[:]/g, "").replace(/\..*/, "");
   const json = JSON.stringify(result, null, 2) + "\n";
@@ -115,7 +131,7 @@ async function main(): Promise<number> {
 
   console.log(
     `\nvnat benchmark ${result.when} on ${m.cpu} (${m.cores} cores, ${m.memGiB} GiB), kernel ${m.kernel}, Node ${m.node}` +
-      `${m.libvirt ? `, libvirt ${m.libvirt}` : ""}; 1-min load average during the run ${loadText}\n`,
+      `${m.libvirt ? `, libvirt ${m.libvirt}` : ""}; 1-min load average during the run ${loadText}; host firewall ${m.hostRules ?? "?"} rules (${m.libvirtNetworksActive ?? "?"} libvirt networks active)\n`,
   );
   for (const g of [...new Set(figs.map((f) => f.group))]) {
     console.log(`## ${g}`);

@@ -131,6 +131,8 @@ function reply(fd: number | undefined, line: string): void {
 }
 
 export async function runHookd(bundle: string): Promise<number> {
+  // it outlives the requester that started it: hold no directory of theirs
+  process.chdir("/");
   const r = defaultRoots();
   const dir = hookdDir(r);
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -80,8 +80,13 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
   await startRun(ctx, spec, true).run(START_STEPS);
 }
 
-/** A namespace built up to the libvirt bridge: finish() attaches it, abort() undoes it all. */
+/**
+ * A namespace built up to the libvirt bridge. attach() puts the LAN veth on the bridge
+ * (once, as soon as the bridge exists); finish() attaches if that has not happened yet and
+ * records the network active; abort() undoes it all.
+ */
 export interface PreparedNetwork {
+  attach(): Promise<void>;
   finish(): Promise<void>;
   abort(): Promise<string[]>;
 }
@@ -95,7 +100,16 @@ export interface PreparedNetwork {
 export async function prepareNetwork(ctx: ApplyContext, spec: NetSpec): Promise<PreparedNetwork> {
   const r = startRun(ctx, spec, false);
   await r.run(PREPARE_STEPS);
-  return { finish: () => r.run(FINISH_STEPS), abort: r.abort };
+  let attached: Promise<void> | undefined;
+  const attach = (): Promise<void> => (attached ??= r.run(["attach"]));
+  return {
+    attach,
+    finish: async () => {
+      await attach();
+      await r.run(FINISH_STEPS.filter((s) => s !== "attach"));
+    },
+    abort: r.abort,
+  };
 }
 
 function startRun(

@@ -360,18 +360,23 @@ class Daemon {
 
   private prepare(spec: NetSpec): void {
     const ctx = { runner: processRunner, roots: this.roots };
-    const ready = (async () => {
+    const build = async (): Promise<PreparedNetwork> => {
       // converge first, as `started` does: a crash or a lost `stopped` may have left vnat objects
       if (await readState(this.roots, spec.name)) {
         const errors = await teardownNetwork(processRunner, this.roots, spec.name);
         if (errors.length) this.log.warn({ network: spec.name, errors }, "leftovers not fully removed");
       }
-      return prepareNetwork(ctx, spec);
-    })();
-    ready.catch(() => undefined); // reported at `started`
+      const p = await prepareNetwork(ctx, spec);
+      // libvirt makes the bridge early in its start, then adds its own rules: attach as soon
+      // as it is there, so `started` finds the namespace complete (finish() attaches otherwise)
+      this.whenBridge(spec, entry)
+        .then((there) => (there ? p.attach() : undefined))
+        .catch(() => undefined); // an attach that failed undid everything; finish() reports it
+      return p;
+    };
     const entry: Prepared = {
       specJson: JSON.stringify(spec),
-      ready,
+      ready: build(), // runs up to its first await now; `entry` is used only after that
       timer: setTimeout(() => {
         if (this.prepared.get(spec.name) !== entry) return;
         this.prepared.delete(spec.name);
@@ -379,7 +384,18 @@ class Daemon {
         void this.discardReady(spec.name, entry);
       }, PREPARED_TTL_MS),
     };
+    entry.ready.catch(() => undefined); // reported at `started`
     this.prepared.set(spec.name, entry);
+  }
+
+  /** Resolves true once network SPEC's LAN bridge exists, false when its prepared entry is gone first. */
+  private async whenBridge(spec: NetSpec, entry: Prepared): Promise<boolean> {
+    const deadline = Date.now() + PREPARED_TTL_MS;
+    while (Date.now() < deadline && this.prepared.get(spec.name) === entry) {
+      if (existsSync(`/sys/class/net/${spec.lanBridge}/bridge`)) return true;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return false;
   }
 
   private async discard(name: string, p: Prepared): Promise<void> {

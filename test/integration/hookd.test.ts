@@ -73,8 +73,9 @@ after(async () => {
 });
 
 describe("hook daemon", { skip }, () => {
-  test("start begin prepares with the LAN veth detached; started attaches it; stopped leaves nothing", async () => {
-    const n = net(0);
+  test("start begin prepares with the LAN veth detached, attached once the bridge exists; stopped leaves nothing", async () => {
+    // libvirt makes the bridge after `start begin`: here the world's next LAN bridge, made below
+    const n = { ...net(0), bridge: `vtb-${world.tag}3` };
     const k = kernelNames(n.name);
     const r = await runHook(n.name, "start", "begin", hookData(n));
     assert.equal(r.exitCode, 0, r.stderr);
@@ -86,11 +87,13 @@ describe("hook daemon", { skip }, () => {
       "the prepared namespace",
     );
     assert.equal(masterOf(k.lanHost), undefined);
+    assert.equal(masterOf(k.uplinkHost), world.providerBridge);
+    assert.equal(await world.addLanBridge(), n.bridge);
+    await waitFor(() => masterOf(k.lanHost) === n.bridge, 10_000, "the LAN veth on the new bridge");
     const s = await runHook(n.name, "started", "begin", hookData(n));
     assert.equal(s.exitCode, 0, s.stderr);
     assert.equal(s.stdout + s.stderr, "");
     assert.equal(masterOf(k.lanHost), n.bridge);
-    assert.equal(masterOf(k.uplinkHost), world.providerBridge);
     assert.ok(
       daemonLogFor(n.name).some((l) => l.includes('"msg":"namespace started"')),
       "the daemon started it",

@@ -73,6 +73,14 @@ describe("prepareNetwork", () => {
     assert.equal(b.calls.at(-1), `ip -batch - <<${attach}`);
   });
 
+  test("an early attach() (the bridge appeared) is not repeated by finish()", async () => {
+    const runner = recorder();
+    const p = await prepareNetwork(ctx(runner), spec);
+    await p.attach();
+    await p.finish();
+    assert.equal(runner.calls.filter((l) => l.includes(attach)).length, 1);
+  });
+
   test("a failing attachment undoes everything prepared", async () => {
     const runner = recorder(attach);
     const c = ctx(runner);

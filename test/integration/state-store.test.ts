@@ -1,0 +1,83 @@
+// The state store under contention, across processes: a state record is replaced
+// atomically (a reader never sees a torn or empty file while writers race), and an uplink
+// claim raced by many processes has exactly one winner.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+
+const dir = mkdtempSync(join(tmpdir(), "vnat-store-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const stateModule = new URL("../../src/adapters/state.ts", import.meta.url).href;
+
+/** Runs SCRIPT (an ES module body) in N node processes at once; resolves to their stdouts. */
+async function inProcesses(n: number, script: (i: number) => string): Promise<string[]> {
+  return Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<string>((resolve, reject) => {
+          const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script(i)], {
+            stdio: ["ignore", "pipe", "inherit"],
+          });
+          let out = "";
+          child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+          child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`process ${i} exited ${code}`))));
+        }),
+    ),
+  );
+}
+
+test("a state record is replaced atomically: 4 writers x 150, a reader never sees a partial file", async () => {
+  const roots = { run: join(dir, "run1"), config: "", log: "" };
+  const writers = inProcesses(
+    4,
+    (i) => `const { writeState } = await import(${JSON.stringify(stateModule)});
+for (let k = 0; k < 150; k++)
+  await writeState(${JSON.stringify(roots)}, { name: "n1", phase: "active", lanBridge: "b", uplinkBridge: "p",
+    uplink: "198.51.100.${10 + 0}", netns: "vnat-n1", startedAt: "w${i}-" + k, spec: { pad: "x".repeat(${2000 * (i + 1)}) } });`,
+  );
+  const path = join(roots.run, "net", "n1", "state.json");
+  let reads = 0;
+  let done = false;
+  void writers.finally(() => (done = true));
+  while (!done) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      await new Promise((r) => setImmediate(r));
+      continue; // not written yet
+    }
+    const state = JSON.parse(text) as { startedAt: string };
+    assert.match(state.startedAt, /^w\d-\d+$/);
+    reads++;
+    await new Promise((r) => setImmediate(r));
+  }
+  await writers;
+  assert.ok(reads > 10, `only ${reads} reads overlapped the writers`);
+  // no temp file is left behind
+  assert.deepEqual(readdirSync(join(roots.run, "net", "n1")), ["state.json"]);
+});
+
+test("an uplink claim raced by 8 processes has exactly one winner", async () => {
+  const roots = { run: join(dir, "run2"), config: "", log: "" };
+  const outs = await inProcesses(
+    8,
+    (i) => `const { claimUplink } = await import(${JSON.stringify(stateModule)});
+try {
+  await claimUplink(${JSON.stringify(roots)}, "vtp-x", "198.51.100.10", "net${i}", () => true);
+  console.log("won net${i}");
+} catch (e) {
+  console.log("lost " + e.message);
+}`,
+  );
+  const winners = outs.filter((o) => o.startsWith("won"));
+  assert.equal(winners.length, 1, outs.join(""));
+  const owner = readFileSync(join(roots.run, "claims", "vtp-x@198.51.100.10"), "utf8").trim();
+  assert.equal(`won ${owner}\n`, winners[0]);
+  for (const o of outs.filter((x) => x.startsWith("lost")))
+    assert.match(o, /^lost uplink 198\.51\.100\.10 on bridge "vtp-x": already used by active vnat network "net\d"\n$/);
+});

@@ -137,6 +137,9 @@ try {
 } finally {
   await virshBatch(names.map((n) => ["net-destroy", n])).catch(() => []);
   await virshBatch(names.map((n) => ["net-undefine", n])).catch(() => []);
+  // a `stopped` the hook missed (a concurrent test swapping the hook file) left namespaces:
+  // what reconcile is for
+  await execa(process.execPath, [CLI, "reconcile", "-q", "--force", ...names], { reject: false });
   await world.destroy();
   await hook.release();
   await rm(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
 // sends a packet to, the real host. Replies to connections that came IN through a port
 // forward must flow whatever the isolation.
 import assert from "node:assert/strict";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
@@ -144,19 +145,13 @@ describe("isolation", () => {
       ["started", "begin"],
     ] as const)
       assert.equal((await runHook(plain.name, op, subop, hookData(plain))).exitCode, 0);
+    const netns = kernelNames(plain.name).netns;
+    // a namespace a test runs a command in gets its own resolv.conf first (FACTS.md)
+    const etc = `/etc/netns/${netns}`;
+    await mkdir(etc, { recursive: true });
+    await writeFile(`${etc}/resolv.conf`, "# vnat isolation test: no resolver\n");
     try {
-      const set = await run("ip", [
-        "netns",
-        "exec",
-        kernelNames(plain.name).netns,
-        "nft",
-        "-j",
-        "list",
-        "set",
-        "ip",
-        "vnat",
-        "host_addrs",
-      ]);
+      const set = await run("ip", ["netns", "exec", netns, "nft", "-j", "list", "set", "ip", "vnat", "host_addrs"]);
       const elems =
         (JSON.parse(set.stdout) as { nftables: Array<{ set?: { elem?: string[] } }> }).nftables.find((x) => x.set)?.set
           ?.elem ?? [];
@@ -166,6 +161,7 @@ describe("isolation", () => {
       const want = host.flatMap((l) => l.addr_info.map((i) => i.local)).filter((ip) => !ip.startsWith("127."));
       assert.deepEqual([...elems].sort(), [...new Set(want)].sort());
     } finally {
+      await rm(etc, { recursive: true, force: true });
       await runHook(plain.name, "stopped", "end", hookData(plain));
       assert.deepEqual(vnatDebris(plain.name), []);
     }

@@ -134,12 +134,25 @@ export class Fleet {
 
   /** Removes every network (and domain) of the fleet, the world, the hook; lists what was left. */
   async close(): Promise<string[]> {
-    const errors = await this.tracker.cleanup();
+    const errors: string[] = [];
+    // every stage runs whatever failed before: a test that failed must still leave nothing
+    const stage = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    await stage("libvirt cleanup", async () => errors.push(...(await this.tracker.cleanup())));
+    // leftovers of the fleet's own networks (say, destroyed while another test had removed
+    // the hook): reconcile removes what no active network explains, naming only ours
+    const names = [...this.nets.keys()];
+    if (names.length) await stage("reconcile", () => vnat(this.cfg, ["reconcile", "--quiet", ...names]));
     for (const n of this.nets.values()) errors.push(...(await netDebris(n.name, n.bridge)));
-    await this.world.destroy();
-    await this.hook.release();
-    await rm(this.cfgDir, { recursive: true, force: true });
-    await assertNoWorldDebris(this.world.tag);
+    await stage("world", () => this.world.destroy());
+    await stage("hook", () => this.hook.release());
+    await stage("config", () => rm(this.cfgDir, { recursive: true, force: true }));
+    await stage("world debris", () => assertNoWorldDebris(this.world.tag));
     return errors;
   }
 }

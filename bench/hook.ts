@@ -7,6 +7,7 @@ import { runHook } from "../test/support/hook.ts";
 import { sh } from "../test/support/sh.ts";
 import { createWorld } from "../test/support/world.ts";
 
+const VNAT_EMPTY = `<vnat:network xmlns:vnat="urn:vnat:network:1"/>`;
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -24,6 +25,7 @@ export async function benchHook(): Promise<Record<string, number>> {
 /** Every sample of each kind (bench/run.ts reports medians with their spread). */
 export async function hookSamples(): Promise<Record<"node" | "noop" | "started" | "stopped", number[]>> {
   const world = await createWorld();
+  let netName: string | undefined;
   try {
     const net: NetOpts = {
       name: `b${randomBytes(2).toString("hex")}h`,
@@ -33,6 +35,7 @@ export async function hookSamples(): Promise<Record<"node" | "noop" | "started" 
       gateway: world.providerGateway,
       dns: [world.upstreamDns],
     };
+    netName = net.name;
     const xml = hookData(net);
     const unmanaged = hookData({ ...net, name: "plain", metadata: "" }, portXml("52:54:00:00:00:01"));
     const started: number[] = [];
@@ -52,6 +55,8 @@ export async function hookSamples(): Promise<Record<"node" | "noop" | "started" 
     }
     return { node, noop, started, stopped };
   } finally {
+    // a run that threw mid-loop must not leave its network behind
+    if (netName) await runHook(netName, "stopped", "end", hookData({ name: netName, bridge: "x", metadata: VNAT_EMPTY }));
     await world.destroy();
   }
 }

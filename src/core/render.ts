@@ -23,14 +23,10 @@ export function renderLanAttach(spec: NetSpec): string {
  * Without `attachLan` the LAN end stays detached (and down): vnat's hook daemon builds
  * the namespace at `start begin`, before libvirt has made the bridge (see apply.ts).
  */
-export function renderHostBatch(spec: NetSpec, opts: { attachLan?: boolean; rpsMask?: string } = {}): BatchLine[] {
+export function renderHostBatch(spec: NetSpec, opts: { attachLan?: boolean } = {}): BatchLine[] {
   const { netns, lanHost, uplinkHost } = spec.names;
   return [
     { line: `netns add ${netns}`, undo: { kind: "netns-del", netns } },
-    // before the veth ends exist: they take the namespace's default mask (see rps.ts)
-    ...(opts.rpsMask !== undefined
-      ? [{ line: `netns exec ${netns} sysctl -q -w net.core.rps_default_mask=${opts.rpsMask}` }]
-      : []),
     {
       line: `link add ${lanHost} type veth peer name ${LAN_IF} netns ${netns}`,
       undo: { kind: "link-del", ifname: lanHost },

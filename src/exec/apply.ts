@@ -22,9 +22,7 @@ import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } f
 import { netnsExists } from "../adapters/sysfs.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
-import { firstLine, processRunner, spawnDetached, type Runner } from "./run.ts";
-import { onlineCpus } from "../adapters/cpus.ts";
-import { rpsMask } from "../core/rps.ts";
+import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
@@ -53,11 +51,6 @@ export interface ApplyContext {
   roots: Roots;
   /** test-only fault injection: fail right after this step has succeeded */
   failpoint?: string;
-  /**
-   * RPS mask of the namespace's veth ends (core/rps.ts). By default every online CPU, with
-   * the real runner only: a test's recording runner sees the batch as rendered without it.
-   */
-  rpsMask?: string;
 }
 
 type Undo = { what: string; fn: () => Promise<void> };
@@ -144,8 +137,7 @@ function startRun(
       await writeState(roots, stateOf(spec, "starting"));
     },
     links: async () => {
-      const mask = ctx.rpsMask ?? (runner === processRunner ? rpsMask(onlineCpus()) : undefined);
-      const lines = renderHostBatch(spec, { attachLan, ...(mask !== undefined ? { rpsMask: mask } : {}) });
+      const lines = renderHostBatch(spec, { attachLan });
       const r = await ipBatch(
         runner,
         lines.map((l) => l.line),

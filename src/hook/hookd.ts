@@ -137,7 +137,14 @@ export async function runHookd(bundle: string): Promise<number> {
   const dir = hookdDir(r);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = `${dir}/lock`;
-  if (!(await takeLock(lock))) return 0;
+  // a daemon being replaced (its bundle changed) holds the lock until it has drained: wait for it
+  let locked = await takeLock(lock);
+  for (let i = 0; !locked && i < 50; i++) {
+    await new Promise((res) => setTimeout(res, 200));
+    if (existsSync(`${dir}/pid`)) return 0; // a serving daemon: nothing for this one to do
+    locked = await takeLock(lock);
+  }
+  if (!locked) return 0;
   const log = await openLog(r.log, "hook");
   const fifo = `${dir}/requests.${process.pid}`;
   const identity = (): string => {

@@ -58,16 +58,6 @@ function rssOf(pid: number): number {
   }
 }
 
-/** The running hook daemon (src/hook/hookd.ts), if any. */
-function hookdPid(): number | undefined {
-  try {
-    const pid = Number(readFileSync("/run/vnat/hookd/pid", "utf8").split(" ")[0]);
-    return pid > 1 && existsSync(`/proc/${pid}`) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function dnsmasqPidOf(name: string): number | undefined {
   try {
     const pid = Number(readFileSync(`/run/vnat/net/${name}/dnsmasq.pid`, "utf8").trim());
@@ -220,9 +210,6 @@ export async function benchScale(): Promise<Figure[]> {
     for (let i = 0; i < max; i++) bridges.push(await world.addLanBridge());
     const withStatus = await statusAvailable();
     if (!withStatus) log("scale: `vnat status` is not in dist/cli.js: status time not measured");
-    // the first network must not pay for starting vnat's hook daemon (a rebuild replaces it)
-    await runHook(`b${world.tag}s1`, "port-deleted", "begin", hookData(netOpts(world, world.tag, 1, bridges[0]!)));
-    for (let i = 0; i < 100 && hookdPid() === undefined; i++) await sleep(100);
     const ramps: Checkpoint[][] = [];
     const released: number[] = [];
     for (let r = 0; r < RAMPS; r++) {
@@ -231,7 +218,6 @@ export async function benchScale(): Promise<Figure[]> {
       ramps.push(x.checkpoints);
       released.push(x.releasedPerNetKb / 1024);
     }
-    const hookd = hookdPid();
     const at = (n: number, f: (c: Checkpoint) => number | undefined): number[] =>
       ramps
         .map((cs) => cs.find((c) => c.n === n))
@@ -306,13 +292,6 @@ export async function benchScale(): Promise<Figure[]> {
         at(max, (c) => c.dnsmasqPssKb / 1024),
       ),
     );
-    if (hookd !== undefined)
-      figs.push(
-        figure("scale", "scale.hookd.rss", "vnat hook daemon RSS (one per host, not per network)", "MB", [
-          rssOf(hookd) / 1024,
-        ]),
-        figure("scale", "scale.hookd.pss", "vnat hook daemon PSS (one per host)", "MB", [pssKb(hookd) / 1024]),
-      );
     return compare(figs);
   } finally {
     await world.destroy();

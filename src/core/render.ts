@@ -18,12 +18,8 @@ export function renderLanAttach(spec: NetSpec): string {
   return `link set ${spec.names.lanHost} master ${spec.lanBridge} up`;
 }
 
-/**
- * Host-namespace lines: the namespace and both veth pairs, host ends enslaved and up.
- * Without `attachLan` the LAN end stays detached (and down): vnat's hook daemon builds
- * the namespace at `start begin`, before libvirt has made the bridge (see apply.ts).
- */
-export function renderHostBatch(spec: NetSpec, opts: { attachLan?: boolean } = {}): BatchLine[] {
+/** Host-namespace lines: the namespace and both veth pairs, host ends enslaved and up. */
+export function renderHostBatch(spec: NetSpec): BatchLine[] {
   const { netns, lanHost, uplinkHost } = spec.names;
   return [
     { line: `netns add ${netns}`, undo: { kind: "netns-del", netns } },
@@ -38,7 +34,7 @@ export function renderHostBatch(spec: NetSpec, opts: { attachLan?: boolean } = {
     // no IPv6 link-local on vnat's host-side ports: vnat adds no host addresses
     { line: `link set ${lanHost} addrgenmode none` },
     { line: `link set ${uplinkHost} addrgenmode none` },
-    ...(opts.attachLan === false ? [] : [{ line: renderLanAttach(spec) }]),
+    { line: renderLanAttach(spec) },
     { line: `link set ${uplinkHost} master ${spec.uplink.bridge} up` },
   ];
 }

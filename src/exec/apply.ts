@@ -9,7 +9,6 @@ import {
   renderAnnounceArgs,
   renderDnsmasqArgs,
   renderHostBatch,
-  renderLanAttach,
   renderNetnsBatch,
   renderNft,
   renderSysctls,
@@ -37,14 +36,7 @@ export const START_STEPS = [
   "announce",
   "record",
 ] as const;
-/**
- * prepareNetwork's steps: everything that does not need the libvirt bridge (the uplink is
- * announced already: wan0 is on the provider bridge)…
- */
-const PREPARE_STEPS = ["claim", "links", "sysctl", "addresses", "nftables", "dnsmasq", "announce"] as const;
-/** …and the rest, once libvirt has made it: "attach" puts the LAN veth on the bridge. */
-const FINISH_STEPS = ["attach", "record"] as const;
-export type StartStep = (typeof START_STEPS)[number] | "attach";
+export type StartStep = (typeof START_STEPS)[number];
 
 export interface ApplyContext {
   runner: Runner;
@@ -70,45 +62,12 @@ export function stateOf(spec: NetSpec, phase: NetState["phase"]): NetState {
 
 /** Builds network SPEC's namespace in one go (the hook at `started`). */
 export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<void> {
-  await startRun(ctx, spec, true).run(START_STEPS);
-}
-
-/**
- * A namespace built up to the libvirt bridge. attach() puts the LAN veth on the bridge
- * (once, as soon as the bridge exists); finish() attaches if that has not happened yet and
- * records the network active; abort() undoes it all.
- */
-export interface PreparedNetwork {
-  attach(): Promise<void>;
-  finish(): Promise<void>;
-  abort(): Promise<string[]>;
-}
-
-/**
- * Builds everything of network SPEC that does not need its libvirt bridge, which libvirt
- * only makes after `start begin`: vnat's hook daemon runs this while libvirt works, so
- * `started` is left with attaching one veth (`virsh net-start` waits for the hook). A
- * failure undoes everything and throws, as startNetwork does.
- */
-export async function prepareNetwork(ctx: ApplyContext, spec: NetSpec): Promise<PreparedNetwork> {
-  const r = startRun(ctx, spec, false);
-  await r.run(PREPARE_STEPS);
-  let attached: Promise<void> | undefined;
-  const attach = (): Promise<void> => (attached ??= r.run(["attach"]));
-  return {
-    attach,
-    finish: async () => {
-      await attach();
-      await r.run(FINISH_STEPS.filter((s) => s !== "attach"));
-    },
-    abort: r.abort,
-  };
+  await startRun(ctx, spec).run(START_STEPS);
 }
 
 function startRun(
   ctx: ApplyContext,
   spec: NetSpec,
-  attachLan: boolean,
 ): { run: (steps: readonly StartStep[]) => Promise<void>; abort: () => Promise<string[]> } {
   const { runner, roots } = ctx;
   const paths = netPaths(roots, spec.name);
@@ -137,7 +96,7 @@ function startRun(
       await writeState(roots, stateOf(spec, "starting"));
     },
     links: async () => {
-      const lines = renderHostBatch(spec, { attachLan });
+      const lines = renderHostBatch(spec);
       const r = await ipBatch(
         runner,
         lines.map((l) => l.line),
@@ -182,10 +141,6 @@ function startRun(
         fail("announce", "could not start arping (install iputils-arping)");
       for (const f of spec.floating ?? [])
         await spawnDetached("ip", ["netns", "exec", netns, ...renderFloatingAnnounceArgs(f.address)]);
-    },
-    attach: async () => {
-      const r = await ipBatch(runner, [renderLanAttach(spec)]);
-      if (!r.ok) fail("attach", r.error);
     },
     record: async () => {
       await writeState(roots, stateOf(spec, "active"));

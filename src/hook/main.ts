@@ -11,9 +11,6 @@ async function main(): Promise<number> {
   // whatever vnat and its dnsmasq create is root's alone unless a mode says otherwise
   // (adapters/netdir.ts: the one path dnsmasq, unprivileged, must read)
   process.umask(0o077);
-  // hooks/network starts vnat's hook daemon as `node hook.js --hookd` (see hookd.ts)
-  if (process.argv[2] === "--hookd" && process.argv[1] !== undefined)
-    return (await import("./hookd.ts")).runHookd(process.argv[1]);
   let stdin = "";
   try {
     stdin = readFileSync(0, "utf8");

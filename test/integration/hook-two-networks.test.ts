@@ -41,8 +41,7 @@ after(async () => {
 describe("two networks sharing 10.0.0.0/24", () => {
   test("start begin validates and touches nothing", async () => {
     for (const n of nets) {
-      // the bundle itself: vnat's hook daemon would prepare the namespace here (hookd.test.ts)
-      const r = await runHook(n.name, "start", "begin", hookData(n), { VNAT_NO_HOOKD: "1" });
+      const r = await runHook(n.name, "start", "begin", hookData(n));
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(r.stdout, "");
       assert.deepEqual(vnatDebris(n.name), []);

@@ -65,8 +65,7 @@ before(async () => {
   world = await createWorld();
   hostNs = await world.addProviderHost(HOST_IP);
   await world.addProviderHost(NEIGHBOUR_IP);
-  // VNAT_NO_HOOKD: the hook itself must see the override (a running hook daemon has its own environment)
-  env = { VNAT_HOST_NETNS: hostNs.ns, VNAT_NO_HOOKD: "1" };
+  env = { VNAT_HOST_NETNS: hostNs.ns };
   process.env.VNAT_HOST_NETNS = hostNs.ns; // for the in-process status probe
   const common = { uplinkBridge: world.providerBridge, gateway: world.providerGateway, dns: [world.upstreamDns] };
   a = { name: `t${tag}ia`, bridge: await world.addLanBridge(), uplink: "198.51.100.11/24", ...common };

@@ -9,7 +9,7 @@
 //   hook file, or vnat would run twice per event.
 // - a tracker that removes every network and domain a test defined, even on failure.
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { chmod, chown, mkdir, readFile, rm, rmdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,6 +54,24 @@ export function pidsOf(name: string): number[] {
 
 /** libvirtd daemons this process started (only those may be restarted without being asked to). */
 const startedDaemons = new Set<number>();
+/**
+ * The libvirtd the test suite started, across test files (each runs in its own process):
+ * a daemon the tests started is theirs to restart; one that was running before is not.
+ */
+const SUITE_DAEMON = "/run/vnat-test-libvirtd.pid";
+const suiteDaemon = (): number | undefined => {
+  try {
+    return Number.parseInt(readFileSync(SUITE_DAEMON, "utf8"), 10) || undefined;
+  } catch {
+    return undefined;
+  }
+};
+const recordSuiteDaemon = (): void => {
+  for (const p of pidsOf("libvirtd")) {
+    startedDaemons.add(p);
+    writeFileSync(SUITE_DAEMON, `${p}\n`);
+  }
+};
 
 /**
  * /dev/kvm as udev leaves it on Debian (root:kvm 0660). Without udev it is root 0600:
@@ -76,7 +94,7 @@ export async function ensureDaemons(): Promise<void> {
   if (pidsOf("virtlogd").length === 0) await run("virtlogd", ["-d"]);
   if (pidsOf("libvirtd").length === 0 && pidsOf("virtnetworkd").length === 0) {
     await run("libvirtd", ["-d"]);
-    for (const p of pidsOf("libvirtd")) startedDaemons.add(p);
+    recordSuiteDaemon();
   }
   await waitFor(async () => (await virsh(["version"])).exitCode === 0, 20_000, "libvirtd to answer");
 }
@@ -85,7 +103,8 @@ export async function ensureDaemons(): Promise<void> {
 export function mayRestartLibvirtd(): string | undefined {
   const pids = pidsOf("libvirtd");
   if (pids.length !== 1) return `expected one libvirtd, found ${pids.length}`;
-  if (startedDaemons.has(pids[0]!) || process.env.VNAT_E2E_RESTART_LIBVIRTD === "1") return undefined;
+  if (startedDaemons.has(pids[0]!) || suiteDaemon() === pids[0] || process.env.VNAT_E2E_RESTART_LIBVIRTD === "1")
+    return undefined;
   return "libvirtd was not started by this test; set VNAT_E2E_RESTART_LIBVIRTD=1 to allow restarting it";
 }
 
@@ -98,7 +117,7 @@ export async function restartLibvirtd(): Promise<void> {
   await waitFor(() => !existsSync(`/proc/${pid}`), 30_000, `libvirtd ${pid} to exit`);
   startedDaemons.delete(pid!);
   await run("libvirtd", ["-d"]);
-  for (const p of pidsOf("libvirtd")) startedDaemons.add(p);
+  recordSuiteDaemon(); // the tests started this one
   await waitFor(async () => (await virsh(["net-list"])).exitCode === 0, 30_000, "libvirtd to answer again");
 }
 

@@ -1,5 +1,5 @@
 // TCP throughput (iperf3, 1 and 4 streams), always to the internet namespace of one
-// sandbox world, over four paths measured interleaved in the same run:
+// sandbox world, over five paths measured interleaved in the same run:
 //
 //   bare     router ns ──veth── internet ns                       (the physical limit)
 //   direct   provider-host ns (198.51.100.60) ─ provider bridge ─ router ─ internet
@@ -7,6 +7,9 @@
 //   vnat     guest ns (10.0.0.50) ─ LAN bridge ─ vnat ns (NAT) ─ provider bridge ─ router ─ internet
 //   libvirt  guest ns ─ bridge + masquerade in one "host" ns (libvirt 9.0's iptables rules)
 //            ─ provider bridge ─ router ─ internet
+//   hop      guest ns (10.9.0.50) ─ LAN bridge ─ a plain router ns (no NAT, no conntrack, no
+//            rules; the world's router routes 10.9.0.0/24 back to it) ─ provider bridge ─ …:
+//            vnat's hops without its NAT, to tell what the hops cost from what NAT costs
 //
 // Everything lives in the world's namespaces and bridges; no packet takes this machine's
 // own uplink. The libvirt-style namespaces use the world's name prefix (vt-TAG-…, vth-TAGn)
@@ -25,12 +28,13 @@ const STREAMS = [1, 4] as const;
 const GUEST_IP = "10.0.0.50";
 const LAN_GW = "10.0.0.1";
 
-export type PathName = "bare" | "direct" | "vnat" | "libvirt";
+export type PathName = "bare" | "direct" | "vnat" | "libvirt" | "hop";
 const LABELS: Record<PathName, string> = {
   bare: "bare veth pair (physical limit)",
   direct: "same path without vnat (host on provider net)",
   vnat: "through vnat",
   libvirt: "libvirt-style NAT (bridge + masquerade)",
+  hop: "vnat's hops without NAT (plain router ns)",
 };
 
 /** One iperf3 client run from namespace `ns`; returns Gbit/s as the receiver counted it. */
@@ -162,6 +166,53 @@ async function buildLibvirtStyle(w: World): Promise<{ guestNs: string; cleanup: 
   }
 }
 
+/**
+ * vnat's topology with a plain router in place of vnat's namespace: guest on its own LAN
+ * bridge, router ns with lan0 10.9.0.1/24 and wan0 198.51.100.63/24 on the provider
+ * bridge, and a route back in the world's router (inside its namespace, not the host's).
+ */
+async function buildHop(w: World): Promise<{ guestNs: string; cleanup: () => Promise<void> }> {
+  const hr = `vt-${w.tag}-hr`;
+  const [lanHost, wanHost] = [`vth-${w.tag}92`, `vth-${w.tag}93`];
+  const route = ["-n", w.routerNs, "route", "add", "10.9.0.0/24", "via", "198.51.100.63"];
+  const cleanup = async (): Promise<void> => {
+    await sh("ip", ["-n", w.routerNs, "route", "del", "10.9.0.0/24"]);
+    await sh("ip", ["netns", "del", hr]);
+    await rm(join("/etc/netns", hr), { recursive: true, force: true });
+    for (const l of [lanHost, wanHost]) await sh("ip", ["link", "del", l]);
+  };
+  try {
+    const lanBridge = await w.addLanBridge();
+    await addNs(hr);
+    for (const [host, inside, bridge] of [
+      [lanHost, "lan0", lanBridge],
+      [wanHost, "wan0", w.providerBridge],
+    ] as const) {
+      await run("ip", ["link", "add", host, "type", "veth", "peer", "name", inside, "netns", hr]);
+      await run("ip", ["link", "set", host, "addrgenmode", "none"]);
+      await run("ip", ["link", "set", host, "master", bridge, "up"]);
+    }
+    await run("ip", ["netns", "exec", hr, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    await run("ip", ["-n", hr, "-batch", "-"], {
+      input: [
+        "addr add 10.9.0.1/24 dev lan0",
+        "link set lan0 up",
+        "addr add 198.51.100.63/24 dev wan0",
+        "link set wan0 up",
+        `route add default via ${w.providerGateway}`,
+        "",
+      ].join("\n"),
+    });
+    await run("ip", route);
+    const guest = await w.addGuest(lanBridge);
+    await guest.addStaticAddress("10.9.0.50/24", "10.9.0.1");
+    return { guestNs: guest.ns, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
 export interface ThroughputSetup {
   world: World;
   clients: Record<PathName, string>;
@@ -173,6 +224,7 @@ export interface ThroughputSetup {
 export async function setupPaths(): Promise<ThroughputSetup> {
   const world = await createWorld();
   let lv: { guestNs: string; cleanup: () => Promise<void> } | undefined;
+  let hop: { guestNs: string; cleanup: () => Promise<void> } | undefined;
   const net: NetOpts = {
     name: `b${world.tag}tp`,
     bridge: "",
@@ -190,6 +242,7 @@ export async function setupPaths(): Promise<ThroughputSetup> {
       if (left.length) errors.push(`vnat network ${net.name} left ${left.join(", ")}`);
     }
     await lv?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
+    await hop?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
     await world.destroy().catch((e: unknown) => errors.push((e as Error).message));
     if (errors.length) throw new Error(`throughput teardown: ${errors.join("; ")}`);
   };
@@ -202,11 +255,13 @@ export async function setupPaths(): Promise<ThroughputSetup> {
     const guest = await world.addGuest(net.bridge);
     await guest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
     lv = await buildLibvirtStyle(world);
+    hop = await buildHop(world);
     const clients: Record<PathName, string> = {
       bare: world.routerNs,
       direct: direct.ns,
       vnat: guest.ns,
       libvirt: lv.guestNs,
+      hop: hop.guestNs,
     };
     // every path reaches the server before anything is timed
     for (const [path, ns] of Object.entries(clients)) {

@@ -52,9 +52,16 @@ async function snapshot(name: string): Promise<Record<string, string>> {
 }
 
 /** inode of each recorded guest port: a rewrite (a repeated port-created) gives new inodes. */
+/**
+ * Each recorded port file's identity: inode AND change time (ns). Inode alone is not
+ * enough: two atomic rewrites in a row can hand the file its first inode number back.
+ */
 function portInodes(name: string): string[] {
   const dir = `/run/vnat/net/${name}/ports`;
-  return readdirSync(dir).map((f) => `${f}:${statSync(join(dir, f)).ino}`);
+  return readdirSync(dir).map((f) => {
+    const st = statSync(join(dir, f), { bigint: true });
+    return `${f}:${st.ino}:${st.ctimeNs}`;
+  });
 }
 
 describe("real VMs on two vnat networks sharing 10.0.0.0/24 (virt-install, TCG)", { skip, timeout: 600_000 }, () => {

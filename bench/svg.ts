@@ -3,9 +3,10 @@
 // when met and red when missed, and the target drawn as a dashed line.
 import type { Figure, Machine } from "./lib.ts";
 
-const W = 900;
-const LABEL_W = 390;
-const BAR_W = 360;
+const W = 1040;
+/** labels are right-aligned at LABEL_W: ~6.5 px a character at 12 px, the longest ~75 characters */
+const LABEL_W = 500;
+const BAR_W = 380;
 const ROW = 22;
 const TITLES: Record<string, string> = {
   libvirt: "virsh net-start / net-destroy",

@@ -56,7 +56,8 @@ export async function hookSamples(): Promise<Record<"node" | "noop" | "started" 
     return { node, noop, started, stopped };
   } finally {
     // a run that threw mid-loop must not leave its network behind
-    if (netName) await runHook(netName, "stopped", "end", hookData({ name: netName, bridge: "x", metadata: VNAT_EMPTY }));
+    if (netName)
+      await runHook(netName, "stopped", "end", hookData({ name: netName, bridge: "x", metadata: VNAT_EMPTY }));
     await world.destroy();
   }
 }

@@ -15,7 +15,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { hookData, portXml } from "../test/support/fixtures.ts";
-import { ensureDaemons, HOOK_FILE, LibvirtTracker, netDebris, useHook, virsh, vnat } from "../test/support/libvirt.ts";
+import {
+  addSandboxProvider,
+  ensureDaemons,
+  HOOK_FILE,
+  LibvirtTracker,
+  netDebris,
+  useHook,
+  virsh,
+  vnat,
+} from "../test/support/libvirt.ts";
 import { run } from "../test/support/sh.ts";
 import { createWorld } from "../test/support/world.ts";
 import { compare, figure, log, timed, type Figure } from "./lib.ts";
@@ -83,17 +92,7 @@ export async function benchLibvirt(): Promise<Figure[]> {
       `libvirt: hook ${HOOK_FILE} (${hook.installedByTest ? "put there for this run" : "installed"}): ${hookText.split("\n").pop() || hookText.split("\n").at(-2)}`,
     );
     const cfg = join(dir, "config.json");
-    const p = await vnat(cfg, [
-      "provider",
-      "add",
-      world.providerBridge,
-      "--gateway",
-      `${world.providerGateway}/24`,
-      "--pool",
-      "198.51.100.10-198.51.100.40",
-      "--dns",
-      world.upstreamDns,
-    ]);
+    const p = await addSandboxProvider(cfg, world, "198.51.100.10-198.51.100.40");
     if (p.exitCode !== 0) throw new Error(`vnat provider add: ${p.stderr.trim()}`);
 
     const t = world.tag;

@@ -12,17 +12,8 @@ import { planCreate, type CreateOptions } from "../core/netcreate.ts";
 
 export const allocLockPath = (run: string): string => `${run}/locks/net-create.lock`;
 
-interface Flags {
-  subnet: string;
-  provider: string;
-  uplink?: string;
-  gateway?: string;
-  dns?: string[];
-  dhcpRange?: string;
-  bridge?: string;
-  template?: string;
-  autostart?: boolean;
-}
+/** the command's options: what planCreate takes, plus what only the CLI acts on */
+type Flags = Omit<CreateOptions, "name"> & { template?: string; autostart?: boolean };
 
 export async function netCreate(name: string, flags: Record<string, unknown>): Promise<void> {
   const f = flags as unknown as Flags;

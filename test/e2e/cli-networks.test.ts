@@ -2,7 +2,7 @@
 // `vnat net create`, `virsh net-start` (the hook in /etc/libvirt/hooks/network.d), guest
 // namespaces on the libvirt bridges, `virsh net-destroy`, `vnat net delete`.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +10,8 @@ import { kernelNames } from "../../src/core/names.ts";
 import {
   buildBundles,
   ensureDaemons,
+  addSandboxProvider,
+  closeE2e,
   LibvirtTracker,
   libvirtUnavailable,
   netDebris,
@@ -18,7 +20,7 @@ import {
   vnat,
 } from "../support/libvirt.ts";
 import { run } from "../support/sh.ts";
-import { assertNoWorldDebris, createWorld, worldUnavailable, type World } from "../support/world.ts";
+import { createWorld, worldUnavailable, type World } from "../support/world.ts";
 
 const skip = libvirtUnavailable() ?? worldUnavailable();
 
@@ -73,28 +75,13 @@ describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
     tag = world.tag;
     cfgDir = await mkdtemp(join(tmpdir(), `vnat-e2e-${tag}-`));
     cfg = join(cfgDir, "config.json");
-    const r = await vnat(cfg, [
-      "provider",
-      "add",
-      world.providerBridge,
-      "--gateway",
-      `${world.providerGateway}/24`,
-      "--pool",
-      "198.51.100.10-198.51.100.40",
-      "--dns",
-      world.upstreamDns,
-    ]);
+    const r = await addSandboxProvider(cfg, world, "198.51.100.10-198.51.100.40");
     assert.equal(r.exitCode, 0, r.stderr);
     console.log(`# world ${tag}; hook ${hook.path} (${hook.installedByTest ? "put there by the tests" : "installed"})`);
   });
 
   after(async () => {
-    const errors = await tracker.cleanup();
-    await world?.destroy();
-    await hook?.release();
-    if (cfgDir) await rm(cfgDir, { recursive: true, force: true });
-    if (world) await assertNoWorldDebris(world.tag);
-    assert.deepEqual(errors, []);
+    await closeE2e({ tracker, world, hook, dir: cfgDir });
   });
 
   test("1+3. two networks on 10.0.0.0/24: guests lease, resolve, fetch from distinct uplinks; net-destroy leaves nothing", async () => {

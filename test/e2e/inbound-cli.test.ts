@@ -2,7 +2,7 @@
 // on inactive and active networks (net-define + live apply), validation errors as the
 // user sees them, and the settings surviving a restart (virsh net-destroy + net-start).
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +10,8 @@ import { kernelNames } from "../../src/core/names.ts";
 import {
   buildBundles,
   ensureDaemons,
+  addSandboxProvider,
+  closeE2e,
   LibvirtTracker,
   libvirtUnavailable,
   useHook,
@@ -18,7 +20,7 @@ import {
 } from "../support/libvirt.ts";
 import { conntrackTo, fetchIn, netnsResolvConf, sources, startEcho, wanAddresses } from "../support/inbound.ts";
 import { run } from "../support/sh.ts";
-import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
 
 const skip = libvirtUnavailable() ?? worldUnavailable();
 const UP_A = "198.51.100.21";
@@ -50,15 +52,8 @@ describe("vnat forward|floating|host (real libvirt)", { skip }, () => {
     world = await createWorld();
     cfgDir = await mkdtemp(join(tmpdir(), `vnat-e2e-inbound-${world.tag}-`));
     cfg = join(cfgDir, "config.json");
-    await cli([
-      "provider",
-      "add",
-      world.providerBridge,
-      "--gateway",
-      `${world.providerGateway}/24`,
-      "--dns",
-      world.upstreamDns,
-    ]);
+    const p = await addSandboxProvider(cfg, world);
+    assert.equal(p.exitCode, 0, `vnat provider add: ${p.stderr}`);
     [a, b] = ["a", "b"].map((s) => tracker.network(`vni-${world.tag}-${s}`)) as [string, string];
     for (const [n, s, up] of [
       [a, "a", UP_A],
@@ -82,13 +77,7 @@ describe("vnat forward|floating|host (real libvirt)", { skip }, () => {
   });
 
   after(async () => {
-    const errors = await tracker.cleanup();
-    for (const c of cleanups) await c();
-    await world?.destroy();
-    await hook?.release();
-    if (cfgDir) await rm(cfgDir, { recursive: true, force: true });
-    if (world) await assertNoWorldDebris(world.tag);
-    assert.deepEqual(errors, []);
+    await closeE2e({ tracker, world, hook, dir: cfgDir, extra: cleanups });
   });
 
   test("on an inactive network: changes are defined, and bad ones refused with one line", async () => {

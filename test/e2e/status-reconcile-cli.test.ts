@@ -4,7 +4,7 @@
 // not ours to sweep.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,8 @@ import { validate } from "../support/json-schema.ts";
 import {
   buildBundles,
   ensureDaemons,
+  addSandboxProvider,
+  closeE2e,
   LibvirtTracker,
   libvirtUnavailable,
   useHook,
@@ -22,7 +24,7 @@ import {
   vnat,
 } from "../support/libvirt.ts";
 import { run } from "../support/sh.ts";
-import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
 
 const skip = libvirtUnavailable() ?? worldUnavailable();
 const SCHEMA = JSON.parse(
@@ -63,16 +65,7 @@ describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
     b = tracker.network(`vns-${world.tag}-b`);
     cfgDir = await mkdtemp(join(tmpdir(), `vnat-e2e-${world.tag}-`));
     cfg = join(cfgDir, "config.json");
-    const add = [
-      "provider",
-      "add",
-      world.providerBridge,
-      "--gateway",
-      `${world.providerGateway}/24`,
-      "--dns",
-      world.upstreamDns,
-    ];
-    assert.equal((await vnat(cfg, add)).exitCode, 0);
+    assert.equal((await addSandboxProvider(cfg, world)).exitCode, 0);
     for (const [n, uplink, br] of [
       [a, uplinkA, "a"],
       [b, "198.51.100.62", "b"],
@@ -99,12 +92,7 @@ describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
   });
 
   after(async () => {
-    const errors = await tracker.cleanup();
-    await world?.destroy();
-    await hook?.release();
-    if (cfgDir) await rm(cfgDir, { recursive: true, force: true });
-    if (world) await assertNoWorldDebris(world.tag);
-    assert.deepEqual(errors, []);
+    await closeE2e({ tracker, world, hook, dir: cfgDir });
   });
 
   test("status: the running network in detail, the defined one stopped; the table on a pipe has no colour", async () => {

@@ -4,7 +4,7 @@
 // libvirtd is restarted under a running guest, and the networks are destroyed.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +13,7 @@ import {
   buildBundles,
   ensureDaemons,
   HOOK_FILE,
+  closeE2e,
   LibvirtTracker,
   libvirtUnavailable,
   mayRestartLibvirtd,
@@ -25,7 +26,7 @@ import {
 import { run, sh, waitFor } from "../support/sh.ts";
 import { ensureGuestImage, virtInstallArgs, type GuestImage } from "../support/vm/image.ts";
 import { waitForSerial } from "../support/vm/serial.ts";
-import { assertNoWorldDebris, createWorld, worldUnavailable, type World } from "../support/world.ts";
+import { createWorld, worldUnavailable, type World } from "../support/world.ts";
 
 const skip =
   libvirtUnavailable() ??
@@ -108,12 +109,7 @@ describe("real VMs on two vnat networks sharing 10.0.0.0/24 (virt-install, TCG)"
   });
 
   after(async () => {
-    const errors = await tracker.cleanup();
-    await world?.destroy();
-    await hook?.release();
-    if (dir) await rm(dir, { recursive: true, force: true });
-    if (world) await assertNoWorldDebris(world.tag);
-    assert.deepEqual(errors, []);
+    await closeE2e({ tracker, world, hook, dir: dir });
   });
 
   test("2. each guest leases from its own namespace and fetches from its own uplink", async () => {

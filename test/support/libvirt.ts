@@ -17,6 +17,7 @@ import { execa } from "execa";
 import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { run, sh, sleep, waitFor, type ShResult } from "./sh.ts";
+import { assertNoWorldDebris, type World } from "./world.ts";
 
 export const URI = "qemu:///system";
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -174,6 +175,33 @@ export function vnat(config: string, args: string[]): Promise<ShResult> {
     env: { VNAT_CONFIG: config },
     timeoutMs: 60_000,
   });
+}
+
+/** `vnat provider add` for the sandbox world's provider bridge (gateway /24, its DNS, an optional pool). */
+export function addSandboxProvider(config: string, world: World, pool?: string): Promise<ShResult> {
+  const args = ["provider", "add", world.providerBridge, "--gateway", `${world.providerGateway}/24`];
+  if (pool) args.push("--pool", pool);
+  return vnat(config, [...args, "--dns", world.upstreamDns]);
+}
+
+/**
+ * The end of every e2e file: the tracked networks and domains, then `extra` steps, the
+ * world, the hook, the temp dir; then the world's baseline. Cleanup errors fail the file.
+ */
+export async function closeE2e(o: {
+  tracker: LibvirtTracker;
+  world?: World;
+  hook?: { release: () => Promise<void> };
+  dir?: string;
+  extra?: Array<() => Promise<void>>;
+}): Promise<void> {
+  const errors = await o.tracker.cleanup();
+  for (const step of o.extra ?? []) await step();
+  await o.world?.destroy();
+  await o.hook?.release();
+  if (o.dir) await rm(o.dir, { recursive: true, force: true });
+  if (o.world) await assertNoWorldDebris(o.world.tag);
+  if (errors.length) throw new Error(`e2e cleanup: ${errors.join("; ")}`);
 }
 
 /**

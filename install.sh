@@ -154,6 +154,7 @@ install_files() {
   mkdir_noted "$PREFIX/hooks"
   note "dir $PREFIX"
   for f in cli.js hook.js http-echo-server.mjs udhcpc-script.sh; do put 0755 "$SRC/dist/$f" "$PREFIX/dist/$f"; done
+  put 0644 "$SRC/dist/build-id" "$PREFIX/dist/build-id"
   # the shell wrapper decides no-op events (most guest-port events, networks without vnat
   # metadata) in ~5 ms without starting Node (~100 ms); it finds ../dist/hook.js itself
   put 0755 "$SRC/hooks/network" "$PREFIX/hooks/network"

@@ -1,7 +1,8 @@
 // Bundles each entry point into one ESM file: the hook runs on every libvirt network
 // and guest-port event, so its cold start (one file, no module resolution) matters.
 import { build } from "esbuild";
-import { chmod, copyFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, copyFile, readFile, writeFile } from "node:fs/promises";
 
 const banner = {
   js: [
@@ -32,3 +33,7 @@ for (const [name, entry] of Object.entries(entries)) {
 // files by path, next to the module: in a bundle that is dist/.
 for (const f of ["http-echo-server.mjs", "udhcpc-script.sh"]) await copyFile(`src/sandbox/${f}`, `dist/${f}`);
 await chmod("dist/udhcpc-script.sh", 0o755);
+// The shell hook's fast path keys what vnat has validated by this id (src/core/hookcache.ts):
+// a new bundle never trusts an answer an older one gave.
+const id = createHash("sha256").update(await readFile("dist/hook.js")).digest("hex");
+await writeFile("dist/build-id", `${id}\n`);

@@ -2,8 +2,9 @@
 // call back into libvirt (deadlock). Many queries go through ONE virsh process reading
 // commands on stdin, separated by `echo` markers (51 spawns: 1.4 s; one process: 92 ms).
 import { execa } from "execa";
-import { VnatError } from "../core/errors.ts";
-import { oneLine } from "../core/errors.ts";
+import { conflict, oneLine, VnatError } from "../core/errors.ts";
+import { awaitBuilt } from "./background.ts";
+import { roots } from "./roots.ts";
 
 export const LIBVIRT_URI = process.env.VNAT_LIBVIRT_URI ?? "qemu:///system";
 // not "--…": virsh's echo would take it for an option and print nothing
@@ -81,7 +82,14 @@ export async function defineNetwork(xml: string): Promise<void> {
   }
 }
 
-export const startNetwork = (name: string): Promise<string> => virsh(["net-start", name]);
+/** `virsh net-start`, then the namespace vnat builds right after it (background start). */
+export async function startNetwork(name: string): Promise<string> {
+  const out = await virsh(["net-start", name]);
+  const failure = await awaitBuilt(roots(), name);
+  if (failure !== undefined)
+    throw conflict(`network "${name}": started, but vnat could not build its namespace: ${failure}`);
+  return out;
+}
 export const destroyNetwork = (name: string): Promise<string> => virsh(["net-destroy", name]);
 export const undefineNetwork = (name: string): Promise<string> => virsh(["net-undefine", name]);
 export const setAutostart = (name: string, on: boolean): Promise<string> =>

@@ -12,12 +12,21 @@ export interface Provider {
   dns: number[];
 }
 
+/**
+ * How the hook answers libvirt's `started` event: "background" returns at once and builds
+ * the namespace right after (guest ports wait for it; a failure is recorded and refuses
+ * them), "foreground" builds it before `virsh net-start` returns.
+ */
+export type StartMode = "background" | "foreground";
+export const START_MODES: readonly StartMode[] = ["background", "foreground"];
+
 export interface Config {
   providers: Provider[];
   defaultProvider?: string;
+  start: StartMode;
 }
 
-export const EMPTY_CONFIG: Config = { providers: [] };
+export const EMPTY_CONFIG: Config = { providers: [], start: "background" };
 
 export interface ProviderInput {
   bridge: string;
@@ -29,6 +38,7 @@ export interface ProviderInput {
 export interface ConfigFile {
   providers?: ProviderInput[];
   defaultProvider?: string;
+  start?: string;
 }
 
 export function parseConfig(source: string, text: string): Config {
@@ -40,9 +50,13 @@ export function parseConfig(source: string, text: string): Config {
   }
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw invalid(`config ${source}: expected a JSON object`);
   const file = raw as ConfigFile;
-  const known = new Set(["providers", "defaultProvider"]);
+  const known = new Set(["providers", "defaultProvider", "start"]);
   for (const key of Object.keys(file))
-    if (!known.has(key)) throw invalid(`config ${source}: unknown key "${key}" (allowed: providers, defaultProvider)`);
+    if (!known.has(key))
+      throw invalid(`config ${source}: unknown key "${key}" (allowed: providers, defaultProvider, start)`);
+  const start = file.start ?? "background";
+  if (!START_MODES.includes(start as StartMode))
+    throw invalid(`config ${source}: "start" must be "background" or "foreground", got ${JSON.stringify(start)}`);
   if (file.providers !== undefined && !Array.isArray(file.providers))
     throw invalid(`config ${source}: "providers" must be an array`);
   const providers = (file.providers ?? []).map((p, i) => parseProvider(`config ${source}: providers[${i}]`, p));
@@ -53,14 +67,15 @@ export function parseConfig(source: string, text: string): Config {
   }
   if (file.defaultProvider !== undefined && !seen.has(file.defaultProvider))
     throw invalid(`config ${source}: defaultProvider "${file.defaultProvider}" is not a listed provider bridge`);
-  return { providers, defaultProvider: file.defaultProvider };
+  return { providers, defaultProvider: file.defaultProvider, start: start as StartMode };
 }
 
 export function parseProvider(where: string, p: ProviderInput): Provider {
   if (!p || typeof p !== "object") throw invalid(`${where}: expected an object`);
   if (typeof p.bridge !== "string") throw invalid(`${where}: "bridge" must be a string`);
   const bridge = validateIfname(`${where} bridge`, p.bridge);
-  if (typeof p.gateway !== "string") throw invalid(`${where} (${bridge}): "gateway" must be a string like 198.51.100.1/24`);
+  if (typeof p.gateway !== "string")
+    throw invalid(`${where} (${bridge}): "gateway" must be a string like 198.51.100.1/24`);
   const gwText = p.gateway.includes("/") ? p.gateway : `${p.gateway}/24`;
   const gateway = requireCidr(`provider ${bridge} gateway`, gwText);
   const pool = p.pool === undefined ? undefined : requireRange(`provider ${bridge} pool`, String(p.pool));

@@ -51,7 +51,12 @@ export function evaluate(o: NetObservation): Verdict {
   if (!o.netns.present)
     return {
       health: "down",
-      reasons: [{ code: "namespace-missing", message: "network active but namespace missing" }],
+      reasons: [
+        {
+          code: "namespace-missing",
+          message: `network active but namespace missing${o.buildFailure ? `: vnat could not build it (${o.buildFailure})` : ""}`,
+        },
+      ],
     };
   const reasons = [...linkReasons(o), ...insideReasons(o), ...serviceReasons(o)];
   return { health: reasons.length ? "degraded" : "healthy", reasons };

@@ -43,6 +43,8 @@ export interface NetObservation {
   /** vnat's state file (phase "starting" while a hook is building the namespace) */
   state?: { phase: string; startedAt: string };
   netns: { name: string; present: boolean };
+  /** why the hook's background build of the namespace failed (adapters/background.ts) */
+  buildFailure?: string;
   /** what the namespace holds; undefined when it is missing */
   inside?: NetnsView;
   probeError?: string;

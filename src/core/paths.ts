@@ -39,3 +39,25 @@ export function claimsDir(roots: Roots): string {
 export function claimPath(roots: Roots, bridge: string, ip: string): string {
   return `${claimsDir(roots)}/${bridge}@${ip}`;
 }
+
+/**
+ * A `started` event the hook runs in the background (config "start": "background"): the
+ * hook data waits in XML while the build runs, PID names the process building it, and a
+ * build that failed leaves its one-line reason in FAILED until the network stops or starts.
+ */
+export interface BuildPaths {
+  dir: string;
+  xml: string;
+  pid: string;
+  failed: string;
+}
+
+export function buildPaths(roots: Roots, name: string): BuildPaths {
+  const dir = `${roots.run}/starting`;
+  return { dir, xml: `${dir}/${name}.xml`, pid: `${dir}/${name}.pid`, failed: `${roots.run}/failed/${name}` };
+}
+
+/** Documents vnat has validated, by hash, for the shell hook's fast path (core/hookcache.ts). */
+export function hookCacheDir(roots: Roots): string {
+  return `${roots.run}/hook-cache`;
+}

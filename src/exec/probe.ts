@@ -15,6 +15,7 @@ import { netPaths, type Roots } from "../core/paths.ts";
 import { NFT_TABLE, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
+import { buildFailure } from "../adapters/background.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
 import { listPorts } from "../adapters/ports.ts";
 import { listStates } from "../adapters/state.ts";
@@ -105,6 +106,7 @@ async function observeOne(
     ...(spec ? { spec } : {}),
     ...(d?.error ? { specError: d.error } : {}),
     netns: { name: k.netns, present: inside !== undefined },
+    ...(await buildFailure(opts.roots, name).then((f) => (f !== undefined ? { buildFailure: f } : {}))),
     lanHost: probeVeth(k.lanHost),
     uplinkHost: probeVeth(k.uplinkHost),
     bridges: {

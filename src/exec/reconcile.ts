@@ -8,6 +8,7 @@ import type { ApplyContext } from "./apply.ts";
 import { probeAll, type ProbeOptions } from "./probe.ts";
 import { mapLimit } from "./probe-netns.ts";
 import { applyRepair } from "./repair.ts";
+import { buildInFlight, clearBuildFailure } from "../adapters/background.ts";
 import { deleteLinks } from "./teardown.ts";
 
 /** A hook's start takes well under a second; a "starting" state older than this is a crash. */
@@ -60,7 +61,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     if (plan.repairs.length === 0 && plan.unfixable.length === 0) continue;
     const age = o.state ? now() - Date.parse(o.state.startedAt) : Infinity;
     const skipped =
-      o.state?.phase === "starting" && age < STARTING_GRACE_MS
+      (o.state?.phase === "starting" && age < STARTING_GRACE_MS) || (await buildInFlight(opts.roots, o.name))
         ? "a hook is starting it"
         : v.health === "orphan" && age < ORPHAN_GRACE_MS
           ? "started moments ago: libvirt may not list it as active yet"
@@ -107,6 +108,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         break; // later repairs assume the earlier ones worked
       }
     }
+    // a namespace the hook failed to build in the background is up now: guests may attach again
+    if (outcome.failed.length === 0) await clearBuildFailure(opts.roots, plan.name);
     const ms = Math.round(performance.now() - t0);
     const what = outcome.planned.join("; ");
     opts.progress(

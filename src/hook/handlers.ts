@@ -2,13 +2,15 @@
 // adapters; the only process exit is in main.ts.
 import type { Logger } from "pino";
 import { buildSpec, type NetSpec } from "../core/spec.ts";
-import { invalid } from "../core/errors.ts";
+import { conflict, invalid } from "../core/errors.ts";
+import { HASH_RE, renderCacheEntry } from "../core/hookcache.ts";
 import { printable, validateNetworkName } from "../core/names.ts";
 import { parseHookData, type HookData } from "../core/hookdata.ts";
 import type { Roots } from "../core/paths.ts";
 import { netPaths } from "../core/paths.ts";
 import { loadConfig } from "../adapters/config-file.ts";
 import { readState } from "../adapters/state.ts";
+import { buildFailure, clearBuildFailure, configHash, waitForBuild, writeCacheEntry } from "../adapters/background.ts";
 import { removePort, recordPort } from "../adapters/ports.ts";
 import { startNetwork } from "../exec/apply.ts";
 import { teardownNetwork } from "../exec/teardown.ts";
@@ -21,10 +23,25 @@ export interface HookEnv {
   roots: Roots;
   log: Logger;
   failpoint?: string;
+  /** this process is the background build of a `started` event (adapters/background.ts) */
+  background?: boolean;
+  /** the shell hook's hash of this event (hooks/network): a validated document is remembered by it */
+  cacheKey?: { key: string; configHash: string };
 }
 
 async function specFrom(data: HookData, env: HookEnv): Promise<NetSpec> {
   return buildSpec(data.network, await loadConfig(env.roots.config));
+}
+
+/** Lets the shell hook answer this document's next `start begin` / `started` by itself. */
+async function remember(env: HookEnv, data: HookData): Promise<void> {
+  if (!env.cacheKey || !HASH_RE.test(env.cacheKey.key)) return;
+  // the config the shell hashed must be the one this answer came from
+  if ((await configHash(env.roots.config)) !== env.cacheKey.configHash) return;
+  const config = await loadConfig(env.roots.config);
+  const spec = buildSpec(data.network, config);
+  const entry = renderCacheEntry(spec, env.cacheKey.configHash, config.start);
+  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, entry);
 }
 
 export async function handle(call: HookCall, data: HookData, env: HookEnv): Promise<void> {
@@ -36,10 +53,13 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
     throw invalid(
       `network "${call.name}": hook data names network "${printable(data.network.name, 32)}" (expected the same name)`,
     );
+  // libvirt sends a network's events in order; a background build is the one thing that may still run
+  if (call.event !== "start-begin" && !env.background) await waitForBuild(env.roots, call.name);
   switch (call.event) {
     case "start-begin": {
       const spec = await specFrom(data, env);
       await preflight(spec, env.roots);
+      await remember(env, data).catch((e: unknown) => log.warn({ network: spec.name, err: e }, "not remembered"));
       log.info({ network: spec.name, event: "start-begin" }, "validated");
       return;
     }
@@ -53,6 +73,7 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
       }
       const t0 = performance.now();
       await startNetwork({ runner: env.runner, roots: env.roots, failpoint: env.failpoint }, spec);
+      await clearBuildFailure(env.roots, spec.name);
       log.info({ network: spec.name, ms: Math.round(performance.now() - t0) }, "namespace started");
       return;
     }
@@ -60,11 +81,18 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
       const errors = await teardownNetwork(env.runner, env.roots, call.name);
       if (errors.length) log.warn({ network: call.name, errors }, "teardown left errors");
       else log.info({ network: call.name }, "namespace removed");
+      await clearBuildFailure(env.roots, call.name);
       return;
     }
-    case "port-created":
+    case "port-created": {
+      const failed = await buildFailure(env.roots, call.name);
+      if (failed !== undefined)
+        throw conflict(
+          `network "${call.name}": vnat could not build its namespace (${failed}); guests cannot attach until it is fixed (vnat reconcile ${call.name}, or virsh net-destroy and net-start)`,
+        );
       if (data.port) await recordPort(netPaths(env.roots, data.network.name).ports, data.port);
       return;
+    }
     case "port-deleted":
       if (data.port) await removePort(netPaths(env.roots, data.network.name).ports, data.port);
       return;

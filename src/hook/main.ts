@@ -21,17 +21,32 @@ async function main(): Promise<number> {
   if (call.event === "other" || call.event === "updated") return 0;
   if (!mentionsVnat(stdin)) return 0;
 
-  const [{ handle, parseHookData }, { roots }, { openLog }, { processRunner }] = await Promise.all([
-    import("./handlers.ts"),
-    import("../adapters/roots.ts"),
-    import("../adapters/log.ts"),
-    import("../exec/run.ts"),
-  ]);
+  const [{ handle, parseHookData }, { roots }, { openLog }, { processRunner }, { buildInBackground }] =
+    await Promise.all([
+      import("./handlers.ts"),
+      import("../adapters/roots.ts"),
+      import("../adapters/log.ts"),
+      import("../exec/run.ts"),
+      import("./background.ts"),
+    ]);
   const r = roots();
   const log = await openLog(r.log, "hook");
+  const { VNAT_HOOK_KEY: key, VNAT_HOOK_CONFIG: configHash, VNAT_FAILPOINT: failpoint } = process.env;
+  const env = {
+    runner: processRunner,
+    roots: r,
+    log,
+    ...(failpoint ? { failpoint } : {}),
+    ...(key && configHash ? { cacheKey: { key, configHash } } : {}),
+  };
+  // the shell hook (hooks/network) runs a `started` event this way and has already returned to libvirt
+  if (process.env.VNAT_HOOK_BACKGROUND === "1" && call.event === "started-begin") {
+    await buildInBackground(call, () => parseHookData(stdin), { ...env, background: true });
+    return 0;
+  }
   try {
     const data = parseHookData(stdin);
-    await handle(call, data, { runner: processRunner, roots: r, log, failpoint: process.env.VNAT_FAILPOINT });
+    await handle(call, data, env);
     return 0;
   } catch (e) {
     log.error({ network: call.name, op: call.op, subop: call.subop, err: e }, "hook failed");

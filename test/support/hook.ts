@@ -1,10 +1,12 @@
 // Invokes hooks/network exactly as libvirt 9.0 does: argv `NAME OP SUBOP -`, hookData
-// on stdin, and an environment of only LC_ALL, PATH and HOME.
+// on stdin, and an environment of only LC_ALL, PATH and HOME. A `started` the hook runs in
+// the background is awaited, and reported as the foreground would (raw = true: as returned).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { kernelNames } from "../../src/core/names.ts";
 import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
+import { awaitBuilt } from "../../src/adapters/background.ts";
 
 export const HOOK = fileURLToPath(new URL("../../hooks/network", import.meta.url));
 export const RUN_DIR = "/run/vnat";
@@ -15,10 +17,24 @@ export async function runHook(
   subop: string,
   stdin: string,
   extraEnv: Record<string, string> = {},
+  raw = false,
 ): Promise<ShResult> {
   const env = { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", ...extraEnv };
-  const r = await execa(HOOK, [name, op, subop, "-"], { input: stdin, env, extendEnv: false, reject: false, timeout: 30_000 });
-  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+  const r = await execa(HOOK, [name, op, subop, "-"], {
+    input: stdin,
+    env,
+    extendEnv: false,
+    reject: false,
+    timeout: 30_000,
+  });
+  const result = { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+  if (raw || op !== "started" || result.exitCode !== 0 || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(name))
+    return result;
+  // a `started` the shell handed to the background (config "start": "background"): its outcome,
+  // as libvirt would have seen it in the foreground (test/integration/hook-background: the raw behaviour)
+  const runDir = extraEnv.VNAT_RUN_DIR ?? RUN_DIR;
+  const failure = await awaitBuilt({ run: runDir, config: "", log: "" }, name);
+  return failure === undefined ? result : { ...result, exitCode: 1, stderr: `vnat: ${failure}\n` };
 }
 
 /** What vnat would have left of network NAME on this host (empty when it is gone). */

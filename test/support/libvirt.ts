@@ -14,7 +14,9 @@ import { chmod, chown, mkdir, readFile, rm, rmdir, unlink, writeFile } from "nod
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { awaitBuilt } from "../../src/adapters/background.ts";
 import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
+import { roots } from "../../src/adapters/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { run, sh, sleep, waitFor, type ShResult } from "./sh.ts";
 import { assertNoWorldDebris, type World } from "./world.ts";
@@ -36,8 +38,25 @@ export function libvirtUnavailable(): string | undefined {
   return undefined;
 }
 
-export const virsh = (args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> =>
+/** virsh alone: a net-start returns when libvirt is done with it */
+export const virshRaw = (args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> =>
   sh("virsh", ["-c", URI, ...args], { check: opts.check, timeoutMs: opts.timeoutMs ?? 60_000, env: { LC_ALL: "C" } });
+
+/**
+ * virsh as the user runs it. `net-start` of a vnat network returns as soon as libvirt is
+ * done; the hook finishes the namespace right after it (config "start": "background"), so
+ * here, as in `vnat demo`, a net-start also waits for that build, and a build that failed
+ * makes the start fail with vnat's reason (the raw behaviour: test/integration/hook-background).
+ */
+export async function virsh(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> {
+  const r = await virshRaw(args, opts);
+  const name = args[1];
+  if (args[0] !== "net-start" || r.exitCode !== 0 || name === undefined) return r;
+  const failure = await awaitBuilt(roots(), name);
+  if (failure === undefined) return r;
+  if (opts.check) throw new Error(`virsh net-start ${name}: vnat's background start failed: ${failure}`);
+  return { ...r, exitCode: 1, stderr: `${r.stderr}vnat: ${failure}\n` };
+}
 
 /** pids whose /proc/PID/comm is exactly NAME. */
 export function pidsOf(name: string): number[] {

@@ -149,7 +149,9 @@ describe("parseConfig", () => {
   const bad: Array<[string, RegExp]> = [
     ["{", /^config x: not valid JSON/],
     ["[]", /^config x: expected a JSON object$/],
-    [`{"provider": []}`, /^config x: unknown key "provider" \(allowed: providers, defaultProvider\)$/],
+    [`{"provider": []}`, /^config x: unknown key "provider" \(allowed: providers, defaultProvider, start\)$/],
+    [`{"start": "later"}`, /^config x: "start" must be "background" or "foreground", got "later"$/],
+    [`{"start": 1}`, /^config x: "start" must be "background" or "foreground", got 1$/],
     [`{"providers": [{"bridge": "br0", "gateway": "1.2.3"}]}`, /^provider br0 gateway "1.2.3\/24": not an IPv4 address with prefix/],
     [`{"providers": [{"bridge": "br0", "gateway": "198.51.100.1/24", "pool": "198.51.101.10-198.51.101.20"}]}`, /outside the provider subnet 198.51.100.0\/24$/],
     [`{"providers": [{"bridge": "br0", "gateway": "198.51.100.1/24"}, {"bridge": "br0", "gateway": "198.51.100.1/24"}]}`, /provider bridge "br0" listed twice$/],
@@ -159,4 +161,8 @@ describe("parseConfig", () => {
     test(`refuses ${text}`, () =>
       assert.throws(() => parseConfig("x", text), (e: unknown) => e instanceof VnatError && re.test(e.message)),
     );
+  test(`"start" is background unless the config says foreground`, () => {
+    assert.equal(parseConfig("x", "{}").start, "background");
+    assert.equal(parseConfig("x", `{"start": "foreground"}`).start, "foreground");
+  });
 });

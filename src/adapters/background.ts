@@ -1,0 +1,94 @@
+// Background builds (config "start": "background"): the shell hook writes the hook data to
+// /run/vnat/starting/NAME.xml and starts Node on it; that process writes NAME.pid ("PID
+// STARTTIME"), builds, records a failure in /run/vnat/failed/NAME, and removes both files.
+// Every other event for the network, and `vnat reconcile`, waits while a build is in flight.
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { conflict } from "../core/errors.ts";
+import { cacheEntryName, HASH_RE } from "../core/hookcache.ts";
+import { buildPaths, hookCacheDir, type Roots } from "../core/paths.ts";
+import { readIfExists, writeAtomic } from "./files.ts";
+import { isStaleHolder, processStart } from "./lock.ts";
+
+/** The shell starts Node right after it writes the XML: a build with no pid yet this long after is dead. */
+const NO_PID_GRACE_MS = 15_000;
+
+const mtime = (path: string): Promise<number | undefined> =>
+  stat(path).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  );
+
+/** True while a background build of NAME runs (or is about to: Node is still starting). */
+export async function buildInFlight(roots: Roots, name: string, now = Date.now()): Promise<boolean> {
+  const p = buildPaths(roots, name);
+  const xmlTime = await mtime(p.xml);
+  if (xmlTime === undefined) return false;
+  const holder = await readIfExists(p.pid);
+  const pidTime = await mtime(p.pid);
+  // a pid file older than the XML belongs to an earlier build
+  if (holder !== undefined && pidTime !== undefined && pidTime >= xmlTime) return !isStaleHolder(holder);
+  return now - xmlTime < NO_PID_GRACE_MS;
+}
+
+/** Waits until no background build of NAME is in flight. */
+export async function waitForBuild(roots: Roots, name: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 5; await buildInFlight(roots, name); delay = Math.min(delay * 2, 50)) {
+    if (Date.now() >= deadline)
+      throw conflict(`network "${name}": its namespace is still being built after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** The background build's own process: claims the build as running. */
+export async function markBuilding(roots: Roots, name: string): Promise<void> {
+  await writeAtomic(buildPaths(roots, name).pid, `${process.pid} ${processStart(process.pid) ?? "?"}\n`);
+}
+
+/** Ends the build: the failure (if any) is recorded before the in-flight files go. */
+export async function finishBuilding(roots: Roots, name: string, failure?: string): Promise<void> {
+  const p = buildPaths(roots, name);
+  if (failure !== undefined) await writeAtomic(p.failed, failure + "\n");
+  await unlink(p.xml).catch(() => {});
+  await unlink(p.pid).catch(() => {});
+}
+
+export async function buildFailure(roots: Roots, name: string): Promise<string | undefined> {
+  return (await readIfExists(buildPaths(roots, name).failed))?.trim();
+}
+
+export async function clearBuildFailure(roots: Roots, name: string): Promise<void> {
+  await unlink(buildPaths(roots, name).failed).catch(() => {});
+}
+
+/** The config file's hash as the shell computes it (sha256sum of its bytes), "none" when there is no file. */
+export async function configHash(path: string): Promise<string> {
+  try {
+    return createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex");
+  } catch {
+    return "none";
+  }
+}
+
+/** Records a validated document for the shell's fast path; drops the network's older entries. */
+export async function writeCacheEntry(roots: Roots, name: string, key: string, entry: string): Promise<void> {
+  const dir = hookCacheDir(roots);
+  await mkdir(buildPaths(roots, name).dir, { recursive: true, mode: 0o700 });
+  const file = cacheEntryName(name, key);
+  await writeAtomic(`${dir}/${file}`, entry);
+  // NAME.HASH exactly: "a" must not take "a.b"'s entries
+  const old = (await readdir(dir)).filter((f) => f !== file && f.slice(0, -65) === name && HASH_RE.test(f.slice(-64)));
+  await Promise.all(old.map((f) => unlink(`${dir}/${f}`).catch(() => {})));
+}
+
+/**
+ * Waits for NAME's background build; resolves to its recorded failure, or undefined when
+ * the namespace is up (what `virsh net-start` alone does not wait for).
+ */
+export async function awaitBuilt(roots: Roots, name: string, timeoutMs = 60_000): Promise<string | undefined> {
+  await waitForBuild(roots, name, timeoutMs);
+  return buildFailure(roots, name);
+}

@@ -1,0 +1,40 @@
+// The shell hook's fast path (hooks/network). Starting Node costs ~60 ms, and libvirt
+// waits for the hook at `start begin` and `started`, so a document vnat has already
+// validated is recognised by the shell alone: after a successful validation vnat writes an
+// entry named by the hash of (build id, hook data) that the shell can check with builtins.
+//
+// Each line is "KIND VALUE". The shell accepts only when every line holds; anything it
+// does not understand, or any doubt at all, sends the event to Node, which gives the
+// real answer (and the one-line error). An entry never makes vnat accept a document it
+// would refuse: it only skips re-deriving an answer that depends on nothing but
+//   - the hook data and the bundle (both in the hash),
+//   - the config file (its hash, "config"),
+//   - host facts the shell re-checks every time: the provider bridges exist ("bridge"),
+//     the claims are free or this network's ("claim"), and, when vnat holds no state for
+//     the network, its kernel names are free ("netns", "link").
+import { formatIp } from "./ipv4.ts";
+import type { StartMode } from "./config.ts";
+import type { NetSpec } from "./spec.ts";
+
+/** sha256 hex, as sha256sum prints it */
+export const HASH_RE = /^[0-9a-f]{64}$/;
+
+/** The entry's file name: the network's name first, so vnat can drop a network's old entries. */
+export function cacheEntryName(network: string, key: string): string {
+  return `${network}.${key}`;
+}
+
+export function renderCacheEntry(spec: NetSpec, configHash: string, mode: StartMode): string {
+  const bridge = spec.uplink.bridge;
+  const claims = [spec.uplink.address.address, ...(spec.floating ?? []).map((f) => f.address)];
+  const lines = [
+    `config ${configHash}`,
+    `mode ${mode}`,
+    `bridge ${bridge}`,
+    ...claims.map((ip) => `claim ${bridge}@${formatIp(ip)}`),
+    `netns ${spec.names.netns}`,
+    `link ${spec.names.lanHost}`,
+    `link ${spec.names.uplinkHost}`,
+  ];
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,51 @@
+// The entry the shell hook's fast path reads (hooks/network): every line a check the shell
+// can make with builtins, named so a network's own entries can be told from another's.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { cacheEntryName, HASH_RE, renderCacheEntry } from "../../src/core/hookcache.ts";
+import { parseHookData } from "../../src/core/hookdata.ts";
+import { kernelNames } from "../../src/core/names.ts";
+import { buildSpec } from "../../src/core/spec.ts";
+import { hookData } from "../support/fixtures.ts";
+
+const floating = `<vnat:floating address="198.51.100.77" to="10.0.0.5"/>`;
+const spec = buildSpec(
+  parseHookData(
+    hookData({
+      name: "net1",
+      bridge: "virbr7",
+      uplinkBridge: "br-prov",
+      uplink: "198.51.100.21/24",
+      gateway: "198.51.100.1",
+      extraMetadata: floating,
+    }),
+  ).network,
+  EMPTY_CONFIG,
+);
+
+describe("hook cache entry", () => {
+  test("names the config, the mode, the bridge, every claim and every kernel name", () => {
+    const k = kernelNames("net1");
+    assert.equal(
+      renderCacheEntry(spec, "c".repeat(64), "background"),
+      [
+        `config ${"c".repeat(64)}`,
+        "mode background",
+        "bridge br-prov",
+        "claim br-prov@198.51.100.21",
+        "claim br-prov@198.51.100.77",
+        `netns ${k.netns}`,
+        `link ${k.lanHost}`,
+        `link ${k.uplinkHost}`,
+        "",
+      ].join("\n"),
+    );
+  });
+  test("file name: NAME.HASH", () => {
+    const key = "a".repeat(64);
+    assert.equal(cacheEntryName("a.b", key), `a.b.${key}`);
+    assert.ok(HASH_RE.test(key));
+    assert.ok(!HASH_RE.test("../x"));
+  });
+});

@@ -79,8 +79,14 @@ export async function writeCacheEntry(roots: Roots, name: string, key: string, e
   await mkdir(buildPaths(roots, name).dir, { recursive: true, mode: 0o700 });
   const file = cacheEntryName(name, key);
   await writeAtomic(`${dir}/${file}`, entry);
-  // NAME.HASH exactly: "a" must not take "a.b"'s entries
-  const old = (await readdir(dir)).filter((f) => f !== file && f.slice(0, -65) === name && HASH_RE.test(f.slice(-64)));
+  await removeCacheEntries(roots, name, file);
+}
+
+/** The shell's memo of NAME's documents (NAME.HASH exactly: "a" must not take "a.b"'s), but KEEP. */
+export async function removeCacheEntries(roots: Roots, name: string, keep?: string): Promise<void> {
+  const dir = hookCacheDir(roots);
+  const files = await readdir(dir).catch(() => [] as string[]);
+  const old = files.filter((f) => f !== keep && f.slice(0, -65) === name && HASH_RE.test(f.slice(-64)));
   await Promise.all(old.map((f) => unlink(`${dir}/${f}`).catch(() => {})));
 }
 

@@ -8,6 +8,7 @@
 import { listLiveClaims } from "../adapters/claims.ts";
 import { loadConfig } from "../adapters/config-file.ts";
 import { defineNetwork, dumpNetworks, listNetworks } from "../adapters/libvirt.ts";
+import { rememberDefinition } from "../adapters/prewarm.ts";
 import { withLock } from "../adapters/lock.ts";
 import { roots } from "../adapters/roots.ts";
 import { readState } from "../adapters/state.ts";
@@ -60,6 +61,7 @@ export async function editInbound(name: string, edit: (m: MetadataModel) => Meta
       );
       const spec = buildSpec(parseNetworkXml(nextXml), config, takenAddresses(others, await listLiveClaims(r), name));
       await defineNetwork(nextXml);
+      await rememberDefinition(r, name);
       if (!entry.active) return { spec, live: "inactive", warnings: [] };
       try {
         return await applyLive(r, spec);

@@ -5,6 +5,7 @@ import { loadConfig } from "../adapters/config-file.ts";
 import { probeHostView } from "../adapters/host-view.ts";
 import { defineNetwork, setAutostart, undefineNetwork } from "../adapters/libvirt.ts";
 import { withLock } from "../adapters/lock.ts";
+import { rememberDefinition } from "../adapters/prewarm.ts";
 import { roots } from "../adapters/roots.ts";
 import { readNetworkTemplate } from "../adapters/templates.ts";
 import { formatCidr, formatIp, formatSubnet } from "../core/ipv4.ts";
@@ -37,6 +38,8 @@ export async function netCreate(name: string, flags: Record<string, unknown>): P
       throw e;
     }
   }
+  // the first `virsh net-start` then finds its `start begin` answered without Node
+  await rememberDefinition(r, name);
   const s = plan.spec;
   process.stdout.write(
     [

@@ -12,6 +12,7 @@
 //   - host facts the shell re-checks every time: the provider bridges exist ("bridge"),
 //     the claims are free or this network's ("claim"), and, when vnat holds no state for
 //     the network, its kernel names are free ("netns", "link").
+import { createHash } from "node:crypto";
 import { formatIp } from "./ipv4.ts";
 import type { StartMode } from "./config.ts";
 import type { NetSpec } from "./spec.ts";
@@ -37,4 +38,22 @@ export function renderCacheEntry(spec: NetSpec, configHash: string, mode: StartM
     `link ${spec.names.uplinkHost}`,
   ];
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The hook data libvirt 9.0 sends at `start begin` for a network whose definition is
+ * NETWORK_XML (as `virsh net-dumpxml --inactive` prints it): the same document, indented
+ * two spaces inside <hookData>. Measured byte for byte; where it differs, the shell's hash
+ * simply finds no entry and Node answers, so a wrong guess costs time, never safety.
+ */
+export function startHookData(networkXml: string): string {
+  const lines = networkXml.replace(/\n+$/, "").split("\n");
+  return `<hookData>\n${lines.map((l) => `  ${l}`).join("\n")}\n</hookData>`;
+}
+
+/** The shell hook's key: sha256 of "BUILD_ID\nDATA\n", DATA without its trailing newlines (as $(…) strips them). */
+export function hookCacheKey(buildId: string, data: string): string {
+  return createHash("sha256")
+    .update(`${buildId}\n${data.replace(/\n+$/, "")}\n`)
+    .digest("hex");
 }

@@ -19,6 +19,7 @@ import {
   virsh,
   vnat,
 } from "../support/libvirt.ts";
+import { cacheEntries } from "../support/hook.ts";
 import { run } from "../support/sh.ts";
 import { createWorld, worldUnavailable, type World } from "../support/world.ts";
 
@@ -96,7 +97,12 @@ describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
         [b, "inactive", `vnb-${tag}b`, "10.0.0.1/24", "198.51.100.11/24"],
       ],
     );
+    // `vnat net create` remembered the document libvirt sends at `start begin` (src/core/hookcache.ts):
+    // the entry the hook writes at the start has the same key, so the guess was byte-exact
+    const remembered = [a, b].map(cacheEntries);
+    for (const r of remembered) assert.equal(r.length, 1);
     for (const n of [a, b]) await virsh(["net-start", n], { check: true });
+    assert.deepEqual([a, b].map(cacheEntries), remembered);
 
     const sources: string[] = [];
     for (const [n, uplink] of [
@@ -121,6 +127,7 @@ describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
     for (const n of [a, b]) await virsh(["net-destroy", n], { check: true });
     for (const s of ["a", "b"]) assert.deepEqual(await netDebris(`vne-${tag}-${s}`, `vnb-${tag}${s}`), []);
     for (const n of [a, b]) assert.equal((await vnat(cfg, ["net", "delete", n])).exitCode, 0);
+    assert.deepEqual([a, b].map(cacheEntries), [[], []]);
     assert.deepEqual(await list(), []);
   });
 

@@ -7,16 +7,17 @@
 // VNAT_NODE=/bin/false proves where an answer came from: an event that reaches Node fails.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
-import { chmod, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { awaitBuilt, buildInFlight } from "../../src/adapters/background.ts";
 import { readState } from "../../src/adapters/state.ts";
+import { hookCacheKey } from "../../src/core/hookcache.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { hookData, portXml, type NetOpts } from "../support/fixtures.ts";
-import { RUN_DIR, runHook, vnatDebris } from "../support/hook.ts";
+import { cacheEntries, RUN_DIR, runHook, vnatDebris } from "../support/hook.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
 const tag = randomBytes(2).toString("hex");
@@ -25,11 +26,6 @@ let world: World;
 let net: NetOpts;
 let dir: string;
 let env: Record<string, string>;
-
-const cacheEntries = (name: string): string[] =>
-  existsSync(`${RUN_DIR}/hook-cache`)
-    ? readdirSync(`${RUN_DIR}/hook-cache`).filter((f) => f.startsWith(`${name}.`))
-    : [];
 
 before(async () => {
   world = await createWorld();
@@ -69,7 +65,9 @@ describe("start begin: the shell answers what vnat has validated", () => {
   test("the first answer comes from Node and is remembered; the same document then never reaches Node", async () => {
     const first = await runHook(net.name, "start", "begin", hookData(net), env);
     assert.equal(first.exitCode, 0, first.stderr);
-    assert.equal(cacheEntries(net.name).length, 1);
+    // the shell's sha256sum and vnat's own key agree (what `vnat net create` relies on)
+    const buildId = (await readFile(new URL("../../dist/build-id", import.meta.url), "utf8")).trim();
+    assert.deepEqual(cacheEntries(net.name), [`${net.name}.${hookCacheKey(buildId, hookData(net))}`]);
     const again = await runHook(net.name, "start", "begin", hookData(net), { ...env, VNAT_NODE: "/bin/false" });
     assert.equal(again.exitCode, 0, again.stderr);
     assert.equal(again.stderr, "");

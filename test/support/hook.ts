@@ -37,6 +37,14 @@ export async function runHook(
   return failure === undefined ? result : { ...result, exitCode: 1, stderr: `vnat: ${failure}\n` };
 }
 
+/** The shell hook's remembered documents of network NAME (src/core/hookcache.ts) */
+export const cacheEntries = (name: string): string[] =>
+  existsSync(`${RUN_DIR}/hook-cache`)
+    ? readdirSync(`${RUN_DIR}/hook-cache`).filter(
+        (f) => f.slice(0, -65) === name && /^[0-9a-f]{64}$/.test(f.slice(-64)),
+      )
+    : [];
+
 /** What vnat would have left of network NAME on this host (empty when it is gone). */
 export function vnatDebris(name: string): string[] {
   const k = kernelNames(name);

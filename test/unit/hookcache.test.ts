@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { cacheEntryName, HASH_RE, renderCacheEntry } from "../../src/core/hookcache.ts";
+import { cacheEntryName, HASH_RE, hookCacheKey, renderCacheEntry, startHookData } from "../../src/core/hookcache.ts";
 import { parseHookData } from "../../src/core/hookdata.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { buildSpec } from "../../src/core/spec.ts";
@@ -47,5 +47,20 @@ describe("hook cache entry", () => {
     assert.equal(cacheEntryName("a.b", key), `a.b.${key}`);
     assert.ok(HASH_RE.test(key));
     assert.ok(!HASH_RE.test("../x"));
+  });
+});
+
+describe("the document libvirt sends at start begin", () => {
+  test("net-dumpxml's text, indented two spaces inside <hookData>, no trailing newline", () => {
+    const xml = "<network>\n  <name>a</name>\n  <bridge name='virbr1'/>\n</network>\n\n";
+    assert.equal(
+      startHookData(xml),
+      "<hookData>\n  <network>\n    <name>a</name>\n    <bridge name='virbr1'/>\n  </network>\n</hookData>",
+    );
+  });
+  test("the key: sha256 of BUILD_ID, newline, the data without trailing newlines, newline", () => {
+    // printf 'b1\n<x/>\n' | sha256sum
+    assert.equal(hookCacheKey("b1", "<x/>\n\n"), hookCacheKey("b1", "<x/>"));
+    assert.equal(hookCacheKey("b1", "<x/>"), "73df0cb7c4dcb1117690a5759a6f2cc675d39aa498b3e1020ea59ed9822e1625");
   });
 });

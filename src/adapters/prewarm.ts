@@ -1,0 +1,40 @@
+// After vnat defines a network, it remembers the document libvirt will send at its next
+// `start begin` (core/hookcache.ts), so even the first `virsh net-start` skips Node there.
+// Best effort: a miss only means Node answers that one start.
+import { readFileSync } from "node:fs";
+import { buildSpec } from "../core/spec.ts";
+import { parseHookData } from "../core/hookdata.ts";
+import { hookCacheKey, renderCacheEntry, startHookData } from "../core/hookcache.ts";
+import type { Roots } from "../core/paths.ts";
+import { loadConfig } from "./config-file.ts";
+import { configHash, removeCacheEntries, writeCacheEntry } from "./background.ts";
+import { virsh } from "./libvirt.ts";
+
+/** The build id next to the running bundle (dist/build-id); undefined when run from source. */
+function buildId(): string | undefined {
+  try {
+    return readFileSync(new URL("./build-id", import.meta.url), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function rememberDefinition(roots: Roots, name: string): Promise<boolean> {
+  const id = buildId();
+  if (id === undefined) return false;
+  try {
+    const data = startHookData(await virsh(["net-dumpxml", "--inactive", name]));
+    const hash = await configHash(roots.config);
+    const config = await loadConfig(roots.config);
+    const spec = buildSpec(parseHookData(data).network, config);
+    await writeCacheEntry(roots, name, hookCacheKey(id, data), renderCacheEntry(spec, hash, config.start));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `vnat net delete`: the network's remembered documents go with it. */
+export async function forgetDefinition(roots: Roots, name: string): Promise<void> {
+  await removeCacheEntries(roots, name);
+}

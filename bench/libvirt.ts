@@ -214,7 +214,7 @@ export async function benchLibvirt(): Promise<Figure[]> {
       figure(
         "libvirt",
         "libvirt.start.vnat.first",
-        "virsh net-start: vnat network, first start after its definition",
+        "virsh net-start: vnat network, first start of a document the hook has not seen (Node validates it once)",
         "ms",
         [firstVnat],
         {

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
-import { runHook } from "../support/hook.ts";
+import { runHook, sandboxNet } from "../support/hook.ts";
 import { waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, type Guest, type World } from "../support/world.ts";
 
@@ -34,14 +34,7 @@ let guest: Guest;
 
 before(async () => {
   world = await createWorld();
-  net = {
-    name: `t${tag}h`,
-    bridge: await world.addLanBridge(),
-    uplinkBridge: world.providerBridge,
-    uplink: "198.51.100.61/24",
-    gateway: world.providerGateway,
-    dns: [world.upstreamDns],
-  };
+  net = await sandboxNet(world, `t${tag}h`, "198.51.100.61/24");
   guest = await world.addGuest(net.bridge);
   net.extraMetadata = `<vnat:host mac="${await guest.mac()}" ip="10.0.0.42" name="fixed"/>`;
   for (const [op, subop] of [

@@ -17,7 +17,7 @@ import { readState } from "../../src/adapters/state.ts";
 import { hookCacheKey } from "../../src/core/hookcache.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { hookData, portXml, type NetOpts } from "../support/fixtures.ts";
-import { cacheEntries, RUN_DIR, runHook, vnatDebris } from "../support/hook.ts";
+import { cacheEntries, RUN_DIR, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
 const tag = randomBytes(2).toString("hex");
@@ -35,14 +35,7 @@ before(async () => {
   // a Node that starts late: the hook's answer to libvirt comes before the build can begin
   await writeFile(join(dir, "slow-node"), `#!/bin/sh\nsleep 2\nexec node "$@"\n`);
   await chmod(join(dir, "slow-node"), 0o755);
-  net = {
-    name: `t${tag}bg`,
-    bridge: await world.addLanBridge(),
-    uplinkBridge: world.providerBridge,
-    uplink: "198.51.100.23/24",
-    gateway: world.providerGateway,
-    dns: [world.upstreamDns],
-  };
+  net = await sandboxNet(world, `t${tag}bg`, "198.51.100.23/24");
 });
 
 after(async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
-import { runHook, vnatDebris } from "../support/hook.ts";
+import { runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
 const tag = randomBytes(2).toString("hex");
@@ -17,14 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), "vnat-bad-"));
 
 before(async () => {
   world = await createWorld();
-  good = {
-    name: `t${tag}b`,
-    bridge: await world.addLanBridge(),
-    uplinkBridge: world.providerBridge,
-    uplink: "198.51.100.31/24",
-    gateway: world.providerGateway,
-    dns: [world.upstreamDns],
-  };
+  good = await sandboxNet(world, `t${tag}b`, "198.51.100.31/24");
 });
 
 after(async () => {

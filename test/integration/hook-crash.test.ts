@@ -14,7 +14,7 @@ import { roots } from "../../src/adapters/roots.ts";
 import { dnsmasqPid } from "../../src/adapters/dnsmasq.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
-import { runHook, vnatDebris } from "../support/hook.ts";
+import { runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { runHookAndKill } from "../support/crash.ts";
 import { healthOf } from "../support/health.ts";
 import { rng } from "../support/mutate.ts";
@@ -28,16 +28,10 @@ let net: NetOpts;
 
 before(async () => {
   world = await createWorld();
-  net = {
-    name: `t${tag}k`,
-    bridge: await world.addLanBridge(),
-    uplinkBridge: world.providerBridge,
-    uplink: "198.51.100.41/24",
-    gateway: world.providerGateway,
-    dns: [world.upstreamDns],
+  net = await sandboxNet(world, `t${tag}k`, "198.51.100.41/24", {
     dhcp: `<vnat:dhcp start="10.0.0.100" end="10.0.0.200"/>`,
     extraMetadata: `<vnat:forward proto="tcp" port="8080" to="10.0.0.5" to-port="80"/><vnat:floating address="198.51.100.42" to="10.0.0.6"/>`,
-  };
+  });
 });
 
 after(async () => {

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { kernelNames } from "../../src/core/names.ts";
 import { START_STEPS } from "../../src/exec/apply.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
-import { runHook, vnatDebris } from "../support/hook.ts";
+import { runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { run } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
@@ -18,14 +18,7 @@ let net: NetOpts;
 
 before(async () => {
   world = await createWorld();
-  net = {
-    name: `t${tag}f`,
-    bridge: await world.addLanBridge(),
-    uplinkBridge: world.providerBridge,
-    uplink: "198.51.100.21/24",
-    gateway: world.providerGateway,
-    dns: [world.upstreamDns],
-  };
+  net = await sandboxNet(world, `t${tag}f`, "198.51.100.21/24");
 });
 
 after(async () => {

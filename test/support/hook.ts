@@ -7,6 +7,8 @@ import { kernelNames } from "../../src/core/names.ts";
 import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
 import { awaitBuilt } from "../../src/adapters/background.ts";
+import type { NetOpts } from "./fixtures.ts";
+import type { World } from "./world.ts";
 
 export const HOOK = fileURLToPath(new URL("../../hooks/network", import.meta.url));
 export const RUN_DIR = "/run/vnat";
@@ -69,4 +71,22 @@ export function vnatDebris(name: string): string[] {
     }
   }
   return out;
+}
+
+/** A vnat network NAME on a new LAN bridge of WORLD, its uplink on the world's provider network. */
+export async function sandboxNet(
+  world: World,
+  name: string,
+  uplink: string,
+  extra: Partial<NetOpts> = {},
+): Promise<NetOpts> {
+  return {
+    name,
+    bridge: await world.addLanBridge(),
+    uplinkBridge: world.providerBridge,
+    uplink,
+    gateway: world.providerGateway,
+    dns: [world.upstreamDns],
+    ...extra,
+  };
 }

@@ -98,3 +98,12 @@ export async function awaitBuilt(roots: Roots, name: string, timeoutMs = 60_000)
   await waitForBuild(roots, name, timeoutMs);
   return buildFailure(roots, name);
 }
+
+/** Removes remembered documents of every network not in KNOWN. */
+export async function pruneCacheEntries(roots: Roots, known: string[]): Promise<void> {
+  const dir = hookCacheDir(roots);
+  const keep = new Set(known);
+  const files = await readdir(dir).catch(() => [] as string[]);
+  const stale = files.filter((f) => HASH_RE.test(f.slice(-64)) && f.at(-65) === "." && !keep.has(f.slice(0, -65)));
+  await Promise.all(stale.map((f) => unlink(`${dir}/${f}`).catch(() => {})));
+}

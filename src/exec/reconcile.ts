@@ -8,7 +8,7 @@ import type { ApplyContext } from "./apply.ts";
 import { probeAll, type ProbeOptions } from "./probe.ts";
 import { mapLimit } from "./probe-netns.ts";
 import { applyRepair } from "./repair.ts";
-import { buildInFlight, clearBuildFailure } from "../adapters/background.ts";
+import { buildInFlight, clearBuildFailure, pruneCacheEntries } from "../adapters/background.ts";
 import { deleteLinks } from "./teardown.ts";
 
 /** A hook's start takes well under a second; a "starting" state older than this is a crash. */
@@ -126,6 +126,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         (e: unknown) => strayFailed.push(oneLine(e)),
       );
   }
+  // the shell hook's memo of networks libvirt no longer defines (undefined without `vnat net delete`)
+  if (!blind && !opts.dryRun && !opts.only) await pruneCacheEntries(opts.roots, (await opts.networks).map((n) => n.name));
   if (!opts.dryRun) await verify(opts, outcomes);
   outcomes.sort((a, b) => a.name.localeCompare(b.name));
   return { checked: observations.length, outcomes, strayLinks, strayFailed };

@@ -81,3 +81,19 @@ try {
   for (const o of outs.filter((x) => x.startsWith("lost")))
     assert.match(o, /^lost uplink 198\.51\.100\.10 on bridge "vtp-x": already used by active vnat network "net\d"\n$/);
 });
+
+test("the hook's remembered documents: a new entry replaces the network's older ones; prune keeps known networks", async () => {
+  const { pruneCacheEntries, removeCacheEntries, writeCacheEntry } = await import("../../src/adapters/background.ts");
+  const roots = { run: join(dir, "run-cache"), config: "", log: "" };
+  const cache = join(roots.run, "hook-cache");
+  const [k1, k2, k3] = ["1", "2", "3"].map((c) => c.repeat(64));
+  await writeCacheEntry(roots, "a", k1!, "mode background\n");
+  await writeCacheEntry(roots, "a.b", k1!, "mode background\n");
+  await writeCacheEntry(roots, "a", k2!, "mode background\n"); // a's k1 goes, a.b's stays
+  await writeCacheEntry(roots, "gone", k3!, "mode background\n");
+  assert.deepEqual(readdirSync(cache).sort(), [`a.${k2}`, `a.b.${k1}`, `gone.${k3}`]);
+  await pruneCacheEntries(roots, ["a", "a.b"]);
+  assert.deepEqual(readdirSync(cache).sort(), [`a.${k2}`, `a.b.${k1}`]);
+  await removeCacheEntries(roots, "a");
+  assert.deepEqual(readdirSync(cache), [`a.b.${k1}`]);
+});

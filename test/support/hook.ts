@@ -1,7 +1,7 @@
 // Invokes hooks/network exactly as libvirt 9.0 does: argv `NAME OP SUBOP -`, hookData
 // on stdin, and an environment of only LC_ALL, PATH and HOME. A `started` the hook runs in
 // the background is awaited, and reported as the foreground would (raw = true: as returned).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { kernelNames } from "../../src/core/names.ts";
 import { execa } from "execa";
@@ -21,6 +21,7 @@ export async function runHook(
   extraEnv: Record<string, string> = {},
   raw = false,
 ): Promise<ShResult> {
+  if (op === "start") forgetAtExit(name);
   const env = { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", ...extraEnv };
   const r = await execa(HOOK, [name, op, subop, "-"], {
     input: stdin,
@@ -46,6 +47,26 @@ export const cacheEntries = (name: string): string[] =>
         (f) => f.slice(0, -65) === name && /^[0-9a-f]{64}$/.test(f.slice(-64)),
       )
     : [];
+
+/**
+ * Networks whose documents the hook may have remembered (a start through the hook, a
+ * `vnat net create`): their entries go when the test process exits, like the networks.
+ */
+const remembered = new Set<string>();
+export function forgetAtExit(name: string): void {
+  if (remembered.size === 0)
+    process.on("exit", () => {
+      for (const n of remembered)
+        for (const f of cacheEntries(n)) {
+          try {
+            unlinkSync(`${RUN_DIR}/hook-cache/${f}`);
+          } catch {
+            /* gone */
+          }
+        }
+    });
+  remembered.add(name);
+}
 
 /** What vnat would have left of network NAME on this host (empty when it is gone). */
 export function vnatDebris(name: string): string[] {

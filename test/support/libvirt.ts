@@ -18,6 +18,7 @@ import { awaitBuilt } from "../../src/adapters/background.ts";
 import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
 import { roots } from "../../src/adapters/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
+import { forgetAtExit } from "./hook.ts";
 import { run, sh, sleep, waitFor, type ShResult } from "./sh.ts";
 import { assertNoWorldDebris, type World } from "./world.ts";
 
@@ -49,6 +50,7 @@ export const virshRaw = (args: string[], opts: { check?: boolean; timeoutMs?: nu
  * makes the start fail with vnat's reason (the raw behaviour: test/integration/hook-background).
  */
 export async function virsh(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> {
+  if (args[0] === "net-start" && args[1] !== undefined) forgetAtExit(args[1]);
   const r = await virshRaw(args, opts);
   const name = args[1];
   if (args[0] !== "net-start" || r.exitCode !== 0 || name === undefined) return r;
@@ -190,6 +192,7 @@ export async function buildBundles(): Promise<void> {
 
 /** Runs this checkout's `vnat` CLI (the bundle) with the given config file. */
 export function vnat(config: string, args: string[]): Promise<ShResult> {
+  if (args[0] === "net" && args[1] === "create" && args[2] !== undefined) forgetAtExit(args[2]);
   return sh(process.execPath, [join(REPO, "dist/cli.js"), ...args], {
     env: { VNAT_CONFIG: config },
     timeoutMs: 60_000,

@@ -127,7 +127,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       );
   }
   // the shell hook's memo of networks libvirt no longer defines (undefined without `vnat net delete`)
-  if (!blind && !opts.dryRun && !opts.only) await pruneCacheEntries(opts.roots, (await opts.networks).map((n) => n.name));
+  if (!blind && !opts.dryRun && !opts.only)
+    await pruneCacheEntries(
+      opts.roots,
+      (await opts.networks).map((n) => n.name),
+    );
   if (!opts.dryRun) await verify(opts, outcomes);
   outcomes.sort((a, b) => a.name.localeCompare(b.name));
   return { checked: observations.length, outcomes, strayLinks, strayFailed };

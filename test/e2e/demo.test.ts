@@ -14,6 +14,7 @@ import {
   virsh,
   vnat,
 } from "../support/libvirt.ts";
+import { cacheEntries } from "../support/hook.ts";
 import { listDebris, worldUnavailable } from "../support/world.ts";
 
 const present = libvirtUnavailable() ? [] : await listDebris("demo");
@@ -62,6 +63,7 @@ test(
     for (const n of ["demo-a", "demo-b"]) {
       assert.deepEqual(await netDebris(n), []);
       assert.notEqual((await virsh(["net-info", n])).exitCode, 0, `${n} is still defined`);
+      assert.deepEqual(cacheEntries(n), [], `${n}: the hook still remembers it`);
     }
     assert.deepEqual(JSON.parse((await vnat(cfg, ["provider", "list", "--json"])).stdout), []);
   },

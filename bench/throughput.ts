@@ -10,6 +10,9 @@
 //   hop      guest ns (10.9.0.50) ─ LAN bridge ─ a plain router ns (no NAT, no conntrack, no
 //            rules; the world's router routes 10.9.0.0/24 back to it) ─ provider bridge ─ …:
 //            vnat's hops without its NAT, to tell what the hops cost from what NAT costs
+//   macvlan  a copy of vnat's namespace (its live ruleset and sysctls) attached by a macvlan on
+//            each bridge, with a static local fdb entry per MAC, instead of two veth pairs: the
+//            design measured for adoption (docs/DESIGN.md), not what vnat builds today
 //
 // Everything lives in the world's namespaces and bridges; no packet takes this machine's
 // own uplink. The libvirt-style namespaces use the world's name prefix (vt-TAG-…, vth-TAGn)
@@ -20,6 +23,9 @@ import { hookData, type NetOpts } from "../test/support/fixtures.ts";
 import { runHook, vnatDebris } from "../test/support/hook.ts";
 import { nsExec, run, sh, sleep } from "../test/support/sh.ts";
 import { createWorld, type World } from "../test/support/world.ts";
+import { requireIp } from "../src/core/ipv4.ts";
+import { kernelNames, uplinkMac } from "../src/core/names.ts";
+import { renderSysctls } from "../src/core/render.ts";
 import { compare, figure, log, type Figure } from "./lib.ts";
 
 const SECONDS = Number(process.env.BENCH_TP_SECONDS ?? 3);
@@ -28,13 +34,14 @@ const STREAMS = [1, 4] as const;
 const GUEST_IP = "10.0.0.50";
 const LAN_GW = "10.0.0.1";
 
-export type PathName = "bare" | "direct" | "vnat" | "libvirt" | "hop";
+export type PathName = "bare" | "direct" | "vnat" | "libvirt" | "hop" | "macvlan";
 const LABELS: Record<PathName, string> = {
   bare: "bare veth pair (physical limit)",
   direct: "same path without vnat (host on provider net)",
   vnat: "through vnat",
   libvirt: "libvirt-style NAT (bridge + masquerade)",
   hop: "vnat's hops without NAT (plain router ns)",
+  macvlan: "vnat's namespace on macvlans (candidate design)",
 };
 
 /** One iperf3 client run from namespace `ns`; returns Gbit/s as the receiver counted it. */
@@ -213,6 +220,53 @@ async function buildHop(w: World): Promise<{ guestNs: string; cleanup: () => Pro
   }
 }
 
+/**
+ * vnat's namespace as built for network NETNS, copied into vt-TAG-mv with macvlans instead of
+ * veth pairs: lan0 on a new LAN bridge, wan0 on the provider bridge (uplink 198.51.100.64),
+ * and a static local fdb entry for each MAC (without one the bridge floods the macvlan's
+ * frames to every port). The entries live on the world's bridges and go with them.
+ */
+async function buildMacvlan(w: World, vnatNetns: string, vnatUplink: string): Promise<{ guestNs: string; cleanup: () => Promise<void> }> {
+  const ns = `vt-${w.tag}-mv`;
+  const uplink = "198.51.100.64";
+  const wanMac = uplinkMac(requireIp("uplink", uplink));
+  const lanMac = `02:77:00:00:${w.tag.slice(0, 2)}:${w.tag.slice(2, 4)}`;
+  const cleanup = async (): Promise<void> => {
+    await sh("ip", ["netns", "del", ns]);
+    await rm(join("/etc/netns", ns), { recursive: true, force: true });
+  };
+  try {
+    const lanBridge = await w.addLanBridge();
+    await addNs(ns);
+    for (const [inside, bridge, mac] of [
+      ["lan0", lanBridge, lanMac],
+      ["wan0", w.providerBridge, wanMac],
+    ] as const) {
+      await run("ip", ["link", "add", "link", bridge, "name", inside, "address", mac, "netns", ns, "type", "macvlan", "mode", "bridge"]);
+      await run("bridge", ["fdb", "add", mac, "dev", bridge, "self", "local"]);
+    }
+    await run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", ...renderSysctls()]);
+    await run("ip", ["-n", ns, "-batch", "-"], {
+      input: [
+        "addr add 10.0.0.1/24 dev lan0",
+        "link set lan0 up",
+        `addr add ${uplink}/24 dev wan0`,
+        "link set wan0 up",
+        `route add default via ${w.providerGateway} dev wan0`,
+        "",
+      ].join("\n"),
+    });
+    const ruleset = (await run("ip", ["netns", "exec", vnatNetns, "nft", "list", "table", "ip", "vnat"])).stdout;
+    await run("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: ruleset.split(vnatUplink).join(uplink) });
+    const guest = await w.addGuest(lanBridge);
+    await guest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
+    return { guestNs: guest.ns, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
 export interface ThroughputSetup {
   world: World;
   clients: Record<PathName, string>;
@@ -225,6 +279,7 @@ export async function setupPaths(): Promise<ThroughputSetup> {
   const world = await createWorld();
   let lv: { guestNs: string; cleanup: () => Promise<void> } | undefined;
   let hop: { guestNs: string; cleanup: () => Promise<void> } | undefined;
+  let mv: { guestNs: string; cleanup: () => Promise<void> } | undefined;
   const net: NetOpts = {
     name: `b${world.tag}tp`,
     bridge: "",
@@ -243,6 +298,7 @@ export async function setupPaths(): Promise<ThroughputSetup> {
     }
     await lv?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
     await hop?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
+    await mv?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
     await world.destroy().catch((e: unknown) => errors.push((e as Error).message));
     if (errors.length) throw new Error(`throughput teardown: ${errors.join("; ")}`);
   };
@@ -256,12 +312,14 @@ export async function setupPaths(): Promise<ThroughputSetup> {
     await guest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
     lv = await buildLibvirtStyle(world);
     hop = await buildHop(world);
+    mv = await buildMacvlan(world, kernelNames(net.name).netns, "198.51.100.61");
     const clients: Record<PathName, string> = {
       bare: world.routerNs,
       direct: direct.ns,
       vnat: guest.ns,
       libvirt: lv.guestNs,
       hop: hop.guestNs,
+      macvlan: mv.guestNs,
     };
     // every path reaches the server before anything is timed
     for (const [path, ns] of Object.entries(clients)) {

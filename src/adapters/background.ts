@@ -2,10 +2,9 @@
 // /run/vnat/starting/NAME.xml and starts Node on it; that process writes NAME.pid ("PID
 // STARTTIME"), builds, records a failure in /run/vnat/failed/NAME, and removes both files.
 // Every other event for the network, and `vnat reconcile`, waits while a build is in flight.
-import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { conflict } from "../core/errors.ts";
-import { cacheEntryName, HASH_RE } from "../core/hookcache.ts";
+import { cacheEntryName, cacheEntryNetwork } from "../core/hookcache.ts";
 import { buildPaths, hookCacheDir, type Roots } from "../core/paths.ts";
 import { readIfExists, writeAtomic } from "./files.ts";
 import { isStaleHolder, processStart } from "./lock.ts";
@@ -62,33 +61,29 @@ export async function clearBuildFailure(roots: Roots, name: string): Promise<voi
   await unlink(buildPaths(roots, name).failed).catch(() => {});
 }
 
-/** The config file's hash as the shell computes it (sha256sum of its bytes), "none" when there is no file. */
-export async function configHash(path: string): Promise<string> {
-  try {
-    return createHash("sha256")
-      .update(await readFile(path))
-      .digest("hex");
-  } catch {
-    return "none";
-  }
-}
-
 /** Records a validated document for the shell's fast path; drops the network's older entries. */
 export async function writeCacheEntry(roots: Roots, name: string, key: string, entry: string): Promise<void> {
   const dir = hookCacheDir(roots);
   await mkdir(buildPaths(roots, name).dir, { recursive: true, mode: 0o700 });
   const file = cacheEntryName(name, key);
   await writeAtomic(`${dir}/${file}`, entry);
-  await removeCacheEntries(roots, name, file);
+  await dropCacheEntries(roots, (network, f) => network === name && f !== file);
 }
 
-/** The shell's memo of NAME's documents (NAME.HASH exactly: "a" must not take "a.b"'s), but KEEP. */
-export async function removeCacheEntries(roots: Roots, name: string, keep?: string): Promise<void> {
+/** Removes every entry DROP picks, by its network's name and file name. */
+async function dropCacheEntries(roots: Roots, drop: (network: string, file: string) => boolean): Promise<void> {
   const dir = hookCacheDir(roots);
   const files = await readdir(dir).catch(() => [] as string[]);
-  const old = files.filter((f) => f !== keep && f.slice(0, -65) === name && HASH_RE.test(f.slice(-64)));
-  await Promise.all(old.map((f) => unlink(`${dir}/${f}`).catch(() => {})));
+  const picked = files.filter((f) => {
+    const network = cacheEntryNetwork(f);
+    return network !== undefined && drop(network, f);
+  });
+  await Promise.all(picked.map((f) => unlink(`${dir}/${f}`).catch(() => {})));
 }
+
+/** `vnat net delete`, `vnat demo --cleanup`: the network's remembered documents go with it. */
+export const removeCacheEntries = (roots: Roots, name: string): Promise<void> =>
+  dropCacheEntries(roots, (network) => network === name);
 
 /**
  * Waits for NAME's background build; resolves to its recorded failure, or undefined when
@@ -99,11 +94,8 @@ export async function awaitBuilt(roots: Roots, name: string, timeoutMs = 60_000)
   return buildFailure(roots, name);
 }
 
-/** Removes remembered documents of every network not in KNOWN. */
+/** `vnat reconcile`: removes remembered documents of every network not in KNOWN. */
 export async function pruneCacheEntries(roots: Roots, known: string[]): Promise<void> {
-  const dir = hookCacheDir(roots);
   const keep = new Set(known);
-  const files = await readdir(dir).catch(() => [] as string[]);
-  const stale = files.filter((f) => HASH_RE.test(f.slice(-64)) && f.at(-65) === "." && !keep.has(f.slice(0, -65)));
-  await Promise.all(stale.map((f) => unlink(`${dir}/${f}`).catch(() => {})));
+  await dropCacheEntries(roots, (network) => !keep.has(network));
 }

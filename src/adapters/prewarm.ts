@@ -6,8 +6,8 @@ import { buildSpec } from "../core/spec.ts";
 import { parseHookData } from "../core/hookdata.ts";
 import { hookCacheKey, renderCacheEntry, startHookData } from "../core/hookcache.ts";
 import type { Roots } from "../core/paths.ts";
-import { loadConfig } from "./config-file.ts";
-import { configHash, removeCacheEntries, writeCacheEntry } from "./background.ts";
+import { loadConfigHashed } from "./config-file.ts";
+import { writeCacheEntry } from "./background.ts";
 import { virsh } from "./libvirt.ts";
 
 /** The build id next to the running bundle (dist/build-id); undefined when run from source. */
@@ -24,17 +24,11 @@ export async function rememberDefinition(roots: Roots, name: string): Promise<bo
   if (id === undefined) return false;
   try {
     const data = startHookData(await virsh(["net-dumpxml", "--inactive", name]));
-    const hash = await configHash(roots.config);
-    const config = await loadConfig(roots.config);
+    const { config, hash } = await loadConfigHashed(roots.config);
     const spec = buildSpec(parseHookData(data).network, config);
     await writeCacheEntry(roots, name, hookCacheKey(id, data), renderCacheEntry(spec, hash, config.start));
     return true;
   } catch {
     return false;
   }
-}
-
-/** `vnat net delete`: the network's remembered documents go with it. */
-export async function forgetDefinition(roots: Roots, name: string): Promise<void> {
-  await removeCacheEntries(roots, name);
 }

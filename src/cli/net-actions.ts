@@ -3,7 +3,7 @@
 import { loadConfig } from "../adapters/config-file.ts";
 import { probeNetworks, type NetworkRow } from "../adapters/host-view.ts";
 import { destroyNetwork, undefineNetwork } from "../adapters/libvirt.ts";
-import { forgetDefinition } from "../adapters/prewarm.ts";
+import { removeCacheEntries } from "../adapters/background.ts";
 import { roots } from "../adapters/roots.ts";
 import { conflict, invalid } from "../core/errors.ts";
 import { printTable } from "./table.ts";
@@ -52,6 +52,6 @@ export async function netDelete(name: string, o: { force?: boolean }): Promise<v
     await destroyNetwork(name);
   }
   if (net.state.persistent) await undefineNetwork(name);
-  await forgetDefinition(roots(), name);
+  await removeCacheEntries(roots(), name);
   process.stdout.write(`deleted network "${name}"\n`);
 }

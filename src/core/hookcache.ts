@@ -25,6 +25,11 @@ export function cacheEntryName(network: string, key: string): string {
   return `${network}.${key}`;
 }
 
+/** The network an entry's file name belongs to (NAME.HASH exactly: "a.b.HASH" is "a.b"'s), else undefined. */
+export function cacheEntryNetwork(file: string): string | undefined {
+  return file.at(-65) === "." && HASH_RE.test(file.slice(-64)) ? file.slice(0, -65) : undefined;
+}
+
 export function renderCacheEntry(spec: NetSpec, configHash: string, mode: StartMode): string {
   const bridge = spec.uplink.bridge;
   const claims = [spec.uplink.address.address, ...(spec.floating ?? []).map((f) => f.address)];

@@ -8,9 +8,10 @@ import { printable, validateNetworkName } from "../core/names.ts";
 import { parseHookData, type HookData } from "../core/hookdata.ts";
 import type { Roots } from "../core/paths.ts";
 import { netPaths } from "../core/paths.ts";
-import { loadConfig } from "../adapters/config-file.ts";
+import { loadConfig, loadConfigHashed } from "../adapters/config-file.ts";
+import type { Config } from "../core/config.ts";
 import { readState } from "../adapters/state.ts";
-import { buildFailure, clearBuildFailure, configHash, waitForBuild, writeCacheEntry } from "../adapters/background.ts";
+import { buildFailure, clearBuildFailure, waitForBuild, writeCacheEntry } from "../adapters/background.ts";
 import { removePort, recordPort } from "../adapters/ports.ts";
 import { startNetwork } from "../exec/apply.ts";
 import { teardownNetwork } from "../exec/teardown.ts";
@@ -34,14 +35,11 @@ async function specFrom(data: HookData, env: HookEnv): Promise<NetSpec> {
 }
 
 /** Lets the shell hook answer this document's next `start begin` / `started` by itself. */
-async function remember(env: HookEnv, data: HookData): Promise<void> {
+async function remember(env: HookEnv, spec: NetSpec, config: Config, configHash: string): Promise<void> {
   if (!env.cacheKey || !HASH_RE.test(env.cacheKey.key)) return;
   // the config the shell hashed must be the one this answer came from
-  if ((await configHash(env.roots.config)) !== env.cacheKey.configHash) return;
-  const config = await loadConfig(env.roots.config);
-  const spec = buildSpec(data.network, config);
-  const entry = renderCacheEntry(spec, env.cacheKey.configHash, config.start);
-  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, entry);
+  if (configHash !== env.cacheKey.configHash) return;
+  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, renderCacheEntry(spec, configHash, config.start));
 }
 
 export async function handle(call: HookCall, data: HookData, env: HookEnv): Promise<void> {
@@ -57,9 +55,12 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
   if (call.event !== "start-begin" && !env.background) await waitForBuild(env.roots, call.name);
   switch (call.event) {
     case "start-begin": {
-      const spec = await specFrom(data, env);
+      const { config, hash } = await loadConfigHashed(env.roots.config);
+      const spec = buildSpec(data.network, config);
       await preflight(spec, env.roots);
-      await remember(env, data).catch((e: unknown) => log.warn({ network: spec.name, err: e }, "not remembered"));
+      await remember(env, spec, config, hash).catch((e: unknown) =>
+        log.warn({ network: spec.name, err: e }, "not remembered"),
+      );
       log.info({ network: spec.name, event: "start-begin" }, "validated");
       return;
     }

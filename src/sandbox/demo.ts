@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { loadConfig } from "../adapters/config-file.ts";
 import { probeNetworks } from "../adapters/host-view.ts";
 import { destroyNetwork, startNetwork, undefineNetwork } from "../adapters/libvirt.ts";
-import { forgetDefinition } from "../adapters/prewarm.ts";
+import { removeCacheEntries } from "../adapters/background.ts";
 import { roots } from "../adapters/roots.ts";
 import { netCreate } from "../cli/net-create.ts";
 import { providerAdd, providerRemove } from "../cli/provider-actions.ts";
@@ -92,7 +92,7 @@ export async function cleanupDemo(): Promise<void> {
     if (n.state.active) await attempt(`virsh net-destroy ${n.name}`, () => destroyNetwork(n.name));
     if (n.state.persistent) await attempt(`virsh net-undefine ${n.name}`, () => undefineNetwork(n.name));
   }
-  for (const n of NETWORKS) await attempt(`forget ${n}`, () => forgetDefinition(roots(), n));
+  for (const n of NETWORKS) await attempt(`forget ${n}`, () => removeCacheEntries(roots(), n));
   const config = await loadConfig(roots().config);
   if (config.providers.some((p) => p.bridge === `vtp-${TAG}`))
     await attempt("vnat provider remove", () => providerRemove(`vtp-${TAG}`, { force: true }));

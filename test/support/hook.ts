@@ -7,6 +7,8 @@ import { kernelNames } from "../../src/core/names.ts";
 import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
 import { awaitBuilt } from "../../src/adapters/background.ts";
+import { cacheEntryNetwork } from "../../src/core/hookcache.ts";
+import { validateNetworkName } from "../../src/core/names.ts";
 import type { NetOpts } from "./fixtures.ts";
 import type { World } from "./world.ts";
 
@@ -31,8 +33,7 @@ export async function runHook(
     timeout: 30_000,
   });
   const result = { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
-  if (raw || op !== "started" || result.exitCode !== 0 || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(name))
-    return result;
+  if (raw || op !== "started" || result.exitCode !== 0 || !validName(name)) return result;
   // a `started` the shell handed to the background (config "start": "background"): its outcome,
   // as libvirt would have seen it in the foreground (test/integration/hook-background: the raw behaviour)
   const runDir = extraEnv.VNAT_RUN_DIR ?? RUN_DIR;
@@ -40,12 +41,19 @@ export async function runHook(
   return failure === undefined ? result : { ...result, exitCode: 1, stderr: `vnat: ${failure}\n` };
 }
 
+const validName = (name: string): boolean => {
+  try {
+    validateNetworkName(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** The shell hook's remembered documents of network NAME (src/core/hookcache.ts) */
 export const cacheEntries = (name: string): string[] =>
   existsSync(`${RUN_DIR}/hook-cache`)
-    ? readdirSync(`${RUN_DIR}/hook-cache`).filter(
-        (f) => f.slice(0, -65) === name && /^[0-9a-f]{64}$/.test(f.slice(-64)),
-      )
+    ? readdirSync(`${RUN_DIR}/hook-cache`).filter((f) => cacheEntryNetwork(f) === name)
     : [];
 
 /**

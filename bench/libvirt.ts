@@ -17,6 +17,7 @@ import { execa } from "execa";
 import { hookData, portXml } from "../test/support/fixtures.ts";
 import {
   addSandboxProvider,
+  createSandboxNet,
   ensureDaemons,
   HOOK_FILE,
   LibvirtTracker,
@@ -120,17 +121,7 @@ export async function benchLibvirt(): Promise<Figure[]> {
     const t = world.tag;
     const name: Record<Kind, string> = { plain: `bv${t}p`, vnat: `bv${t}v`, nat: `bv${t}n` };
     for (const k of Object.keys(name) as Kind[]) tracker.network(name[k]);
-    const c = await vnat(cfg, [
-      "net",
-      "create",
-      name.vnat,
-      "--subnet",
-      "10.0.0.0/24",
-      "--provider",
-      world.providerBridge,
-      "--bridge",
-      `vbb-${t}v`,
-    ]);
+    const c = await createSandboxNet(cfg, world, name.vnat, { bridge: `vbb-${t}v` });
     if (c.exitCode !== 0) throw new Error(`vnat net create: ${c.stderr.trim()}`);
     // the same definition without vnat's metadata, under another name and bridge
     const vx = (await virsh(["net-dumpxml", "--inactive", name.vnat], { check: true })).stdout;

@@ -8,10 +8,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import {
-  buildBundles,
-  ensureDaemons,
   addSandboxProvider,
+  buildBundles,
   closeE2e,
+  createSandboxNet,
+  ensureDaemons,
   LibvirtTracker,
   libvirtUnavailable,
   netDebris,
@@ -48,18 +49,7 @@ describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
   let tag: string;
   const net = (s: string): string => tracker.network(`vne-${tag}-${s}`);
   const create = async (name: string, bridgeSuffix: string, ...extra: string[]): Promise<string> => {
-    const r = await vnat(cfg, [
-      "net",
-      "create",
-      name,
-      "--subnet",
-      "10.0.0.0/24",
-      "--provider",
-      world.providerBridge,
-      "--bridge",
-      `vnb-${tag}${bridgeSuffix}`,
-      ...extra,
-    ]);
+    const r = await createSandboxNet(cfg, world, name, { bridge: `vnb-${tag}${bridgeSuffix}`, extra });
     assert.equal(r.exitCode, 0, `vnat net create ${name}: ${r.stderr}`);
     return r.stdout;
   };

@@ -8,10 +8,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import {
-  buildBundles,
-  ensureDaemons,
   addSandboxProvider,
+  buildBundles,
   closeE2e,
+  createSandboxNet,
+  ensureDaemons,
   LibvirtTracker,
   libvirtUnavailable,
   useHook,
@@ -59,19 +60,8 @@ describe("vnat forward|floating|host (real libvirt)", { skip }, () => {
       [a, "a", UP_A],
       [b, "b", UP_B],
     ] as const) {
-      await cli([
-        "net",
-        "create",
-        n,
-        "--subnet",
-        "10.0.0.0/24",
-        "--provider",
-        world.providerBridge,
-        "--uplink",
-        up,
-        "--bridge",
-        bridgeOf(s),
-      ]);
+      const r = await createSandboxNet(cfg, world, n, { uplink: up, bridge: bridgeOf(s) });
+      assert.equal(r.exitCode, 0, `vnat net create ${n}: ${r.stderr}`);
       cleanups.push(await netnsResolvConf(kernelNames(n).netns));
     }
   });

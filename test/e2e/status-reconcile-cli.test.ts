@@ -13,10 +13,11 @@ import { kernelNames } from "../../src/core/names.ts";
 import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
 import { validate } from "../support/json-schema.ts";
 import {
-  buildBundles,
-  ensureDaemons,
   addSandboxProvider,
+  buildBundles,
   closeE2e,
+  createSandboxNet,
+  ensureDaemons,
   LibvirtTracker,
   libvirtUnavailable,
   useHook,
@@ -70,20 +71,7 @@ describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
       [a, uplinkA, "a"],
       [b, "198.51.100.62", "b"],
     ] as const) {
-      const c = [
-        "net",
-        "create",
-        n,
-        "--subnet",
-        "10.0.0.0/24",
-        "--provider",
-        world.providerBridge,
-        "--uplink",
-        `${uplink}/24`,
-        "--bridge",
-        `vsb-${world.tag}${br}`,
-      ];
-      const r = await vnat(cfg, c);
+      const r = await createSandboxNet(cfg, world, n, { uplink: `${uplink}/24`, bridge: `vsb-${world.tag}${br}` });
       assert.equal(r.exitCode, 0, r.stderr);
     }
     await virsh(["net-start", a], { check: true });

@@ -11,9 +11,10 @@ import { after, before, describe, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import {
   buildBundles,
+  closeE2e,
+  createSandboxNet,
   ensureDaemons,
   HOOK_FILE,
-  closeE2e,
   LibvirtTracker,
   libvirtUnavailable,
   mayRestartLibvirtd,
@@ -90,17 +91,7 @@ describe("real VMs on two vnat networks sharing 10.0.0.0/24 (virt-install, TCG)"
     for (const s of ["a", "b"]) {
       const name = tracker.network(`vnv-${tag}-${s}`);
       const bridge = `vnb-${tag}v${s}`;
-      const r = await vnat(cfg, [
-        "net",
-        "create",
-        name,
-        "--subnet",
-        "10.0.0.0/24",
-        "--provider",
-        world.providerBridge,
-        "--bridge",
-        bridge,
-      ]);
+      const r = await createSandboxNet(cfg, world, name, { bridge });
       assert.equal(r.exitCode, 0, r.stderr);
       const uplink = /uplink\s+(\S+)\//.exec(r.stdout)?.[1] ?? "";
       nets.push({ name, bridge, uplink, domain: `vnv-${tag}-${s}`, log: join(dir, `${s}.serial.log`) });

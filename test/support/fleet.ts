@@ -9,7 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelNames } from "../../src/core/names.ts";
 import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
-import { buildBundles, ensureDaemons, LibvirtTracker, netDebris, useHook, virsh, vnat } from "./libvirt.ts";
+import {
+  buildBundles,
+  createSandboxNet,
+  ensureDaemons,
+  LibvirtTracker,
+  netDebris,
+  useHook,
+  virsh,
+  vnat,
+} from "./libvirt.ts";
 import { run, sh, waitFor } from "./sh.ts";
 import { assertNoWorldDebris, createWorld, type World } from "./world.ts";
 
@@ -59,9 +68,7 @@ export class Fleet {
   /** `vnat net create NAME` on 10.0.0.0/24; returns what it defined. */
   async create(name: string, o: CreateOptions = {}): Promise<FleetNet> {
     this.tracker.network(name);
-    const args = ["net", "create", name, "--subnet", "10.0.0.0/24", "--provider", this.world.providerBridge];
-    if (o.uplink) args.push("--uplink", o.uplink);
-    const r = await vnat(this.cfg, [...args, ...(o.extra ?? [])]);
+    const r = await createSandboxNet(this.cfg, this.world, name, o);
     assert.equal(r.exitCode, 0, `vnat net create ${name}: ${r.stderr}`);
     const bridge = /bridge\s+(\S+)/.exec(r.stdout)?.[1];
     const uplink = /uplink\s+([\d.]+)\//.exec(r.stdout)?.[1];

@@ -199,6 +199,24 @@ export function vnat(config: string, args: string[]): Promise<ShResult> {
   });
 }
 
+/**
+ * `vnat net create NAME` on 10.0.0.0/24 with the sandbox world's provider bridge as its
+ * uplink network (the uplink from the provider's pool unless given).
+ */
+export function createSandboxNet(
+  config: string,
+  world: World,
+  name: string,
+  o: { bridge?: string; uplink?: string; extra?: string[] } = {},
+): Promise<ShResult> {
+  return vnat(config, [
+    ...["net", "create", name, "--subnet", "10.0.0.0/24", "--provider", world.providerBridge],
+    ...(o.uplink ? ["--uplink", o.uplink] : []),
+    ...(o.bridge ? ["--bridge", o.bridge] : []),
+    ...(o.extra ?? []),
+  ]);
+}
+
 /** `vnat provider add` for the sandbox world's provider bridge (gateway /24, its DNS, an optional pool). */
 export function addSandboxProvider(config: string, world: World, pool?: string): Promise<ShResult> {
   const args = ["provider", "add", world.providerBridge, "--gateway", `${world.providerGateway}/24`];

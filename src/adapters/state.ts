@@ -3,6 +3,7 @@
 // never both hold one address). The live system stays the authority: these records only
 // say what vnat meant to build and who holds which uplink.
 import { mkdir, open, readdir, unlink } from "node:fs/promises";
+import type { Attachments } from "../core/attach.ts";
 import { conflict } from "../core/errors.ts";
 import { claimPath, claimsDir, netPaths, type Roots } from "../core/paths.ts";
 import { readIfExists, removeTree, writeAtomic } from "./files.ts";
@@ -15,6 +16,8 @@ export interface NetState {
   uplink: string;
   netns: string;
   startedAt: string;
+  /** how the namespace is attached to its bridges (absent: built before vnat used macvlans, veths) */
+  attach?: Attachments;
   /** the spec as built, for status and reconcile */
   spec?: unknown;
 }

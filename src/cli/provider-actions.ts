@@ -7,9 +7,14 @@ import { conflict } from "../core/errors.ts";
 import { addProvider, removeProvider } from "../core/providers.ts";
 import { printTable } from "./table.ts";
 
-export async function providerAdd(bridge: string, o: { gateway: string; pool?: string; dns: string[] }): Promise<void> {
+export async function providerAdd(
+  bridge: string,
+  o: { gateway: string; pool?: string; dns: string[]; attach?: string },
+): Promise<void> {
   const path = roots().config;
-  await updateConfigFile(path, (f) => addProvider(f, { bridge, gateway: o.gateway, pool: o.pool, dns: o.dns }));
+  await updateConfigFile(path, (f) =>
+    addProvider(f, { bridge, gateway: o.gateway, pool: o.pool, dns: o.dns, attach: o.attach }),
+  );
   process.stdout.write(`added provider "${bridge}" to ${path}\n`);
 }
 
@@ -21,8 +26,8 @@ export async function providerList(o: { json?: boolean }): Promise<void> {
     return;
   }
   printTable(
-    ["BRIDGE", "GATEWAY", "POOL", "DNS"],
-    providers.map((p) => [p.bridge, p.gateway, p.pool ?? "-", (p.dns ?? []).join(",") || "-"]),
+    ["BRIDGE", "GATEWAY", "POOL", "DNS", "ATTACH"],
+    providers.map((p) => [p.bridge, p.gateway, p.pool ?? "-", (p.dns ?? []).join(",") || "-", p.attach ?? "auto"]),
   );
 }
 

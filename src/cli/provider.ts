@@ -11,7 +11,11 @@ export function registerProvider(program: Command): void {
     .requiredOption("--gateway <addr[/prefix]>", "the provider's router (prefix: the provider subnet, default /24)")
     .option("--pool <start-end>", "addresses --uplink auto may hand out, e.g. 198.51.100.10-198.51.100.99")
     .option("--dns <addr>", "DNS server for networks on this provider (repeatable)", collect, [])
-    .action(async (bridge: string, o: { gateway: string; pool?: string; dns: string[] }) =>
+    .option(
+      "--attach <auto|veth|macvlan>",
+      "how uplinks attach to the bridge: macvlan (faster), veth (reachable from the host's own address on the bridge), auto: veth only when the bridge has a host address",
+    )
+    .action(async (bridge: string, o: { gateway: string; pool?: string; dns: string[]; attach?: string }) =>
       (await import("./provider-actions.ts")).providerAdd(bridge, o),
     );
   provider

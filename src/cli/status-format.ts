@@ -66,14 +66,28 @@ export function formatSummary(doc: StatusDoc, colour: boolean): string {
   if (doc.strayLinks.length)
     out.push(paint(colour, "red", `stray vnat interfaces (no known network): ${doc.strayLinks.join(", ")}`));
   const bad = doc.networks.filter((n) => n.health !== "healthy" && n.health !== "stopped").length;
-  if (bad || doc.strayLinks.length)
+  if (doc.strayFdb.length)
+    out.push(
+      paint(
+        colour,
+        "red",
+        `stray vnat fdb entries (no known network): ${doc.strayFdb.map((e) => `${e.mac} on ${e.bridge}`).join(", ")}`,
+      ),
+    );
+  if (bad || doc.strayLinks.length || doc.strayFdb.length)
     out.push(`\n${bad} network(s) need attention: vnat reconcile --dry-run shows the repairs`);
   return out.join("\n") + "\n";
 }
 
-function veth(v: { name: string; present: boolean; up: boolean; master: string | null }): string {
-  if (!v.present) return `${v.name} missing`;
-  return `${v.name} ${v.up ? "up" : "down"}, on ${v.master ?? "no bridge"}`;
+type SideDoc = NonNullable<NetworkDoc["uplink"] | NetworkDoc["lan"]>;
+
+/** How one side is attached: the veth's host end, or the macvlan's fdb entry on the bridge. */
+function attachment(s: SideDoc, ifname: string): string {
+  if (s.attach === "macvlan")
+    return `macvlan ${ifname} on ${s.bridge}, fdb entry ${s.mac} ${s.fdb === null ? "unknown" : s.fdb ? "present" : "missing"}`;
+  const v = s.veth;
+  if (!v.present) return `veth ${v.name} missing`;
+  return `veth ${v.name} ${v.up ? "up" : "down"}, on ${v.master ?? "no bridge"}`;
 }
 
 export function formatDetail(n: NetworkDoc, colour: boolean): string {
@@ -89,7 +103,7 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
   if (n.lan)
     kv.push([
       "lan",
-      `gateway ${n.lan.gateway} (lan0 ${up(n.lan.up)}) on bridge ${n.lan.bridge}; veth ${veth(n.lan.veth)}`,
+      `gateway ${n.lan.gateway} (lan0 ${up(n.lan.up)}) on bridge ${n.lan.bridge}; ${attachment(n.lan, "lan0")}`,
     ]);
   if (n.uplink)
     kv.push(
@@ -97,7 +111,7 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
         "uplink",
         `${n.uplink.address} via ${n.uplink.gateway} (wan0 ${up(n.uplink.up)}, MAC ${n.uplink.mac}) on ${n.uplink.bridge}`,
       ],
-      ["uplink veth", veth(n.uplink.veth)],
+      ["uplink link", attachment(n.uplink, "wan0")],
     );
   kv.push(
     ["nat out", nat(n.nat.out)],

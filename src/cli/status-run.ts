@@ -29,7 +29,7 @@ export async function status(names: string[], o: { json?: boolean; probe?: boole
   const unknown = names.filter((n) => !result.observations.some((x) => x.name === n));
   if (unknown.length)
     throw invalid(`network "${unknown[0]}": not a vnat network and nothing of it is left (see vnat status)`);
-  const doc = statusDoc(result.observations, result.strayLinks, new Date());
+  const doc = statusDoc(result.observations, result.strayLinks, result.strayFdb, new Date());
   if (o.json) return writeOut(JSON.stringify(doc, null, 2) + "\n");
   const colour = colourEnabled();
   return writeOut(names.length === 1 ? formatDetail(doc.networks[0]!, colour) : formatSummary(doc, colour));

@@ -3,6 +3,7 @@
 import { invalid } from "./errors.ts";
 import { formatSubnet, requireCidr, requireIp, requireRange, contains, type Cidr } from "./ipv4.ts";
 import { validateIfname } from "./ifname.ts";
+import { parseAttachChoice, type AttachChoice } from "./attach.ts";
 
 export interface Provider {
   bridge: string;
@@ -10,6 +11,8 @@ export interface Provider {
   gateway: Cidr;
   pool?: { start: number; end: number };
   dns: number[];
+  /** how uplinks attach to this bridge (core/attach.ts); "auto" unless the config says otherwise */
+  attach: AttachChoice;
 }
 
 /**
@@ -33,6 +36,7 @@ export interface ProviderInput {
   gateway: string;
   pool?: string;
   dns?: string[];
+  attach?: string;
 }
 
 export interface ConfigFile {
@@ -85,7 +89,8 @@ export function parseProvider(where: string, p: ProviderInput): Provider {
     throw invalid(`provider ${bridge} pool "${p.pool}": includes the gateway`);
   if (p.dns !== undefined && !Array.isArray(p.dns)) throw invalid(`${where} (${bridge}): "dns" must be an array`);
   const dns = (p.dns ?? []).map((d) => requireIp(`provider ${bridge} dns`, String(d)));
-  return { bridge, gateway, pool, dns };
+  const attach = parseAttachChoice(`${where} (${bridge})`, p.attach);
+  return { bridge, gateway, pool, dns, attach };
 }
 
 export function findProvider(config: Config, bridge: string | undefined): Provider | undefined {

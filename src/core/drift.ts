@@ -1,20 +1,22 @@
 // Plans how to bring one observed network back to its desired state: a list of repair
 // actions derived from the health reasons. A healthy network gets none, so a reconcile
 // never touches it. Repairs are the smallest that fix the drift: a detached veth is
-// re-enslaved, a changed ruleset replaced in one transaction, a dead dnsmasq restarted;
+// re-enslaved, a missing fdb entry added again, a changed ruleset replaced in one transaction, a dead dnsmasq restarted;
 // only a namespace that lost one of its links is rebuilt. Pure.
 import { formatCidr } from "./ipv4.ts";
 import { LAN_IF, UPLINK_IF } from "./names.ts";
 import type { NetObservation } from "./observed.ts";
-import type { Reason, ReasonCode, Verdict } from "./health.ts";
+import { leftFdb, sides, type Reason, type ReasonCode, type Verdict } from "./health.ts";
+import type { FdbEntry } from "./attach.ts";
 import type { NetSpec } from "./spec.ts";
 
 export type Repair =
   /** the namespace is missing, or too broken to mend in place: clear leftovers, build it again */
   | { kind: "create"; spec: NetSpec; rebuild: boolean }
   /** the network is no longer active: remove its namespace, interfaces, dnsmasq and files */
-  | { kind: "remove"; name: string }
+  | { kind: "remove"; name: string; fdb: FdbEntry[] }
   | { kind: "enslave"; ifname: string; bridge: string }
+  | { kind: "fdb"; entry: FdbEntry }
   | { kind: "link-up"; ifname: string; netns: string | null }
   | { kind: "addresses"; spec: NetSpec; ifname: string; add: string[]; remove: string[]; mac: string | null }
   | { kind: "route"; spec: NetSpec }
@@ -34,7 +36,7 @@ const REBUILD: ReasonCode[] = ["link-missing", "veth-missing"];
 export function planNetwork(o: NetObservation, v: Verdict): NetPlan {
   const plan: NetPlan = { name: o.name, repairs: [], unfixable: v.reasons.filter((r) => UNFIXABLE.includes(r.code)) };
   const has = (code: ReasonCode): boolean => v.reasons.some((r) => r.code === code);
-  if (v.health === "orphan") plan.repairs.push({ kind: "remove", name: o.name });
+  if (v.health === "orphan") plan.repairs.push({ kind: "remove", name: o.name, fdb: leftFdb(o) });
   if (!o.spec || (v.health !== "down" && v.health !== "degraded")) return plan;
   const spec = o.spec;
   if (has("namespace-missing") || REBUILD.some(has)) {
@@ -43,12 +45,11 @@ export function planNetwork(o: NetObservation, v: Verdict): NetPlan {
     return plan;
   }
   const netns = o.netns.name;
-  for (const [veth, bridge, exists] of [
-    [o.lanHost, spec.lanBridge, o.bridges.lan],
-    [o.uplinkHost, spec.uplink.bridge, o.bridges.uplink],
-  ] as const) {
+  for (const { kind, veth, bridge, exists, fdb, mac } of sides(o, spec)) {
     if (exists === false) continue; // unfixable, reported
-    if (veth.present && veth.master !== bridge) plan.repairs.push({ kind: "enslave", ifname: veth.name, bridge });
+    if (kind === "macvlan") {
+      if (fdb === false) plan.repairs.push({ kind: "fdb", entry: { bridge, mac } });
+    } else if (veth.present && veth.master !== bridge) plan.repairs.push({ kind: "enslave", ifname: veth.name, bridge });
     else if (veth.present && !veth.up) plan.repairs.push({ kind: "link-up", ifname: veth.name, netns: null });
   }
   for (const l of o.inside?.links ?? [])
@@ -95,6 +96,8 @@ export function describeRepair(r: Repair): string {
       return `remove namespace, interfaces, dnsmasq and state of "${r.name}"`;
     case "enslave":
       return `attach ${r.ifname} to bridge ${r.bridge}`;
+    case "fdb":
+      return `add fdb entry ${r.entry.mac} on bridge ${r.entry.bridge}`;
     case "link-up":
       return r.netns ? `set ${r.ifname} up in ${r.netns}` : `set ${r.ifname} up`;
     case "addresses": {

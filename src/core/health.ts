@@ -1,8 +1,10 @@
 // Judges one observed network: its health and every reason, each with a stable code (for
 // scripts) and a message that starts with the words an administrator would search for. Pure.
 import { formatCidr, formatIp } from "./ipv4.ts";
-import { LAN_IF, UPLINK_IF } from "./names.ts";
-import type { NetObservation } from "./observed.ts";
+import type { AttachKind, FdbEntry } from "./attach.ts";
+import { LAN_IF, UPLINK_IF, lanMac } from "./names.ts";
+import type { NetObservation, VethState } from "./observed.ts";
+import type { NetSpec } from "./spec.ts";
 import { normalizeRuleset } from "./ruleset.ts";
 
 export const HEALTHS = ["healthy", "degraded", "down", "orphan", "stopped", "invalid"] as const;
@@ -18,6 +20,7 @@ export const REASON_CODES = [
   "veth-missing",
   "bridge-missing",
   "veth-detached",
+  "fdb-missing",
   "link-down",
   "address-wrong",
   "route-wrong",
@@ -70,6 +73,7 @@ function unwanted(o: NetObservation): Verdict {
     };
   const left = [
     ...[o.lanHost, o.uplinkHost].filter((v) => v.present).map((v) => `interface ${v.name}`),
+    ...leftFdb(o).map((e) => `fdb entry ${e.mac} on ${e.bridge}`),
     ...(o.dnsmasq.pid !== null ? [`dnsmasq pid ${o.dnsmasq.pid}`] : []),
     ...(o.state ? ["state directory"] : []),
   ];
@@ -81,17 +85,60 @@ function unwanted(o: NetObservation): Verdict {
   return { health: "stopped", reasons: [] };
 }
 
-function linkReasons(o: NetObservation): Reason[] {
-  const spec = o.spec!;
-  const out: Reason[] = [];
-  const ends = [
-    { veth: o.lanHost, bridge: spec.lanBridge, exists: o.bridges.lan },
-    { veth: o.uplinkHost, bridge: spec.uplink.bridge, exists: o.bridges.uplink },
+/** One side of the namespace: how it is attached and what the host shows of it. */
+export interface Side {
+  kind: AttachKind;
+  ifname: string;
+  veth: VethState;
+  bridge: string;
+  exists: boolean | null;
+  fdb: boolean | null;
+  mac: string;
+}
+
+export function sides(o: NetObservation, spec: NetSpec): Side[] {
+  return [
+    {
+      kind: o.attach.lan,
+      ifname: LAN_IF,
+      veth: o.lanHost,
+      bridge: spec.lanBridge,
+      exists: o.bridges.lan,
+      fdb: o.fdb.lan,
+      mac: lanMac(o.name),
+    },
+    {
+      kind: o.attach.uplink,
+      ifname: UPLINK_IF,
+      veth: o.uplinkHost,
+      bridge: spec.uplink.bridge,
+      exists: o.bridges.uplink,
+      fdb: o.fdb.uplink,
+      mac: spec.uplink.mac,
+    },
   ];
-  for (const { veth, bridge, exists } of ends) {
-    if (exists === false)
-      out.push({ code: "bridge-missing", message: `bridge ${bridge} missing (veth ${veth.name} belongs on it)` });
-    if (!veth.present)
+}
+
+/** vnat's fdb entries still on a bridge of a network vnat does not run. */
+export function leftFdb(o: NetObservation): FdbEntry[] {
+  if (!o.spec) return [];
+  return sides(o, o.spec)
+    .filter((s) => s.fdb === true)
+    .map((s) => ({ bridge: s.bridge, mac: s.mac }));
+}
+
+function linkReasons(o: NetObservation): Reason[] {
+  const out: Reason[] = [];
+  for (const { kind, ifname, veth, bridge, exists, fdb, mac } of sides(o, o.spec!)) {
+    const what = kind === "veth" ? `veth ${veth.name}` : `macvlan ${ifname}`;
+    if (exists === false) out.push({ code: "bridge-missing", message: `bridge ${bridge} missing (${what} belongs on it)` });
+    if (kind === "macvlan") {
+      if (exists !== false && fdb === false)
+        out.push({
+          code: "fdb-missing",
+          message: `fdb entry missing: ${mac} on ${bridge} (the bridge floods ${ifname}'s frames to every port)`,
+        });
+    } else if (!veth.present)
       out.push({ code: "veth-missing", message: `veth ${veth.name} missing (it connects the namespace to ${bridge})` });
     else if (veth.master !== bridge && exists !== false)
       out.push({

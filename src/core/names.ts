@@ -60,6 +60,21 @@ export function uplinkMac(uplinkIp: number): string {
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
+/**
+ * lan0's MAC: locally administered 02:77 followed by four bytes of the network name's hash.
+ * Stable across restarts (guests keep their ARP entry for the gateway); it only has to be
+ * unique on the network's own bridge.
+ */
+export function lanMac(name: string): string {
+  const h = hashName(name);
+  return ["02", "77", h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8)].join(":");
+}
+
+/** MACs vnat gives its namespaces' links (lan0: 02:77, wan0: 02:76). */
+export function isVnatMac(mac: string): boolean {
+  return /^02:7[67]:/i.test(mac);
+}
+
 export function isVnatNetns(ns: string): boolean {
   return ns.startsWith(NETNS_PREFIX);
 }

@@ -1,6 +1,7 @@
 // Everything `vnat status` and `vnat reconcile` observe about one vnat network (or one
 // leftover of a network that is no longer active), as plain data: the probe fills it in,
 // health.ts judges it, drift.ts plans repairs from it. Pure types.
+import type { Attachments } from "./attach.ts";
 import type { HookPort } from "./hookdata.ts";
 import type { Lease } from "./leases.ts";
 import type { NetnsView } from "./netns-view.ts";
@@ -50,6 +51,13 @@ export interface NetObservation {
   probeError?: string;
   lanHost: VethState;
   uplinkHost: VethState;
+  /** how the namespace was attached (its state file; veths when it recorded none) */
+  attach: Attachments;
+  /**
+   * whether the bridge holds vnat's fdb entry for each side's macvlan MAC (whichever way the
+   * side is attached: an entry without its macvlan is a leftover); null when not known
+   */
+  fdb: { lan: boolean | null; uplink: boolean | null };
   /** bridges the veths belong on, and whether they exist */
   bridges: { lan: boolean | null; uplink: boolean | null };
   dnsmasq: DnsmasqState;

@@ -8,6 +8,7 @@ export function addProvider(file: ConfigFile, input: ProviderInput): ConfigFile 
   const gateway = input.gateway.includes("/") ? input.gateway : `${input.gateway}/24`;
   const entry: ProviderInput = { bridge: input.bridge, gateway, pool: input.pool, dns: input.dns ?? [] };
   if (entry.pool === undefined) delete entry.pool;
+  if (input.attach !== undefined && input.attach !== "auto") entry.attach = input.attach;
   parseProvider(`provider "${input.bridge}"`, entry);
   const providers = file.providers ?? [];
   if (providers.some((p) => p.bridge === input.bridge))

@@ -1,7 +1,8 @@
 // Renders a NetSpec into the exact text and argv vnat hands to ip, sysctl, nft and
 // dnsmasq. Pure; golden-tested. Only validated values reach these strings.
 import { formatCidr, formatIp, formatSubnet, netmaskText } from "./ipv4.ts";
-import { LAN_IF, UPLINK_IF } from "./names.ts";
+import { LAN_IF, UPLINK_IF, lanMac } from "./names.ts";
+import type { Attachments, FdbEntry } from "./attach.ts";
 import type { NetPaths } from "./paths.ts";
 import type { NetSpec } from "./spec.ts";
 import { chainLines, renderInboundRules } from "./inbound-render.ts";
@@ -13,29 +14,41 @@ export interface BatchLine {
   undo?: { kind: "netns-del"; netns: string } | { kind: "link-del"; ifname: string };
 }
 
-/** The line that puts vnat's LAN veth on the libvirt bridge: the one step that needs the bridge. */
-export function renderLanAttach(spec: NetSpec): string {
-  return `link set ${spec.names.lanHost} master ${spec.lanBridge} up`;
-}
-
-/** Host-namespace lines: the namespace and both veth pairs, host ends enslaved and up. */
-export function renderHostBatch(spec: NetSpec): BatchLine[] {
+/**
+ * Host-namespace lines: the namespace and its two links. A macvlan is created straight inside
+ * the namespace as a child of its bridge; a veth pair gets its host end enslaved and up (no
+ * IPv6 link-local on it: vnat adds no host addresses). The LAN line is the one step that
+ * needs libvirt's bridge.
+ */
+export function renderHostBatch(spec: NetSpec, attach: Attachments): BatchLine[] {
   const { netns, lanHost, uplinkHost } = spec.names;
+  const macvlan = (bridge: string, ifname: string, mac: string): BatchLine => ({
+    line: `link add link ${bridge} name ${ifname} address ${mac} netns ${netns} type macvlan mode bridge`,
+  });
+  const veth = (host: string, bridge: string, ifname: string, mac: string | null): BatchLine[] => [
+    {
+      line: `link add ${host} type veth peer name ${ifname}${mac ? ` address ${mac}` : ""} netns ${netns}`,
+      undo: { kind: "link-del", ifname: host },
+    },
+    { line: `link set ${host} addrgenmode none` },
+    { line: `link set ${host} master ${bridge} up` },
+  ];
   return [
     { line: `netns add ${netns}`, undo: { kind: "netns-del", netns } },
-    {
-      line: `link add ${lanHost} type veth peer name ${LAN_IF} netns ${netns}`,
-      undo: { kind: "link-del", ifname: lanHost },
-    },
-    {
-      line: `link add ${uplinkHost} type veth peer name ${UPLINK_IF} address ${spec.uplink.mac} netns ${netns}`,
-      undo: { kind: "link-del", ifname: uplinkHost },
-    },
-    // no IPv6 link-local on vnat's host-side ports: vnat adds no host addresses
-    { line: `link set ${lanHost} addrgenmode none` },
-    { line: `link set ${uplinkHost} addrgenmode none` },
-    { line: renderLanAttach(spec) },
-    { line: `link set ${uplinkHost} master ${spec.uplink.bridge} up` },
+    ...(attach.lan === "macvlan"
+      ? [macvlan(spec.lanBridge, LAN_IF, lanMac(spec.name))]
+      : veth(lanHost, spec.lanBridge, LAN_IF, null)),
+    ...(attach.uplink === "macvlan"
+      ? [macvlan(spec.uplink.bridge, UPLINK_IF, spec.uplink.mac)]
+      : veth(uplinkHost, spec.uplink.bridge, UPLINK_IF, spec.uplink.mac)),
+  ];
+}
+
+/** The bridges' static local entries for the network's macvlans (none for veths). */
+export function attachFdb(spec: NetSpec, attach: Attachments): FdbEntry[] {
+  return [
+    ...(attach.lan === "macvlan" ? [{ bridge: spec.lanBridge, mac: lanMac(spec.name) }] : []),
+    ...(attach.uplink === "macvlan" ? [{ bridge: spec.uplink.bridge, mac: spec.uplink.mac }] : []),
   ];
 }
 

@@ -28,6 +28,7 @@ import {
   type Cidr,
 } from "./ipv4.ts";
 import { kernelNames, printable, uplinkMac, validateNetworkName, type KernelNames } from "./names.ts";
+import type { AttachKind } from "./attach.ts";
 import { attr, children, type XmlNode } from "./xml.ts";
 
 export interface DhcpSpec {
@@ -44,7 +45,8 @@ export interface NetSpec {
   /** the guests' gateway address and the guest subnet */
   lan: Cidr;
   dhcp?: DhcpSpec;
-  uplink: { bridge: string; address: Cidr; gateway: number; mac: string };
+  /** attach: set when the provider's config forces one (core/attach.ts); absent: by the bridge */
+  uplink: { bridge: string; address: Cidr; gateway: number; mac: string; attach?: AttachKind };
   dns: number[];
   /** inbound (issue 5): absent when the metadata lists none */
   forwards?: ForwardSpec[];
@@ -162,7 +164,14 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
   if (dns.length > MAX_DNS) throw invalid(`${where}: ${dns.length} dns upstreams (at most ${MAX_DNS})`);
   for (const k of INBOUND_ELEMENTS)
     for (const el of children(md, k)) checkKeys(`${where}: <vnat:${k}>`, el, ALLOWED[k]!);
-  const uplink = { bridge: upBridge, address: upAddr, gateway, mac: uplinkMac(upAddr.address) };
+  const attach = provider?.attach;
+  const uplink = {
+    bridge: upBridge,
+    address: upAddr,
+    gateway,
+    mac: uplinkMac(upAddr.address),
+    ...(attach && attach !== "auto" ? { attach } : {}),
+  };
   const inbound = buildInbound({ where, lan, uplink, dhcp: dhcp !== undefined, taken }, md);
   const isoEl = one(where, md, "isolation");
   if (isoEl) checkKeys(`${where}: <vnat:isolation>`, isoEl, ALLOWED.isolation!);

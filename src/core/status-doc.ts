@@ -3,7 +3,8 @@
 // schema version when one changes meaning. Pure.
 import { evaluate, type Health, type Reason } from "./health.ts";
 import { formatCidr, formatIp } from "./ipv4.ts";
-import { LAN_IF, UPLINK_IF } from "./names.ts";
+import type { AttachKind, FdbEntry } from "./attach.ts";
+import { LAN_IF, UPLINK_IF, lanMac } from "./names.ts";
 import type { NetObservation, VethState } from "./observed.ts";
 
 export const STATUS_SCHEMA_VERSION = 1;
@@ -21,8 +22,25 @@ export interface NetworkDoc {
   reasons: Reason[];
   libvirt: { active: boolean; autostart: boolean; persistent: boolean } | null;
   namespace: { name: string; present: boolean };
-  lan: { bridge: string; gateway: string; veth: VethDoc; up: boolean | null } | null;
-  uplink: { bridge: string; address: string; gateway: string; mac: string; veth: VethDoc; up: boolean | null } | null;
+  lan: {
+    bridge: string;
+    gateway: string;
+    mac: string;
+    attach: AttachKind;
+    veth: VethDoc;
+    fdb: boolean | null;
+    up: boolean | null;
+  } | null;
+  uplink: {
+    bridge: string;
+    address: string;
+    gateway: string;
+    mac: string;
+    attach: AttachKind;
+    veth: VethDoc;
+    fdb: boolean | null;
+    up: boolean | null;
+  } | null;
   nat: { out: { packets: number; bytes: number } | null; in: { packets: number; bytes: number } | null };
   conntrack: number | null;
   dnsmasq: { running: boolean; pid: number | null };
@@ -37,6 +55,8 @@ export interface StatusDoc {
   networks: NetworkDoc[];
   /** vnat host interfaces (vnl-/vnu-) no known network owns */
   strayLinks: string[];
+  /** bridge fdb entries with vnat's MACs that no known network accounts for */
+  strayFdb: FdbEntry[];
 }
 
 const vethDoc = (v: VethState): VethDoc => ({ name: v.name, present: v.present, up: v.up, master: v.master });
@@ -54,7 +74,15 @@ export function networkDoc(o: NetObservation): NetworkDoc {
       : null,
     namespace: { name: o.netns.name, present: o.netns.present },
     lan: spec
-      ? { bridge: spec.lanBridge, gateway: formatCidr(spec.lan), veth: vethDoc(o.lanHost), up: inside(LAN_IF) }
+      ? {
+          bridge: spec.lanBridge,
+          gateway: formatCidr(spec.lan),
+          mac: lanMac(o.name),
+          attach: o.attach.lan,
+          veth: vethDoc(o.lanHost),
+          fdb: o.fdb.lan,
+          up: inside(LAN_IF),
+        }
       : null,
     uplink: spec
       ? {
@@ -62,7 +90,9 @@ export function networkDoc(o: NetObservation): NetworkDoc {
           address: formatCidr(spec.uplink.address),
           gateway: formatIp(spec.uplink.gateway),
           mac: spec.uplink.mac,
+          attach: o.attach.uplink,
           veth: vethDoc(o.uplinkHost),
+          fdb: o.fdb.uplink,
           up: inside(UPLINK_IF),
         }
       : null,
@@ -80,11 +110,12 @@ export function networkDoc(o: NetObservation): NetworkDoc {
   };
 }
 
-export function statusDoc(obs: NetObservation[], strayLinks: string[], now: Date): StatusDoc {
+export function statusDoc(obs: NetObservation[], strayLinks: string[], strayFdb: FdbEntry[], now: Date): StatusDoc {
   return {
     version: STATUS_SCHEMA_VERSION,
     generatedAt: now.toISOString(),
     networks: obs.map(networkDoc),
     strayLinks,
+    strayFdb,
   };
 }

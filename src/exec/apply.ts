@@ -8,6 +8,7 @@ import { netPaths, type Roots } from "../core/paths.ts";
 import {
   renderAnnounceArgs,
   renderDnsmasqArgs,
+  attachFdb,
   renderHostBatch,
   renderNetnsBatch,
   renderNft,
@@ -15,11 +16,13 @@ import {
   type BatchLine,
 } from "../core/render.ts";
 import type { NetSpec } from "../core/spec.ts";
+import { LEGACY_ATTACH, resolveAttachments, type Attachments } from "../core/attach.ts";
 import { renderDhcpHosts } from "../core/hosts.ts";
 import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
 import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
-import { probeHostAddresses } from "./host-addrs.ts";
+import { bridgeHasAddress, probeHostAddresses } from "./host-addrs.ts";
+import { addFdb, deleteFdb } from "./fdb.ts";
 import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
@@ -47,7 +50,7 @@ export interface ApplyContext {
 
 type Undo = { what: string; fn: () => Promise<void> };
 
-export function stateOf(spec: NetSpec, phase: NetState["phase"]): NetState {
+export function stateOf(spec: NetSpec, phase: NetState["phase"], attach: Attachments): NetState {
   return {
     name: spec.name,
     phase,
@@ -56,6 +59,7 @@ export function stateOf(spec: NetSpec, phase: NetState["phase"]): NetState {
     uplink: formatIp(spec.uplink.address.address),
     netns: spec.names.netns,
     startedAt: new Date().toISOString(),
+    attach,
     spec,
   };
 }
@@ -74,6 +78,7 @@ function startRun(
   const netns = spec.names.netns;
   const uplinkIp = formatIp(spec.uplink.address.address);
   const undos: Undo[] = [];
+  let attach: Attachments = LEGACY_ATTACH;
   const fail = (step: StartStep, cause: string): never => {
     throw new StepError(step, cause);
   };
@@ -93,16 +98,23 @@ function startRun(
       await ensureNetDir(roots, spec.name);
       undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
       await writeHostsFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []));
-      await writeState(roots, stateOf(spec, "starting"));
+      const forced = spec.uplink.attach;
+      attach = resolveAttachments(forced, forced ? false : await bridgeHasAddress(runner, spec.uplink.bridge));
+      await writeState(roots, stateOf(spec, "starting", attach));
     },
     links: async () => {
-      const lines = renderHostBatch(spec);
+      const lines = renderHostBatch(spec, attach);
       const r = await ipBatch(
         runner,
         lines.map((l) => l.line),
       );
       for (const l of lines.slice(0, r.done)) registerBatchUndo(ctx, undos, l, paths.pidFile);
       if (!r.ok) fail("links", r.error);
+      const entries = attachFdb(spec, attach);
+      const f = await addFdb(runner, entries);
+      const added = entries.slice(0, f.done);
+      if (added.length) undos.push({ what: "delete fdb entries", fn: () => deleteFdb(runner, added) });
+      if (f.error !== undefined) fail("links", f.error);
     },
     sysctl: async () => {
       const r = await runner.run("ip", ["netns", "exec", netns, "sysctl", "-q", "-w", ...renderSysctls()]);
@@ -143,7 +155,7 @@ function startRun(
         await spawnDetached("ip", ["netns", "exec", netns, ...renderFloatingAnnounceArgs(f.address)]);
     },
     record: async () => {
-      await writeState(roots, stateOf(spec, "active"));
+      await writeState(roots, stateOf(spec, "active", attach));
     },
   };
 

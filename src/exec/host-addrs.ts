@@ -40,3 +40,11 @@ export async function probeHostAddresses(runner: Runner, env: NodeJS.ProcessEnv 
   } else all = parseFibTrieLocals(await readFile("/proc/net/fib_trie", "utf8"));
   return [...new Set(all.filter((ip) => ip >>> 24 !== 127))].sort((a, b) => a - b);
 }
+
+/** BRIDGE carries an IPv4 address in the host's namespace (core/attach.ts "auto"); a missing bridge has none. */
+export async function bridgeHasAddress(runner: Runner, bridge: string): Promise<boolean> {
+  const r = await runner.run("ip", ["-j", "-4", "addr", "show", "dev", bridge]);
+  if (r.exitCode !== 0) return false;
+  const links = JSON.parse(r.stdout || "[]") as Array<{ addr_info?: unknown[] }>;
+  return links.some((l) => (l.addr_info ?? []).length > 0);
+}

@@ -9,10 +9,11 @@ import { desiredSpec, type Desired } from "../core/desired.ts";
 import { wanted } from "../core/health.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { parseLeases } from "../core/leases.ts";
-import { hashName, isVnatLink, isVnatNetns, kernelNames, NETNS_PREFIX } from "../core/names.ts";
+import { LEGACY_ATTACH, fdbKey, type FdbEntry } from "../core/attach.ts";
+import { hashName, isVnatLink, isVnatMac, isVnatNetns, kernelNames, NETNS_PREFIX } from "../core/names.ts";
 import type { NetObservation } from "../core/observed.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
-import { NFT_TABLE, renderDnsmasqArgs } from "../core/render.ts";
+import { NFT_TABLE, attachFdb, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { buildFailure } from "../adapters/background.ts";
@@ -21,6 +22,7 @@ import { listPorts } from "../adapters/ports.ts";
 import { listStates } from "../adapters/state.ts";
 import { bridgeExists, conntrackCount, probeDnsmasq, probeVeth, readStateSync, readText } from "./probe-host.ts";
 import { probeDuplicate } from "./probe-dad.ts";
+import { listFdbLocals } from "./fdb.ts";
 import { limiter, type Limiter } from "./probe-netns.ts";
 import { probeInside, type Inside } from "./probe-inside.ts";
 import { referenceRulesets } from "./probe-ruleset.ts";
@@ -42,11 +44,14 @@ export interface ProbeResult {
   observations: NetObservation[];
   /** vnl-/vnu- host interfaces whose network is unknown */
   strayLinks: string[];
+  /** bridge entries with vnat's MACs (02:76/02:77) that no known network accounts for */
+  strayFdb: FdbEntry[];
 }
 
 const listDir = (dir: string): Promise<string[]> => readdir(dir).catch(() => [] as string[]);
 
 export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
+  const fdbProbe = listFdbLocals(opts.runner);
   const [nsList, stateNames, links] = await Promise.all([
     listDir("/run/netns"),
     listStates(opts.roots),
@@ -76,8 +81,9 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
     .filter((n) => libvirt.get(n)?.active && netnsSet.has(kernelNames(n).netns))
     .map((n) => desired.get(n)?.spec)
     .filter((s): s is NetSpec => s !== undefined);
+  const fdb = await fdbProbe;
   const [observations, refs] = await Promise.all([
-    Promise.all(names.map((n) => observeOne(opts, n, libvirt.get(n), desired.get(n), inside.get(n)))),
+    Promise.all(names.map((n) => observeOne(opts, n, libvirt.get(n), desired.get(n), inside.get(n), fdb))),
     referenceRulesets(opts.runner, refSpecs),
   ]);
   for (const o of observations) if (wanted(o) && o.spec) o.expectedRuleset = refs.get(o.name);
@@ -85,7 +91,21 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
 
   const known = new Set([...all].map(hashName));
   const strayLinks = opts.only ? [] : links.filter((l) => isVnatLink(l) && !known.has(l.slice(4))).sort();
-  return { observations, strayLinks };
+  const accounted = new Set(observations.flatMap((o) => (o.spec ? networkFdb(o.spec).map(fdbKey) : [])));
+  const strayFdb =
+    opts.only || !fdb
+      ? []
+      : [...fdb]
+          .filter((k) => !accounted.has(k))
+          .map((k) => k.split(" "))
+          .filter(([, mac]) => isVnatMac(mac!))
+          .map(([bridge, mac]) => ({ bridge: bridge!, mac: mac! }));
+  return { observations, strayLinks, strayFdb };
+}
+
+/** Where a network's macvlans would have fdb entries, whichever way it is attached now. */
+function networkFdb(spec: NetSpec): FdbEntry[] {
+  return attachFdb(spec, { lan: "macvlan", uplink: "macvlan" });
 }
 
 async function observeOne(
@@ -94,6 +114,7 @@ async function observeOne(
   lv: LibvirtNetwork | undefined,
   d: Desired | undefined,
   inside: Promise<Inside> | undefined,
+  fdb: Set<string> | null,
 ): Promise<NetObservation> {
   const k = kernelNames(name);
   const paths = netPaths(opts.roots, name);
@@ -109,6 +130,8 @@ async function observeOne(
     ...(await buildFailure(opts.roots, name).then((f) => (f !== undefined ? { buildFailure: f } : {}))),
     lanHost: probeVeth(k.lanHost),
     uplinkHost: probeVeth(k.uplinkHost),
+    attach: LEGACY_ATTACH,
+    fdb: { lan: null, uplink: null },
     bridges: {
       lan: spec ? bridgeExists(spec.lanBridge) : null,
       uplink: spec ? bridgeExists(spec.uplink.bridge) : null,
@@ -120,7 +143,14 @@ async function observeOne(
     ports: await listPorts(paths.ports).catch(() => []),
   };
   const state = readStateSync(paths.state);
-  if (state) o.state = state;
+  if (state) {
+    o.state = { phase: state.phase, startedAt: state.startedAt };
+    if (state.attach) o.attach = state.attach;
+  }
+  if (spec && fdb) {
+    const [lan, uplink] = networkFdb(spec).map((e) => fdb.has(fdbKey(e)));
+    o.fdb = { lan: lan!, uplink: uplink! };
+  }
   const seen = await inside;
   if (seen && "view" in seen) {
     o.inside = seen.view;

@@ -1,6 +1,8 @@
 // `vnat reconcile`: observe everything, plan per network, repair what drifted, then look
 // again at what was touched. Networks are repaired a few at a time; a network a hook is
 // starting right now is left to the hook.
+import type { FdbEntry } from "../core/attach.ts";
+import { deleteFdb } from "./fdb.ts";
 import { describeRepair, planNetwork, type NetPlan } from "../core/drift.ts";
 import { evaluate, type Reason } from "../core/health.ts";
 import { oneLine } from "../core/errors.ts";
@@ -44,12 +46,13 @@ export interface ReconcileReport {
   checked: number;
   outcomes: NetOutcome[];
   strayLinks: string[];
+  strayFdb: FdbEntry[];
   strayFailed: string[];
 }
 
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
   const now = opts.now ?? Date.now;
-  const { observations, strayLinks } = await probeAll(opts);
+  const { observations, strayLinks, strayFdb } = await probeAll(opts);
   // a libvirt that lists no network at all is more likely the wrong one (VNAT_LIBVIRT_URI,
   // a daemon still starting) than a host whose every vnat network was stopped behind the hook
   const blind = !opts.force && (await opts.networks).length === 0;
@@ -126,6 +129,15 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         (e: unknown) => strayFailed.push(oneLine(e)),
       );
   }
+  if (strayFdb.length && !blind) {
+    const list = strayFdb.map((e) => `${e.mac} on ${e.bridge}`).join(", ");
+    if (opts.dryRun) opts.progress(`would remove stray fdb entries: ${list}`);
+    else
+      await deleteFdb(opts.runner, strayFdb).then(
+        () => opts.progress(`removed stray fdb entries: ${list}`),
+        (e: unknown) => strayFailed.push(oneLine(e)),
+      );
+  }
   // the shell hook's memo of networks libvirt no longer defines (undefined without `vnat net delete`)
   if (!blind && !opts.dryRun && !opts.only)
     await pruneCacheEntries(
@@ -134,7 +146,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     );
   if (!opts.dryRun) await verify(opts, outcomes);
   outcomes.sort((a, b) => a.name.localeCompare(b.name));
-  return { checked: observations.length, outcomes, strayLinks, strayFailed };
+  return { checked: observations.length, outcomes, strayLinks, strayFdb, strayFailed };
 }
 
 /** Probes the repaired networks again: what is still wrong is reported, not assumed fixed. */

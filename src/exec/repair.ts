@@ -12,6 +12,7 @@ import { ensureNetDir, prepareDnsmasqFiles, touchHostsFile } from "../adapters/n
 import { startNetwork, type ApplyContext } from "./apply.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
+import { addFdb } from "./fdb.ts";
 import { firstLine, spawnDetached } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses, teardownNetwork } from "./teardown.ts";
 
@@ -29,12 +30,17 @@ export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
     case "create":
       return recreate(ctx, r.spec);
     case "remove": {
-      const errors = await teardownNetwork(runner, ctx.roots, r.name);
+      const errors = await teardownNetwork(runner, ctx.roots, r.name, r.fdb);
       if (errors.length) throw new Error(`${describeRepair(r)}: ${errors.join("; ")}`);
       return;
     }
     case "enslave":
       return batch([`link set ${r.ifname} master ${r.bridge}`, `link set ${r.ifname} up`]);
+    case "fdb": {
+      const f = await addFdb(runner, [r.entry]);
+      if (f.error !== undefined) throw new Error(`${describeRepair(r)}: ${f.error}`);
+      return;
+    }
     case "link-up":
       return batch([`link set ${r.ifname} up`], r.netns ?? undefined);
     case "addresses": {

@@ -4,11 +4,17 @@
 //      live dnsmasq would keep the namespace (and its veths on the bridges) alive;
 //   2. the namespace, which takes lan0/wan0 and so both veth pairs with it;
 //   3. host-side veth ends still present (deletion is asynchronous, or a half-built start);
-//   4. vnat's files and uplink claims last, so a retry still finds what to remove.
+//   4. the bridges' fdb entries for the macvlans, which outlive them (from the state file,
+//      plus any the caller saw left behind);
+//   5. vnat's files and uplink claims last, so a retry still finds what to remove.
 import { kernelNames } from "../core/names.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
-import { releaseAllClaims, removeNetDir } from "../adapters/state.ts";
+import { readState, releaseAllClaims, removeNetDir } from "../adapters/state.ts";
+import type { FdbEntry } from "../core/attach.ts";
+import { attachFdb } from "../core/render.ts";
+import type { NetSpec } from "../core/spec.ts";
+import { deleteFdb } from "./fdb.ts";
 import { linkExists, netnsExists } from "../adapters/sysfs.ts";
 import { netnsPids } from "./ip.ts";
 import { firstLine, type Runner } from "./run.ts";
@@ -38,7 +44,12 @@ export async function deleteLinks(runner: Runner, ifnames: string[], waitMs = 30
   if (errors.length) throw new Error(errors.join("; "));
 }
 
-export async function teardownNetwork(runner: Runner, roots: Roots, name: string): Promise<string[]> {
+export async function teardownNetwork(
+  runner: Runner,
+  roots: Roots,
+  name: string,
+  leftFdb: FdbEntry[] = [],
+): Promise<string[]> {
   const names = kernelNames(name);
   const paths = netPaths(roots, name);
   const errors: string[] = [];
@@ -52,7 +63,14 @@ export async function teardownNetwork(runner: Runner, roots: Roots, name: string
   await step(() => stopNetnsProcesses(runner, names.netns, paths.pidFile));
   await step(() => deleteNetns(runner, names.netns));
   await step(() => deleteLinks(runner, [names.lanHost, names.uplinkHost]));
+  await step(async () => deleteFdb(runner, [...(await recordedFdb(roots, name)), ...leftFdb]));
   await step(() => removeNetDir(roots, name));
   await step(() => releaseAllClaims(roots, name));
   return errors;
+}
+
+/** The fdb entries a network's state file says its build added. */
+async function recordedFdb(roots: Roots, name: string): Promise<FdbEntry[]> {
+  const st = await readState(roots, name);
+  return st?.attach && st.spec ? attachFdb(st.spec as NetSpec, st.attach) : [];
 }

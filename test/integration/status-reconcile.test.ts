@@ -136,7 +136,7 @@ describe("status and reconcile on real namespaces", { skip }, () => {
   test("freshly started networks are healthy, and the JSON matches its documented schema", async () => {
     for (const n of nets) await assertGuestWorks(n.name);
     const { observations } = await observe();
-    const doc = statusDoc(observations, [], new Date());
+    const doc = statusDoc(observations, [], [], new Date());
     assert.deepEqual(validate(SCHEMA, JSON.parse(JSON.stringify(doc))), []);
     for (const n of doc.networks) {
       assert.equal(n.health, "healthy", JSON.stringify(n.reasons));

@@ -3,12 +3,14 @@
 // spec and lists every piece that does not fit: if attacker text ever got past
 // validation into one of these, it would show up here as a line or argument of a shape
 // vnat never writes.
+import { LEGACY_ATTACH, fdbAddLine, fdbDelLine } from "../../src/core/attach.ts";
 import { netPaths, type Roots } from "../../src/core/paths.ts";
 import { renderDhcpHosts } from "../../src/core/hosts.ts";
 import { renderFloatingAnnounceArgs } from "../../src/core/inbound-render.ts";
 import {
   renderAnnounceArgs,
   renderDnsmasqArgs,
+  attachFdb,
   renderHostBatch,
   renderNetnsBatch,
   renderNft,
@@ -36,7 +38,10 @@ const HOST_BATCH = [
   `link add ${HOSTIF} type veth peer name wan0 address ${MAC} netns ${NETNS}`,
   `link set ${HOSTIF} addrgenmode none`,
   `link set ${HOSTIF} master ${IFNAME} up`,
+  `link add link ${IFNAME} name (?:lan0|wan0) address ${MAC} netns ${NETNS} type macvlan mode bridge`,
 ].map(re);
+
+const FDB_BATCH = [`fdb replace ${MAC} dev ${IFNAME} self local`, `fdb del ${MAC} dev ${IFNAME} self`].map(re);
 
 const NETNS_BATCH = [
   "link set lo up",
@@ -96,7 +101,10 @@ export function renderViolations(spec: NetSpec, roots: Roots, nftReference: Set<
   const check = (what: string, piece: string, grammar: RegExp[]): void => {
     if (!grammar.some((g) => g.test(piece))) bad.push(`${what}: ${JSON.stringify(piece)}`);
   };
-  for (const l of renderHostBatch(spec)) check("ip -batch (host)", l.line, HOST_BATCH);
+  for (const attach of [LEGACY_ATTACH, { lan: "macvlan", uplink: "macvlan" } as const])
+    for (const l of renderHostBatch(spec, attach)) check("ip -batch (host)", l.line, HOST_BATCH);
+  for (const e of attachFdb(spec, { lan: "macvlan", uplink: "macvlan" }))
+    for (const l of [fdbAddLine(e), fdbDelLine(e)]) check("bridge -batch", l, FDB_BATCH);
   for (const l of renderNetnsBatch(spec)) check("ip -batch (namespace)", l, NETNS_BATCH);
   for (const s of renderSysctls()) check("sysctl", s, [SYSCTL]);
   for (const a of renderDnsmasqArgs(spec, netPaths(roots, spec.name))) check("dnsmasq", a, dnsmasqGrammar(spec, roots));

@@ -42,7 +42,7 @@ function ctx(runner: Runner) {
 }
 
 describe("startNetwork undo", () => {
-  test("a failure at host batch line 3 deletes the namespace and the first veth, in reverse", async () => {
+  test("a failure at host batch line 3 (the uplink macvlan) deletes the namespace, which holds lan0", async () => {
     const runner = recorder({ failBatchLine: 3 });
     const c = ctx(runner);
     await assert.rejects(startNetwork(c, spec), (e: unknown) => {
@@ -50,7 +50,7 @@ describe("startNetwork undo", () => {
       assert.equal(e.kind, "apply-failed");
       assert.equal(
         e.message,
-        `start network "undo": step "links" failed: "ip link add ${spec.names.uplinkHost} type veth peer name wan0 address 02:76:c6:33:64:0b netns vnat-undo": RTNETLINK answers: File exists (everything undone)`,
+        `start network "undo": step "links" failed: "ip link add link vt-nonexist1 name wan0 address 02:76:c6:33:64:0b netns vnat-undo type macvlan mode bridge": RTNETLINK answers: File exists (everything undone)`,
       );
       return true;
     });
@@ -59,6 +59,29 @@ describe("startNetwork undo", () => {
     // nothing of vnat's state is left behind
     assert.deepEqual(readdirSync(join(c.roots.run, "net")), []);
     assert.deepEqual(readdirSync(join(c.roots.run, "claims")), []);
+  });
+
+  test("a provider that forces veths: the uplink is a veth pair, its failure names the veth line", async () => {
+    const runner = recorder({ failBatchLine: 3 });
+    const vethSpec = { ...spec, uplink: { ...spec.uplink, attach: "veth" as const } };
+    await assert.rejects(
+      startNetwork(ctx(runner), vethSpec),
+      new RegExp(
+        `step "links" failed: "ip link add ${spec.names.uplinkHost} type veth peer name wan0 address 02:76:c6:33:64:0b netns vnat-undo": RTNETLINK`,
+      ),
+    );
+    // "auto" would have asked whether the bridge has an address; a forced choice does not
+    assert.ok(!runner.calls.some((l) => l.includes("addr show")));
+  });
+
+  test("a failing fdb entry fails the links step and undoes the namespace", async () => {
+    const runner = recorder({ failCmd: "bridge -batch" });
+    await assert.rejects(
+      startNetwork(ctx(runner), spec),
+      /step "links" failed: bridge -batch: boom: simulated \(everything undone\)/,
+    );
+    const rest = runner.calls.slice(runner.calls.findIndex((l) => l.startsWith("bridge -batch")) + 1);
+    assert.deepEqual(rest, ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
   });
 
   test("a failing nft step runs every undo after the namespace was made", async () => {
@@ -95,8 +118,8 @@ describe("ip -batch without a line number", () => {
     };
     await assert.rejects(
       startNetwork(ctx(runner), spec),
-      new RegExp(`step "links" failed: "ip link set ${spec.names.lanHost} master vt-nonexist0 up": Error: argument`),
+      new RegExp(`step "links" failed: "ip link add link vt-nonexist0 name lan0 address [0-9a-f:]+ netns vnat-undo type macvlan mode bridge": Error: argument`),
     );
-    assert.deepEqual(calls.slice(1), ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    assert.deepEqual(calls.slice(calls.indexOf("ip -batch -") + 1), ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
   });
 });

@@ -1,5 +1,7 @@
 // Pure health evaluation and repair planning: a healthy observation, then one drift at a
 // time, with the reason it must produce and the repairs it must plan.
+import { LEGACY_ATTACH } from "../../src/core/attach.ts";
+import { lanMac } from "../../src/core/names.ts";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { EMPTY_CONFIG } from "../../src/core/config.ts";
@@ -42,6 +44,8 @@ function healthy(): NetObservation {
     },
     lanHost: { name: k.lanHost, present: true, up: true, operstate: "up", master: "virbr5" },
     uplinkHost: { name: k.uplinkHost, present: true, up: true, operstate: "up", master: "br-prov" },
+    attach: LEGACY_ATTACH,
+    fdb: { lan: null, uplink: null },
     bridges: { lan: true, uplink: true },
     dnsmasq: { pid: 4242, inNamespace: true, argsMatch: true },
     expectedRuleset: "table ip vnat {\n}",
@@ -220,6 +224,99 @@ const cases: Case[] = [
     repairs: [],
   },
 ];
+
+/** The same network attached with macvlans: no host veths, one fdb entry per bridge. */
+function healthyMacvlan(): NetObservation {
+  const o = healthy();
+  o.attach = { lan: "macvlan", uplink: "macvlan" };
+  o.lanHost = { ...o.lanHost, present: false, up: false, operstate: null, master: null };
+  o.uplinkHost = { ...o.uplinkHost, present: false, up: false, operstate: null, master: null };
+  o.fdb = { lan: true, uplink: true };
+  return o;
+}
+
+const macvlanCases: Case[] = [
+  { what: "macvlans: nothing", drift: () => {}, health: "healthy", reasons: [], repairs: [] },
+  {
+    what: "macvlans: the provider bridge lost wan0's fdb entry",
+    drift: (o) => (o.fdb.uplink = false),
+    health: "degraded",
+    reasons: [
+      ["fdb-missing", `fdb entry missing: ${spec.uplink.mac} on br-prov (the bridge floods wan0's frames to every port)`],
+    ],
+    repairs: [`add fdb entry ${spec.uplink.mac} on bridge br-prov`],
+  },
+  {
+    what: "macvlans: a veth on one side is attached the other way",
+    drift: (o) => (o.attach.uplink = "veth"),
+    health: "degraded",
+    reasons: [["veth-missing", `veth ${k.uplinkHost} missing (it connects the namespace to br-prov)`]],
+    repairs: [`rebuild namespace ${k.netns}`],
+  },
+  {
+    what: "macvlans: provider bridge gone",
+    drift: (o) => {
+      o.bridges.uplink = false;
+      o.fdb.uplink = false;
+      o.inside!.links = o.inside!.links.filter((l) => l.name !== "wan0");
+      o.inside!.defaultRoute = null;
+    },
+    health: "degraded",
+    reasons: [
+      ["bridge-missing", "bridge br-prov missing (macvlan wan0 belongs on it)"],
+      ["link-missing", `link wan0 missing in namespace ${k.netns}`],
+      ["route-wrong", "wrong default route: none, expected via 198.51.100.1 dev wan0"],
+    ],
+    repairs: [],
+  },
+  {
+    what: "macvlans: network stopped, its fdb entry left on the provider bridge",
+    drift: (o) => {
+      o.libvirt!.active = false;
+      o.netns.present = false;
+      delete o.inside;
+      o.fdb.lan = false;
+      o.dnsmasq.pid = null;
+    },
+    health: "orphan",
+    reasons: [["leftovers", `left without an active network: fdb entry ${spec.uplink.mac} on br-prov`]],
+    repairs: [`remove namespace, interfaces, dnsmasq and state of "net1"`],
+  },
+];
+
+describe("health and drift (macvlans)", () => {
+  for (const c of macvlanCases)
+    test(c.what, () => {
+      const o = healthyMacvlan();
+      c.drift(o);
+      const v = evaluate(o);
+      assert.equal(v.health, c.health);
+      assert.deepEqual(
+        v.reasons.map((r) => [r.code, r.message]),
+        c.reasons,
+      );
+      const plan = planNetwork(o, v);
+      assert.deepEqual(plan.repairs.map(describeRepair), c.repairs);
+    });
+
+  test("the remove repair carries the leftover fdb entries to teardown", () => {
+    const o = healthyMacvlan();
+    o.libvirt!.active = false;
+    o.netns.present = false;
+    delete o.inside;
+    const plan = planNetwork(o, evaluate(o));
+    assert.deepEqual(plan.repairs, [
+      {
+        kind: "remove",
+        name: "net1",
+        fdb: [
+          { bridge: "virbr5", mac: lanMac("net1") },
+          { bridge: "br-prov", mac: spec.uplink.mac },
+        ],
+      },
+    ]);
+  });
+});
 
 describe("health and drift", () => {
   for (const c of cases)

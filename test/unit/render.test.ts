@@ -2,7 +2,16 @@ import { describe, test } from "node:test";
 import { EMPTY_CONFIG } from "../../src/core/config.ts";
 import { parseHookData } from "../../src/core/hookdata.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { renderDnsmasqArgs, renderHostBatch, renderNetnsBatch, renderNft, renderSysctls } from "../../src/core/render.ts";
+import {
+  attachFdb,
+  renderDnsmasqArgs,
+  renderHostBatch,
+  renderNetnsBatch,
+  renderNft,
+  renderSysctls,
+} from "../../src/core/render.ts";
+import { lanMac } from "../../src/core/names.ts";
+import assert from "node:assert/strict";
 import { buildSpec } from "../../src/core/spec.ts";
 import { assertGolden } from "../support/golden.ts";
 import { hookData } from "../support/fixtures.ts";
@@ -23,8 +32,21 @@ const spec = buildSpec(
 );
 const paths = netPaths({ run: "/run/vnat", config: "/etc/vnat/config.json", log: "/var/log/vnat" }, "golden");
 
+const MACVLANS = { lan: "macvlan", uplink: "macvlan" } as const;
+const VETH_UPLINK = { lan: "macvlan", uplink: "veth" } as const;
+
 describe("renderers (golden)", () => {
-  test("host ip batch", () => assertGolden("host.batch", renderHostBatch(spec).map((l) => l.line).join("\n") + "\n"));
+  test("host ip batch: macvlans", () =>
+    assertGolden("host.batch", renderHostBatch(spec, MACVLANS).map((l) => l.line).join("\n") + "\n"));
+  test("host ip batch: veth uplink", () =>
+    assertGolden("host-veth.batch", renderHostBatch(spec, VETH_UPLINK).map((l) => l.line).join("\n") + "\n"));
+  test("fdb entries: one per macvlan, none for a veth", () => {
+    assert.deepEqual(attachFdb(spec, MACVLANS), [
+      { bridge: "virbr5", mac: lanMac("golden") },
+      { bridge: "br-prov", mac: "02:76:c6:33:64:0b" },
+    ]);
+    assert.deepEqual(attachFdb(spec, VETH_UPLINK), [{ bridge: "virbr5", mac: lanMac("golden") }]);
+  });
   test("namespace ip batch", () => assertGolden("netns.batch", renderNetnsBatch(spec).join("\n") + "\n"));
   test("sysctls", () => assertGolden("sysctl.txt", renderSysctls().join("\n") + "\n"));
   test("nftables ruleset", () => assertGolden("ruleset.nft", renderNft(spec, [])));

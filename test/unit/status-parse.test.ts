@@ -252,6 +252,8 @@ describe("status document", () => {
           netns: { name: k.netns, present: false },
           lanHost: { name: k.lanHost, present: false, up: false, operstate: null, master: null },
           uplinkHost: { name: k.uplinkHost, present: false, up: false, operstate: null, master: null },
+          attach: { lan: "macvlan", uplink: "macvlan" },
+          fdb: { lan: false, uplink: false },
           bridges: { lan: true, uplink: true },
           dnsmasq: { pid: null, inNamespace: false, argsMatch: false },
           counters: {},
@@ -261,6 +263,7 @@ describe("status document", () => {
         },
       ],
       ["vnl-0123abcd"],
+      [{ bridge: "br0", mac: "02:76:c6:33:64:99" }],
       new Date(0),
     );
     assert.deepEqual(validate(SCHEMA, JSON.parse(JSON.stringify(doc))), []);
@@ -279,9 +282,11 @@ describe("status document", () => {
     assert.match(summary, /\nn1 +active +down +198\.51\.100\.10\/24 +br0 +10\.0\.0\.1\/24 +virbr5 +- +- +1 +1\n/);
     assert.match(summary, /\n {2}- network active but namespace missing\n/);
     assert.match(summary, /stray vnat interfaces \(no known network\): vnl-0123abcd/);
+    assert.match(summary, /stray vnat fdb entries \(no known network\): 02:76:c6:33:64:99 on br0/);
     assert.match(formatSummary(doc, true), /\x1b\[31mdown/);
     const detail = formatDetail(doc.networks[0]!, false);
     assert.match(detail, /^network +n1\nhealth +down\n/);
+    assert.match(detail, /\nuplink link +macvlan wan0 on br0, fdb entry 02:76:c6:33:64:0a missing\n/);
     assert.match(detail, /leases \(1\):\n {2}10\.0\.0\.150 +52:54:00:12:34:56 +g1 +2023-11-14T22:13:20\.000Z\n/);
   });
 
@@ -299,7 +304,7 @@ describe("status document", () => {
   });
 
   test("the schema checker itself rejects what the schema forbids", () => {
-    assert.deepEqual(validate(SCHEMA, { version: 1, generatedAt: "x", networks: [], strayLinks: [], extra: 1 }), [
+    assert.deepEqual(validate(SCHEMA, { version: 1, generatedAt: "x", networks: [], strayLinks: [], strayFdb: [], extra: 1 }), [
       '$.generatedAt: "x" is not a date-time',
       '$: unexpected property "extra"',
     ]);

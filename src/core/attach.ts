@@ -1,0 +1,68 @@
+// How vnat's namespace is attached to a bridge. "macvlan": a macvlan child of the bridge
+// device inside the namespace plus a static local fdb entry for its MAC on the bridge (so the
+// bridge hands the child's frames up instead of flooding them to every port); one hop less
+// than a veth pair and no pass through the host's bridge netfilter FORWARD step, so the
+// forwarding cost per packet drops (docs/DESIGN.md has the measurement). "veth": a veth pair
+// whose host end is a bridge port. The LAN side is always a macvlan (virbrN of a vnat network
+// carries no host address, so nothing on the host needs to reach lan0). The uplink is a
+// macvlan unless the provider bridge carries a host IPv4 address ("auto"): a macvlan child is
+// unreachable from its lower device's own stack, and a host that has an address on the
+// provider bridge expects to reach its uplinks. A provider's "attach" overrides that. Pure.
+import { invalid } from "./errors.ts";
+
+export type AttachKind = "veth" | "macvlan";
+export type AttachChoice = "auto" | AttachKind;
+export const ATTACH_CHOICES: readonly AttachChoice[] = ["auto", "veth", "macvlan"];
+
+export interface Attachments {
+  lan: AttachKind;
+  uplink: AttachKind;
+}
+
+/** Networks built before vnat attached with macvlans recorded no attachments: they used veths. */
+export const LEGACY_ATTACH: Attachments = { lan: "veth", uplink: "veth" };
+
+export function parseAttachChoice(where: string, value: unknown): AttachChoice {
+  if (value === undefined) return "auto";
+  if (typeof value === "string" && (ATTACH_CHOICES as readonly string[]).includes(value)) return value as AttachChoice;
+  throw invalid(`${where}: "attach" must be "auto", "veth" or "macvlan", got ${JSON.stringify(value)}`);
+}
+
+export function resolveAttachments(uplink: AttachChoice | undefined, uplinkBridgeHasAddress: boolean): Attachments {
+  const choice = uplink ?? "auto";
+  return { lan: "macvlan", uplink: choice === "auto" ? (uplinkBridgeHasAddress ? "veth" : "macvlan") : choice };
+}
+
+/** A static local entry in a bridge's forwarding database. */
+export interface FdbEntry {
+  bridge: string;
+  mac: string;
+}
+
+export const fdbKey = (e: FdbEntry): string => `${e.bridge} ${e.mac.toLowerCase()}`;
+
+interface FdbJson {
+  mac?: string;
+  ifname?: string;
+  master?: string;
+  flags?: string[];
+  state?: string;
+}
+
+/**
+ * The bridge-local permanent entries in `bridge -j fdb show` output (entries on the bridge
+ * device itself: ifname and master are both the bridge), as fdbKey strings. Ports' entries
+ * and the device's own address lists ("self") are left out.
+ */
+export function parseFdbLocals(json: string): Set<string> {
+  const rows = JSON.parse(json || "[]") as FdbJson[];
+  const out = new Set<string>();
+  for (const r of rows)
+    if (r.mac && r.ifname && r.master === r.ifname && r.state === "permanent" && !(r.flags ?? []).includes("self"))
+      out.add(fdbKey({ bridge: r.ifname, mac: r.mac }));
+  return out;
+}
+
+/** `bridge -batch` lines that add (replace: idempotent) or delete entries. */
+export const fdbAddLine = (e: FdbEntry): string => `fdb replace ${e.mac} dev ${e.bridge} self local`;
+export const fdbDelLine = (e: FdbEntry): string => `fdb del ${e.mac} dev ${e.bridge} self`;

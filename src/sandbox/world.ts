@@ -17,6 +17,8 @@
 // /etc/netns/NS/resolv.conf before anything runs in it, and every name carries a random
 // per-world tag so concurrent worlds never collide and teardown can find its objects
 // on the live system by name alone.
+import { parseFdbLocals } from "../core/attach.ts";
+import { isVnatMac } from "../core/names.ts";
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from "node:fs";
@@ -493,6 +495,16 @@ class WorldImpl implements World {
         errors.push(`${what}: ${(e as Error).message}`);
       }
     };
+
+    // vnat removes its macvlans' fdb entries when a network stops; deleting the bridges
+    // below would hide one it left behind, so look first
+    await attempt("check vnat fdb entries", async () => {
+      const r = await sh("bridge", ["-j", "fdb", "show", "state", "permanent"]);
+      const left = [...parseFdbLocals(r.stdout)]
+        .map((k) => k.split(" "))
+        .filter(([bridge, mac]) => ownsLink(this.tag, bridge!) && isVnatMac(mac!));
+      if (left.length) throw new Error(`vnat left fdb entries: ${left.map(([b, m]) => `${m} on ${b}`).join(", ")}`);
+    });
 
     // 1.
     for (const f of this.pidFiles) {

@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { existsSync } from "node:fs";
-import { kernelNames } from "../../src/core/names.ts";
+import { kernelNames, uplinkMac } from "../../src/core/names.ts";
+import { parseIp } from "../../src/core/ipv4.ts";
 import { START_STEPS } from "../../src/exec/apply.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
-import { runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
+import { fdbLocals, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { run } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
@@ -45,6 +46,7 @@ describe("failure at each step of started", () => {
         new RegExp(`^vnat: start network "${net.name}": step "${step}" failed: injected failure \\(VNAT_FAILPOINT\\) \\(everything undone\\)$`),
       );
       assert.deepEqual(vnatDebris(net.name), []);
+      assert.ok(!fdbLocals().has(`${world.providerBridge} ${uplinkMac(parseIp("198.51.100.21")!)}`), "uplink fdb entry undone");
     });
   }
 
@@ -62,7 +64,12 @@ describe("real failures from the kernel", () => {
     const gone = { ...net, bridge: `vtx-${tag}` };
     const r = await runHook(gone.name, "started", "begin", hookData(gone));
     assert.notEqual(r.exitCode, 0);
-    assertOneLine(r.stderr, new RegExp(`^vnat: start network "${net.name}": step "links" failed: "ip link set vnl-[0-9a-f]{8} master vtx-${tag} up": Error: argument "vtx-${tag}" is wrong: Device does not exist \\(everything undone\\)$`));
+    assertOneLine(
+      r.stderr,
+      new RegExp(
+        `^vnat: start network "${net.name}": step "links" failed: "ip link add link vtx-${tag} name lan0 address 02:77:[0-9a-f:]{11} netns vnat-${net.name} type macvlan mode bridge": Cannot find device "vtx-${tag}" \\(everything undone\\)$`,
+      ),
+    );
     assert.deepEqual(vnatDebris(net.name), []);
   });
 

@@ -2,13 +2,12 @@
 // namespace, driven through hooks/network exactly as libvirt calls it.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readlinkSync } from "node:fs";
-import { basename } from "node:path";
+import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { kernelNames, uplinkMac } from "../../src/core/names.ts";
+import { kernelNames, lanMac, uplinkMac } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { hookData, portXml, type NetOpts } from "../support/fixtures.ts";
-import { runHook, vnatDebris } from "../support/hook.ts";
+import { attachmentOf, fdbLocals, runHook, vnatDebris } from "../support/hook.ts";
 import { nsExec, waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
@@ -66,10 +65,16 @@ describe("two networks sharing 10.0.0.0/24", () => {
       assert.equal(addrs.find((a) => a.ifname === "wan0")?.address, uplinkMac(parseIp(n.uplink!.split("/")[0]!)!));
       const ruleset = (await nsExec(ns, "nft", ["list", "table", "ip", "vnat"], { check: true })).stdout;
       assert.match(ruleset, new RegExp(`snat to ${n.uplink!.split("/")[0]!.replace(/\./g, "\\.")}`));
-      // host ends are enslaved to the right bridges
+      // both links are macvlans of the right bridges (the provider bridge has no host
+      // address), each MAC a static local entry there, and no host-side veth is made
+      assert.deepEqual(attachmentOf(ns, "lan0"), { kind: "macvlan", lower: n.bridge });
+      assert.deepEqual(attachmentOf(ns, "wan0"), { kind: "macvlan", lower: world.providerBridge });
+      assert.equal(addrs.find((a) => a.ifname === "lan0")?.address, lanMac(n.name));
+      const fdb = fdbLocals();
+      assert.ok(fdb.has(`${n.bridge} ${lanMac(n.name)}`), `fdb entry for lan0 on ${n.bridge}`);
+      assert.ok(fdb.has(`${world.providerBridge} ${uplinkMac(parseIp(n.uplink!.split("/")[0]!)!)}`), "fdb entry for wan0");
       const k = kernelNames(n.name);
-      assert.equal(basename(readlinkSync(`/sys/class/net/${k.lanHost}/master`)), n.bridge);
-      assert.equal(basename(readlinkSync(`/sys/class/net/${k.uplinkHost}/master`)), world.providerBridge);
+      assert.ok(!existsSync(`/sys/class/net/${k.lanHost}`) && !existsSync(`/sys/class/net/${k.uplinkHost}`));
     }
     // gratuitous ARP: the router knows both uplinks (with vnat's MACs) before any guest traffic
     for (const n of nets) {
@@ -120,6 +125,9 @@ describe("two networks sharing 10.0.0.0/24", () => {
         assert.equal(r.exitCode, 0, r.stderr);
       }
       assert.deepEqual(vnatDebris(n.name), []);
+      // the provider bridge outlives the network: its entry for the uplink's MAC must go too
+      const mac = uplinkMac(parseIp(n.uplink!.split("/")[0]!)!);
+      assert.ok(!fdbLocals().has(`${world.providerBridge} ${mac}`), `fdb entry ${mac} left on the provider bridge`);
     }
   });
 });

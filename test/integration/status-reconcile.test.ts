@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
@@ -15,7 +16,7 @@ import type { LibvirtNetwork } from "../../src/adapters/libvirt-view.ts";
 import { roots } from "../../src/adapters/roots.ts";
 import type { Config } from "../../src/core/config.ts";
 import { evaluate, type ReasonCode, type Verdict } from "../../src/core/health.ts";
-import { kernelNames } from "../../src/core/names.ts";
+import { kernelNames, lanMac } from "../../src/core/names.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { statusDoc } from "../../src/core/status-doc.ts";
 import { probeAll } from "../../src/exec/probe.ts";
@@ -26,7 +27,7 @@ import { normalizeRuleset } from "../../src/core/ruleset.ts";
 import { reconcile, type ReconcileReport } from "../../src/exec/reconcile.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
-import { runHook, vnatDebris } from "../support/hook.ts";
+import { fdbLocals, runHook, vnatDebris } from "../support/hook.ts";
 import { validate } from "../support/json-schema.ts";
 import { run, sleep, waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
@@ -44,6 +45,7 @@ let config: Config;
 const nets: NetOpts[] = [];
 const active = new Map<string, boolean>();
 const guests = new Map<string, Guest>();
+const tmpDirs: string[] = [];
 
 const names = (): string[] => nets.map((n) => n.name);
 const libvirtView = (): LibvirtNetwork[] =>
@@ -102,6 +104,14 @@ async function assertGuestWorks(name: string): Promise<void> {
   assert.equal(body.trim(), nets.find((n) => n.name === name)!.uplink!.split("/")[0]);
 }
 
+async function vethConfig(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "vnat-sr-"));
+  tmpDirs.push(dir);
+  const provider = { bridge: world.providerBridge, gateway: `${world.providerGateway}/24`, attach: "veth" };
+  await writeFile(join(dir, "config.json"), JSON.stringify({ providers: [provider] }) + "\n");
+  return join(dir, "config.json");
+}
+
 before(async () => {
   if (skip) return;
   config = await loadConfig(R.config);
@@ -117,7 +127,9 @@ before(async () => {
       dhcp: `<vnat:dhcp start="10.0.0.100" end="10.0.0.200" lease="1h"/>`,
     };
     nets.push(n);
-    const r = await runHook(n.name, "started", "begin", hookData(n));
+    // the second network's hook reads a config whose provider forces veths: one network
+    // of each kind (the LAN side is a macvlan in both)
+    const r = await runHook(n.name, "started", "begin", hookData(n), i === 2 ? { VNAT_CONFIG: await vethConfig() } : {});
     assert.equal(r.exitCode, 0, r.stderr);
     active.set(n.name, true);
     guests.set(n.name, await world.addGuest(n.bridge));
@@ -128,6 +140,7 @@ after(async () => {
   if (skip) return;
   for (const n of nets) await runHook(n.name, "stopped", "end", hookData(n));
   await world?.destroy();
+  for (const d of tmpDirs) await rm(d, { recursive: true, force: true });
   for (const n of nets) assert.deepEqual(vnatDebris(n.name), []);
   if (world) await assertNoWorldDebris(world.tag);
 });
@@ -138,6 +151,13 @@ describe("status and reconcile on real namespaces", { skip }, () => {
     const { observations } = await observe();
     const doc = statusDoc(observations, [], [], new Date());
     assert.deepEqual(validate(SCHEMA, JSON.parse(JSON.stringify(doc))), []);
+    assert.deepEqual(
+      doc.networks.map((n) => [n.lan?.attach, n.lan?.fdb, n.uplink?.attach, n.uplink?.fdb, n.uplink?.veth.present]),
+      [
+        ["macvlan", true, "macvlan", true, false],
+        ["macvlan", true, "veth", false, true],
+      ],
+    );
     for (const n of doc.networks) {
       assert.equal(n.health, "healthy", JSON.stringify(n.reasons));
       assert.equal(n.dnsmasq.running, true);
@@ -244,13 +264,28 @@ describe("status and reconcile on real namespaces", { skip }, () => {
   test("veth detached from its bridge: reported, re-attached", async () => {
     const n = nets[1]!;
     const k = kernelNames(n.name);
-    await run("ip", ["link", "set", k.lanHost, "nomaster"]);
+    await run("ip", ["link", "set", k.uplinkHost, "nomaster"]);
     await assertReason(
       n.name,
       "veth-detached",
-      new RegExp(`^veth detached from its bridge: ${k.lanHost} is on no bridge, not ${n.bridge}$`),
+      new RegExp(`^veth detached from its bridge: ${k.uplinkHost} is on no bridge, not ${world.providerBridge}$`),
     );
     await fix();
+    await assertHealthy(n.name);
+    await assertGuestWorks(n.name);
+  });
+
+  test("a macvlan's fdb entry removed from its bridge: reported, added again", async () => {
+    const n = nets[0]!;
+    const mac = lanMac(n.name);
+    await run("bridge", ["fdb", "del", mac, "dev", n.bridge, "self"]);
+    await assertReason(
+      n.name,
+      "fdb-missing",
+      new RegExp(`^fdb entry missing: ${mac} on ${n.bridge} \\(the bridge floods lan0's frames to every port\\)$`),
+    );
+    await fix();
+    assert.ok(fdbLocals().has(`${n.bridge} ${mac}`));
     await assertHealthy(n.name);
     await assertGuestWorks(n.name);
   });

@@ -3,7 +3,9 @@
 // the background is awaited, and reported as the foreground would (raw = true: as returned).
 import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { kernelNames } from "../../src/core/names.ts";
+import { execFileSync } from "node:child_process";
+import { kernelNames, lanMac } from "../../src/core/names.ts";
+import { parseFdbLocals } from "../../src/core/attach.ts";
 import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
 import { awaitBuilt } from "../../src/adapters/background.ts";
@@ -82,6 +84,7 @@ export function vnatDebris(name: string): string[] {
   const out: string[] = [];
   if (existsSync(`/run/netns/${k.netns}`)) out.push(`namespace ${k.netns}`);
   for (const l of [k.lanHost, k.uplinkHost]) if (existsSync(`/sys/class/net/${l}`)) out.push(`link ${l}`);
+  for (const e of fdbLocals()) if (e.endsWith(` ${lanMac(name)}`)) out.push(`fdb entry ${e}`);
   if (existsSync(`${RUN_DIR}/net/${name}`)) out.push(`state dir ${RUN_DIR}/net/${name}`);
   const claims = existsSync(`${RUN_DIR}/claims`) ? readdirSync(`${RUN_DIR}/claims`) : [];
   for (const c of claims) {
@@ -118,4 +121,22 @@ export async function sandboxNet(
     dns: [world.upstreamDns],
     ...extra,
   };
+}
+
+/** Every bridge-local permanent fdb entry on the host, as "BRIDGE MAC". */
+export function fdbLocals(): Set<string> {
+  return parseFdbLocals(execFileSync("bridge", ["-j", "fdb", "show", "state", "permanent"], { encoding: "utf8" }));
+}
+
+/** What link IFNAME inside NETNS is (info_kind) and the host interface it hangs off (macvlan's lower device). */
+export function attachmentOf(netns: string, ifname: string): { kind: string | null; lower: string | null } {
+  const out = execFileSync("ip", ["-n", netns, "-d", "-j", "link", "show", "dev", ifname], { encoding: "utf8" });
+  const [l] = JSON.parse(out) as Array<{ link_index?: number; linkinfo?: { info_kind?: string } }>;
+  const lower =
+    l?.link_index === undefined
+      ? null
+      : (readdirSync("/sys/class/net").find(
+          (n) => readFileSync(`/sys/class/net/${n}/ifindex`, "utf8").trim() === String(l.link_index),
+        ) ?? null);
+  return { kind: l?.linkinfo?.info_kind ?? null, lower };
 }

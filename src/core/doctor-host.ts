@@ -48,17 +48,26 @@ export interface FirewallFacts {
   iptables: string | null;
   /** chains of the host's nftables ruleset with a forward hook */
   nftForwardChains: Array<{ family: string; table: string; chain: string; policy: string }>;
-  providerBridges: string[];
+  /**
+   * provider bridges whose uplinks are veth ports (core/attach.ts): only their frames are
+   * forwarded by the bridge, and so seen by its forward chains; a macvlan's frames are
+   * delivered to the bridge itself and sent from it
+   */
+  vethBridges: string[];
 }
 
 export function judgeFirewall(f: FirewallFacts): Check[] {
   const out: Check[] = [];
+  if (f.vethBridges.length === 0) {
+    out.push(ok("firewall", "firewall: uplinks are macvlans, whose traffic the host's forward chains never see"));
+    return out;
+  }
   const ipt = f.iptables ?? "";
   const dropPolicy = /^-P FORWARD DROP/m.test(ipt);
   const docker = /^-N DOCKER(-USER|-FORWARD)?$/m.test(ipt);
   const bridgedAccepted =
     /^-A (FORWARD|DOCKER-USER) .*--physdev-is-bridged.* -j ACCEPT/m.test(ipt) ||
-    f.providerBridges.every((b) => new RegExp(`^-A (FORWARD|DOCKER-USER) -i ${b} .*-j ACCEPT`, "m").test(ipt));
+    f.vethBridges.every((b) => new RegExp(`^-A (FORWARD|DOCKER-USER) -i ${b} .*-j ACCEPT`, "m").test(ipt));
   const bridgeDrops = f.nftForwardChains.filter((c) => c.family === "bridge" && c.policy === "drop");
   const ipDrops = f.nftForwardChains.filter((c) => (c.family === "ip" || c.family === "inet") && c.policy === "drop");
   for (const c of bridgeDrops)
@@ -66,7 +75,7 @@ export function judgeFirewall(f: FirewallFacts): Check[] {
       fail(
         "firewall-nft",
         `firewall: nftables ${c.family} ${c.table} chain ${c.chain} drops forwarded frames by default`,
-        `accept the provider bridges in it (iifname { ${f.providerBridges.join(", ") || "BRIDGE"} } accept)`,
+        `accept the provider bridges in it (iifname { ${f.vethBridges.join(", ") || "BRIDGE"} } accept)`,
       ),
     );
   if (f.bridgeNfCall !== true) {

@@ -29,7 +29,9 @@ function sampleSpec(): NetSpec {
 export async function tryKernel(runner: Runner): Promise<{ links: string | null; nft: string | null }> {
   const [links, nft] = await Promise.all([
     runner.run("unshare", ["--net", "ip", "-batch", "-"], {
-      input: "link add vd0 type veth peer name vd1\nlink add vd2 type bridge\nlink set vd0 master vd2\n",
+      input:
+        "link add vd0 type veth peer name vd1\nlink add vd2 type bridge\nlink set vd0 master vd2\n" +
+        "link add link vd2 name vd3 type macvlan mode bridge\n",
       timeoutMs: 10_000,
     }),
     runner.run("unshare", ["--net", "nft", "-f", "-"], { input: renderNft(sampleSpec(), []), timeoutMs: 10_000 }),
@@ -120,7 +122,7 @@ export async function hookFacts(runner: Runner, ranForActive: boolean): Promise<
   };
 }
 
-export async function firewallFacts(runner: Runner, providerBridges: string[]): Promise<FirewallFacts> {
+export async function firewallFacts(runner: Runner, vethBridges: string[]): Promise<FirewallFacts> {
   let bridgeNfCall: boolean | null = null;
   try {
     bridgeNfCall = readFileSync("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").trim() === "1";
@@ -144,7 +146,7 @@ export async function firewallFacts(runner: Runner, providerBridges: string[]): 
     nftForwardChains: chains
       .flatMap((c) => (c.chain && c.chain.hook === "forward" ? [c.chain] : []))
       .map((c) => ({ family: c.family, table: c.table, chain: c.name, policy: c.policy ?? "accept" })),
-    providerBridges,
+    vethBridges,
   };
 }
 

@@ -1,4 +1,6 @@
 // `vnat doctor`: every check, in the order a problem would be fixed.
+import { resolveAttachments } from "../core/attach.ts";
+import { bridgeHasAddress } from "./host-addrs.ts";
 import type { Config } from "../core/config.ts";
 import { desiredSpec } from "../core/desired.ts";
 import { fail, judgeLibvirt, judgeTool, ok, TOOLS, warn, type Check } from "../core/doctor.ts";
@@ -28,11 +30,11 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
   const kernel = await tryKernel(inp.runner);
   checks.push(
     kernel.links === null
-      ? ok("kernel-links", "kernel: network namespaces, veth and bridge devices work")
+      ? ok("kernel-links", "kernel: network namespaces, veth, bridge and macvlan devices work")
       : fail(
           "kernel-links",
-          `kernel: namespace/veth/bridge test failed: ${kernel.links}`,
-          "use a kernel with CONFIG_NET_NS, CONFIG_VETH and CONFIG_BRIDGE",
+          `kernel: namespace/veth/bridge/macvlan test failed: ${kernel.links}`,
+          "use a kernel with CONFIG_NET_NS, CONFIG_VETH, CONFIG_BRIDGE and CONFIG_MACVLAN",
         ),
     kernel.nft === null
       ? ok("kernel-nft", "kernel: nftables takes vnat's ruleset (nat, conntrack, counters)")
@@ -85,7 +87,13 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
             `create it (ip link add ${b} type bridge) and plug the provider network in, or fix the config`,
           ),
     );
-  checks.push(...judgeFirewall(await firewallFacts(inp.runner, bridges)));
+  const vethBridges: string[] = [];
+  for (const b of bridges) {
+    const choice = config?.providers.find((p) => p.bridge === b)?.attach ?? "auto";
+    const kind = resolveAttachments(choice, choice === "auto" && (await bridgeHasAddress(inp.runner, b))).uplink;
+    if (kind === "veth") vethBridges.push(b);
+  }
+  checks.push(...judgeFirewall(await firewallFacts(inp.runner, vethBridges)));
   checks.push(...uplinkChecks(specs.map((s) => s.spec)));
   for (const o of observations.filter((x) => x.duplicate !== undefined)) {
     const addr = formatIp(o.spec!.uplink.address.address);

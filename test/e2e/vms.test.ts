@@ -49,7 +49,8 @@ async function snapshot(name: string): Promise<Record<string, string>> {
       /packets \d+ bytes \d+/g,
       "",
     ),
-    lanPort: (await run("ip", ["-br", "link", "show", k.lanHost])).stdout.replace(/\s+(UP|DOWN|UNKNOWN).*/s, ""),
+    // lan0's ifindex and MAC: a rebuilt macvlan gets a new index
+    lanPort: (await run("ip", ["-n", k.netns, "-o", "link", "show", "lan0"])).stdout.replace(/\s+(state|qdisc)\s.*/s, ""),
   };
 }
 

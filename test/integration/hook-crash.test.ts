@@ -8,13 +8,14 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { kernelNames } from "../../src/core/names.ts";
+import { kernelNames, uplinkMac } from "../../src/core/names.ts";
+import { parseIp } from "../../src/core/ipv4.ts";
 import { readState } from "../../src/adapters/state.ts";
 import { roots } from "../../src/adapters/roots.ts";
 import { dnsmasqPid } from "../../src/adapters/dnsmasq.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
-import { runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
+import { fdbLocals, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { runHookAndKill } from "../support/crash.ts";
 import { healthOf } from "../support/health.ts";
 import { rng } from "../support/mutate.ts";
@@ -57,7 +58,7 @@ const TRIGGERS: Array<{ name: string; when: () => boolean }> = [
   { name: "claim", when: () => existsSync(`/run/vnat/claims/${net.uplinkBridge}@${net.uplink!.split("/")[0]}`) },
   { name: "state", when: () => existsSync(netPaths(roots(), net.name).state) },
   { name: "namespace", when: () => existsSync(`/run/netns/${kernelNames(net.name).netns}`) },
-  { name: "uplink veth", when: () => existsSync(`/sys/class/net/${kernelNames(net.name).uplinkHost}`) },
+  { name: "uplink fdb entry", when: () => fdbLocals().has(`${net.uplinkBridge} ${uplinkMac(parseIp(net.uplink!.split("/")[0]!)!)}`) },
   { name: "dnsmasq pid file", when: () => existsSync(netPaths(roots(), net.name).pidFile) },
 ];
 

@@ -74,7 +74,7 @@ describe("doctor: host firewall", () => {
     bridgeNfCall: true,
     iptables: "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n",
     nftForwardChains: [],
-    providerBridges: ["br-prov"],
+    vethBridges: ["br-prov"],
   };
   const verdict = (f: Partial<FirewallFacts>) => judgeFirewall({ ...base, ...f }).map((c) => c.status);
   test("FORWARD policy DROP with br_netfilter fails; without br_netfilter it does not matter", () => {
@@ -83,6 +83,12 @@ describe("doctor: host firewall", () => {
     assert.match(judgeFirewall({ ...base, iptables: drop })[0]!.fix!, /physdev-is-bridged/);
     assert.deepEqual(verdict({ iptables: drop, bridgeNfCall: false }), ["ok"]);
     assert.deepEqual(verdict({ iptables: drop, bridgeNfCall: null }), ["ok"]);
+  });
+  test("uplinks that are all macvlans never pass the forward chains: nothing to check", () => {
+    const drop = "-P FORWARD DROP\n-N DOCKER\n";
+    const inet = { family: "inet", table: "filter", chain: "forward", policy: "drop" };
+    assert.deepEqual(verdict({ iptables: drop, nftForwardChains: [inet], vethBridges: [] }), ["ok"]);
+    assert.match(judgeFirewall({ ...base, vethBridges: [] })[0]!.message, /uplinks are macvlans/);
   });
   test("Docker's chains fail unless bridged traffic is accepted", () => {
     const docker = "-P FORWARD ACCEPT\n-N DOCKER\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n";

@@ -62,7 +62,9 @@ export function summarize(report: ReconcileReport, dryRun: boolean, ms: number):
   lines.push(
     `reconcile: ${report.checked} network(s) checked, ${repaired} ${verb}, ${failed} with problems left` +
       (report.strayLinks.length ? `, ${report.strayLinks.length} stray interface(s)` : "") +
-      (report.strayFdb.length ? `, ${report.strayFdb.length} stray fdb entr${report.strayFdb.length === 1 ? "y" : "ies"}` : "") +
+      (report.strayFdb.length
+        ? `, ${report.strayFdb.length} stray fdb entr${report.strayFdb.length === 1 ? "y" : "ies"}`
+        : "") +
       ` (${(ms / 1000).toFixed(2)} s)`,
   );
   return { lines, failed: failed + (report.strayFailed.length ? 1 : 0) };

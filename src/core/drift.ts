@@ -49,7 +49,8 @@ export function planNetwork(o: NetObservation, v: Verdict): NetPlan {
     if (exists === false) continue; // unfixable, reported
     if (kind === "macvlan") {
       if (fdb === false) plan.repairs.push({ kind: "fdb", entry: { bridge, mac } });
-    } else if (veth.present && veth.master !== bridge) plan.repairs.push({ kind: "enslave", ifname: veth.name, bridge });
+    } else if (veth.present && veth.master !== bridge)
+      plan.repairs.push({ kind: "enslave", ifname: veth.name, bridge });
     else if (veth.present && !veth.up) plan.repairs.push({ kind: "link-up", ifname: veth.name, netns: null });
   }
   for (const l of o.inside?.links ?? [])

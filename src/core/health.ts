@@ -131,7 +131,8 @@ function linkReasons(o: NetObservation): Reason[] {
   const out: Reason[] = [];
   for (const { kind, ifname, veth, bridge, exists, fdb, mac } of sides(o, o.spec!)) {
     const what = kind === "veth" ? `veth ${veth.name}` : `macvlan ${ifname}`;
-    if (exists === false) out.push({ code: "bridge-missing", message: `bridge ${bridge} missing (${what} belongs on it)` });
+    if (exists === false)
+      out.push({ code: "bridge-missing", message: `bridge ${bridge} missing (${what} belongs on it)` });
     if (kind === "macvlan") {
       if (exists !== false && fdb === false)
         out.push({

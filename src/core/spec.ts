@@ -77,12 +77,16 @@ function checkKeys(what: string, node: XmlNode, allowed: string[]): void {
   for (const key of Object.keys(node)) {
     if (key.startsWith("@xmlns")) continue;
     if (key === "#text")
-      throw invalid(`${what}: unexpected text "${printable(String(node[key]), 32)}" (vnat elements carry attributes only)`);
+      throw invalid(
+        `${what}: unexpected text "${printable(String(node[key]), 32)}" (vnat elements carry attributes only)`,
+      );
     if (!allowed.includes(key)) {
       const kind = key.startsWith("@") ? "attribute" : "element";
       const other = key.startsWith("@") ? key.slice(1) : `@${key}`;
       if (allowed.includes(other))
-        throw invalid(`${what}: "${other.replace(/^@/, "")}" must be ${kind === "element" ? "an attribute, not a child element" : "a child element, not an attribute"}`);
+        throw invalid(
+          `${what}: "${other.replace(/^@/, "")}" must be ${kind === "element" ? "an attribute, not a child element" : "a child element, not an attribute"}`,
+        );
       const list = allowed.map((a) => a.replace(/^@/, "")).join(", ");
       throw invalid(`${what}: unknown ${kind} "${printable(key.replace(/^@/, ""), 32)}" (allowed: ${list})`);
     }
@@ -102,9 +106,13 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
   const md = net.metadata;
   if (!md) throw invalid(`${where}: no <vnat:network xmlns:vnat="urn:vnat:network:1"> in <metadata>`);
   if (net.hasIp)
-    throw invalid(`${where}: has an <ip> element; a vnat network must have none (the gateway lives in vnat's namespace)`);
+    throw invalid(
+      `${where}: has an <ip> element; a vnat network must have none (the gateway lives in vnat's namespace)`,
+    );
   if (net.forwardMode !== undefined)
-    throw invalid(`${where}: has <forward mode="${printable(net.forwardMode)}">; a vnat network must have no <forward>`);
+    throw invalid(
+      `${where}: has <forward mode="${printable(net.forwardMode)}">; a vnat network must have no <forward>`,
+    );
   if (!net.bridge) throw invalid(`${where}: has no <bridge name="…"/>`);
   const lanBridge = validateIfname(`${where}: bridge`, net.bridge);
   checkKeys(`${where}: <vnat:network>`, md, ALLOWED.network!);
@@ -127,13 +135,14 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     throw invalid(`${where}: <vnat:uplink> has no bridge="…" and the config names no default provider`);
   const upBridge = validateIfname(`${where}: uplink bridge`, upBridgeText);
   if (upBridge === lanBridge)
-    throw invalid(`${where}: uplink bridge "${upBridge}" is the network's own bridge (guests would sit on the provider network)`);
+    throw invalid(
+      `${where}: uplink bridge "${upBridge}" is the network's own bridge (guests would sit on the provider network)`,
+    );
   const upText = attr(upEl, "address");
   if (upText === undefined) throw invalid(`${where}: <vnat:uplink> needs address="A.B.C.D/N"`);
   const upAddr = requireCidr(`${where}: uplink address`, upText, 8, 30);
   const gwText = attr(upEl, "gateway");
-  const gateway =
-    gwText !== undefined ? requireIp(`${where}: uplink gateway`, gwText) : provider?.gateway.address;
+  const gateway = gwText !== undefined ? requireIp(`${where}: uplink gateway`, gwText) : provider?.gateway.address;
   if (gateway === undefined)
     throw invalid(`${where}: <vnat:uplink> has no gateway="A.B.C.D" and provider "${upBridge}" is not in the config`);
   if (provider) {
@@ -199,22 +208,33 @@ function buildDhcp(where: string, lan: Cidr, el: XmlNode | undefined): DhcpSpec 
   if (enabled === "no") return undefined;
   const lease = attr(el, "lease") ?? "1h";
   if (!LEASE_RE.test(lease) || leaseSeconds(lease) < 120)
-    throw invalid(`${where}: dhcp lease "${printable(lease)}": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`);
+    throw invalid(
+      `${where}: dhcp lease "${printable(lease)}": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`,
+    );
   if (lease !== "infinite" && leaseSeconds(lease) > MAX_LEASE_SECONDS)
     throw invalid(`${where}: dhcp lease "${lease}": at most 366d (or "infinite")`);
   const derived = deriveRange(lan);
   const startText = attr(el, "start");
   const endText = attr(el, "end");
   if ((startText === undefined) !== (endText === undefined))
-    throw invalid(`${where}: dhcp needs both start and end, or neither (then ${formatIp(derived.start)}-${formatIp(derived.end)} is used)`);
+    throw invalid(
+      `${where}: dhcp needs both start and end, or neither (then ${formatIp(derived.start)}-${formatIp(derived.end)} is used)`,
+    );
   const start = startText !== undefined ? requireIp(`${where}: dhcp start`, startText) : derived.start;
   const end = endText !== undefined ? requireIp(`${where}: dhcp end`, endText) : derived.end;
-  for (const [label, ip] of [["start", start], ["end", end]] as const)
+  for (const [label, ip] of [
+    ["start", start],
+    ["end", end],
+  ] as const)
     if (!isHostAddress(lan, ip))
-      throw invalid(`${where}: dhcp ${label} ${formatIp(ip)} is outside the lan subnet ${formatSubnet(lan)} (or not a host address)`);
+      throw invalid(
+        `${where}: dhcp ${label} ${formatIp(ip)} is outside the lan subnet ${formatSubnet(lan)} (or not a host address)`,
+      );
   if (start > end) throw invalid(`${where}: dhcp start ${formatIp(start)} is after end ${formatIp(end)}`);
   if (lan.address >= start && lan.address <= end)
-    throw invalid(`${where}: dhcp range ${formatIp(start)}-${formatIp(end)} includes the gateway ${formatIp(lan.address)}`);
+    throw invalid(
+      `${where}: dhcp range ${formatIp(start)}-${formatIp(end)} includes the gateway ${formatIp(lan.address)}`,
+    );
   return { start, end, lease };
 }
 

@@ -26,7 +26,8 @@ export async function deleteFdb(runner: Runner, entries: FdbEntry[]): Promise<vo
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !/^Command failed|No such file or directory|Cannot find device/.test(l));
-  if (errors.length) throw new Error(`delete fdb entries ${live.map((e) => `${e.mac} on ${e.bridge}`).join(", ")}: ${errors[0]}`);
+  if (errors.length)
+    throw new Error(`delete fdb entries ${live.map((e) => `${e.mac} on ${e.bridge}`).join(", ")}: ${errors[0]}`);
 }
 
 /** Every bridge-local permanent entry on the host, as fdbKey strings; null when `bridge` failed. */

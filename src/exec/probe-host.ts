@@ -89,15 +89,14 @@ export function conntrackCount(pid: number): number | null {
 }
 
 /** The phase and start time in a network's state.json (adapters/state.ts writes it), or undefined. */
-export function readStateSync(
-  path: string,
-): { phase: string; startedAt: string; attach?: Attachments } | undefined {
+export function readStateSync(path: string): { phase: string; startedAt: string; attach?: Attachments } | undefined {
   try {
     const st = JSON.parse(readText(path) ?? "") as { phase?: unknown; startedAt?: unknown; attach?: unknown };
     if (typeof st.phase !== "string" || typeof st.startedAt !== "string") return undefined;
     const a = st.attach as Partial<Attachments> | undefined;
     const kinds = ["veth", "macvlan"];
-    const attach = a && kinds.includes(a.lan as string) && kinds.includes(a.uplink as string) ? (a as Attachments) : undefined;
+    const attach =
+      a && kinds.includes(a.lan as string) && kinds.includes(a.uplink as string) ? (a as Attachments) : undefined;
     return { phase: st.phase, startedAt: st.startedAt, ...(attach ? { attach } : {}) };
   } catch {
     return undefined;

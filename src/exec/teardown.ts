@@ -35,7 +35,6 @@ export async function stopNetnsProcesses(runner: Runner, netns: string, pidFile:
  * teardown and undo may run twice.
  */
 export async function deleteNetns(runner: Runner, netns: string): Promise<void> {
-  if (!netnsExists(netns)) return;
   const r = await runner.run("ip", ["-n", netns, "-force", "-batch", "-"], {
     input: `link del ${LAN_IF}\nlink del ${UPLINK_IF}\nnetns del ${netns}\n`,
   });

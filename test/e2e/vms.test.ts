@@ -50,7 +50,10 @@ async function snapshot(name: string): Promise<Record<string, string>> {
       "",
     ),
     // lan0's ifindex and MAC: a rebuilt macvlan gets a new index
-    lanPort: (await run("ip", ["-n", k.netns, "-o", "link", "show", "lan0"])).stdout.replace(/\s+(state|qdisc)\s.*/s, ""),
+    lanPort: (await run("ip", ["-n", k.netns, "-o", "link", "show", "lan0"])).stdout.replace(
+      /\s+(state|qdisc)\s.*/s,
+      "",
+    ),
   };
 }
 

@@ -58,7 +58,10 @@ const TRIGGERS: Array<{ name: string; when: () => boolean }> = [
   { name: "claim", when: () => existsSync(`/run/vnat/claims/${net.uplinkBridge}@${net.uplink!.split("/")[0]}`) },
   { name: "state", when: () => existsSync(netPaths(roots(), net.name).state) },
   { name: "namespace", when: () => existsSync(`/run/netns/${kernelNames(net.name).netns}`) },
-  { name: "uplink fdb entry", when: () => fdbLocals().has(`${net.uplinkBridge} ${uplinkMac(parseIp(net.uplink!.split("/")[0]!)!)}`) },
+  {
+    name: "uplink fdb entry",
+    when: () => fdbLocals().has(`${net.uplinkBridge} ${uplinkMac(parseIp(net.uplink!.split("/")[0]!)!)}`),
+  },
   { name: "dnsmasq pid file", when: () => existsSync(netPaths(roots(), net.name).pidFile) },
 ];
 

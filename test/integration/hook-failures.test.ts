@@ -43,10 +43,15 @@ describe("failure at each step of started", () => {
       assert.equal(r.stdout, "");
       assertOneLine(
         r.stderr,
-        new RegExp(`^vnat: start network "${net.name}": step "${step}" failed: injected failure \\(VNAT_FAILPOINT\\) \\(everything undone\\)$`),
+        new RegExp(
+          `^vnat: start network "${net.name}": step "${step}" failed: injected failure \\(VNAT_FAILPOINT\\) \\(everything undone\\)$`,
+        ),
       );
       assert.deepEqual(vnatDebris(net.name), []);
-      assert.ok(!fdbLocals().has(`${world.providerBridge} ${uplinkMac(parseIp("198.51.100.21")!)}`), "uplink fdb entry undone");
+      assert.ok(
+        !fdbLocals().has(`${world.providerBridge} ${uplinkMac(parseIp("198.51.100.21")!)}`),
+        "uplink fdb entry undone",
+      );
     });
   }
 
@@ -77,12 +82,17 @@ describe("real failures from the kernel", () => {
     const { lanHost } = kernelNames(net.name);
     await run("ip", ["link", "add", lanHost, "type", "bridge"]); // no dummy module on this kernel
     try {
-      for (const [op, subop] of [["start", "begin"], ["started", "begin"]] as const) {
+      for (const [op, subop] of [
+        ["start", "begin"],
+        ["started", "begin"],
+      ] as const) {
         const r = await runHook(net.name, op, subop, hookData(net));
         assert.equal(r.exitCode, 3);
         assertOneLine(
           r.stderr,
-          new RegExp(`^vnat: network "${net.name}": interface "${lanHost}" already exists and vnat did not create it \\(remove it\\)$`),
+          new RegExp(
+            `^vnat: network "${net.name}": interface "${lanHost}" already exists and vnat did not create it \\(remove it\\)$`,
+          ),
         );
         assert.ok(existsSync(`/sys/class/net/${lanHost}`), "the foreign interface was removed");
         assert.ok(!existsSync(`/run/netns/vnat-${net.name}`));

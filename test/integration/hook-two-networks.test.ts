@@ -17,7 +17,10 @@ const nets: NetOpts[] = [];
 
 before(async () => {
   world = await createWorld();
-  for (const [i, uplink] of [[1, "198.51.100.11"], [2, "198.51.100.12"]] as const) {
+  for (const [i, uplink] of [
+    [1, "198.51.100.11"],
+    [2, "198.51.100.12"],
+  ] as const) {
     nets.push({
       name: `t${tag}n${i}`,
       bridge: await world.addLanBridge(),
@@ -59,7 +62,10 @@ describe("two networks sharing 10.0.0.0/24", () => {
         addr_info: Array<{ local: string; prefixlen: number; family: string }>;
       }>;
       const v4 = (ifname: string) =>
-        addrs.find((a) => a.ifname === ifname)?.addr_info.filter((i) => i.family === "inet").map((i) => `${i.local}/${i.prefixlen}`);
+        addrs
+          .find((a) => a.ifname === ifname)
+          ?.addr_info.filter((i) => i.family === "inet")
+          .map((i) => `${i.local}/${i.prefixlen}`);
       assert.deepEqual(v4("lan0"), ["10.0.0.1/24"]);
       assert.deepEqual(v4("wan0"), [n.uplink]);
       assert.equal(addrs.find((a) => a.ifname === "wan0")?.address, uplinkMac(parseIp(n.uplink!.split("/")[0]!)!));
@@ -72,7 +78,10 @@ describe("two networks sharing 10.0.0.0/24", () => {
       assert.equal(addrs.find((a) => a.ifname === "lan0")?.address, lanMac(n.name));
       const fdb = fdbLocals();
       assert.ok(fdb.has(`${n.bridge} ${lanMac(n.name)}`), `fdb entry for lan0 on ${n.bridge}`);
-      assert.ok(fdb.has(`${world.providerBridge} ${uplinkMac(parseIp(n.uplink!.split("/")[0]!)!)}`), "fdb entry for wan0");
+      assert.ok(
+        fdb.has(`${world.providerBridge} ${uplinkMac(parseIp(n.uplink!.split("/")[0]!)!)}`),
+        "fdb entry for wan0",
+      );
       const k = kernelNames(n.name);
       assert.ok(!existsSync(`/sys/class/net/${k.lanHost}`) && !existsSync(`/sys/class/net/${k.uplinkHost}`));
     }

@@ -129,7 +129,13 @@ before(async () => {
     nets.push(n);
     // the second network's hook reads a config whose provider forces veths: one network
     // of each kind (the LAN side is a macvlan in both)
-    const r = await runHook(n.name, "started", "begin", hookData(n), i === 2 ? { VNAT_CONFIG: await vethConfig() } : {});
+    const r = await runHook(
+      n.name,
+      "started",
+      "begin",
+      hookData(n),
+      i === 2 ? { VNAT_CONFIG: await vethConfig() } : {},
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     active.set(n.name, true);
     guests.set(n.name, await world.addGuest(n.bridge));

@@ -13,10 +13,20 @@ import type { RunResult, Runner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 
 const spec = buildSpec(
-  parseHookData(hookData({ name: "undo", bridge: "vt-nonexist0", uplinkBridge: "vt-nonexist1", uplink: "198.51.100.11/24", gateway: "198.51.100.1" })).network,
+  parseHookData(
+    hookData({
+      name: "undo",
+      bridge: "vt-nonexist0",
+      uplinkBridge: "vt-nonexist1",
+      uplink: "198.51.100.11/24",
+      gateway: "198.51.100.1",
+    }),
+  ).network,
   EMPTY_CONFIG,
 );
 const dirs: string[] = [];
+/** the namespace's undo: its links first (a freed namespace keeps macvlan MACs busy), then the namespace */
+const DEL_NETNS = "ip -n vnat-undo -force -batch - <<link del lan0 | link del wan0 | netns del vnat-undo";
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** Records every command; fails `ip -batch` at line N (1-based) of the host batch, or a whole command by match. */
@@ -29,7 +39,11 @@ function recorder(opts: { failBatchLine?: number; failCmd?: string }): Runner & 
       calls.push(o?.input && args.includes("-batch") ? `${text} <<${o.input.trim().split("\n").join(" | ")}` : text);
       if (opts.failCmd && text.includes(opts.failCmd)) return { exitCode: 1, stdout: "", stderr: "boom: simulated" };
       if (opts.failBatchLine && args.join(" ") === "-batch -")
-        return { exitCode: 1, stdout: "", stderr: `RTNETLINK answers: File exists\nCommand failed -:${opts.failBatchLine}\n` };
+        return {
+          exitCode: 1,
+          stdout: "",
+          stderr: `RTNETLINK answers: File exists\nCommand failed -:${opts.failBatchLine}\n`,
+        };
       return { exitCode: 0, stdout: "", stderr: "" };
     },
   };
@@ -55,7 +69,7 @@ describe("startNetwork undo", () => {
       return true;
     });
     const rest = runner.calls.slice(runner.calls.findIndex((l) => l.startsWith("ip -batch")) + 1);
-    assert.deepEqual(rest, ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    assert.deepEqual(rest, ["ip netns pids vnat-undo", DEL_NETNS]);
     // nothing of vnat's state is left behind
     assert.deepEqual(readdirSync(join(c.roots.run, "net")), []);
     assert.deepEqual(readdirSync(join(c.roots.run, "claims")), []);
@@ -81,7 +95,7 @@ describe("startNetwork undo", () => {
       /step "links" failed: bridge -batch: boom: simulated \(everything undone\)/,
     );
     const rest = runner.calls.slice(runner.calls.findIndex((l) => l.startsWith("bridge -batch")) + 1);
-    assert.deepEqual(rest, ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    assert.deepEqual(rest, ["ip netns pids vnat-undo", DEL_NETNS]);
   });
 
   test("a failing nft step runs every undo after the namespace was made", async () => {
@@ -90,7 +104,7 @@ describe("startNetwork undo", () => {
     await assert.rejects(startNetwork(c, spec), /step "nftables" failed: boom: simulated \(everything undone\)/);
     const rest = runner.calls.slice(runner.calls.findIndex((l) => l.includes("nft -f -")) + 1);
     // the namespace's undo: its processes first, then the namespace; dnsmasq never started
-    assert.deepEqual(rest, ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    assert.deepEqual(rest, ["ip netns pids vnat-undo", DEL_NETNS]);
     assert.ok(!runner.calls.some((l) => l.includes("dnsmasq")));
   });
 
@@ -112,14 +126,23 @@ describe("ip -batch without a line number", () => {
       async run(cmd, args) {
         calls.push([cmd, ...args].join(" "));
         if (args.join(" ") === "-batch -")
-          return { exitCode: 255, stdout: "", stderr: `Error: argument "vt-nonexist0" is wrong: Device does not exist\n` };
+          return {
+            exitCode: 255,
+            stdout: "",
+            stderr: `Error: argument "vt-nonexist0" is wrong: Device does not exist\n`,
+          };
         return { exitCode: 0, stdout: "", stderr: "" };
       },
     };
     await assert.rejects(
       startNetwork(ctx(runner), spec),
-      new RegExp(`step "links" failed: "ip link add link vt-nonexist0 name lan0 address [0-9a-f:]+ netns vnat-undo type macvlan mode bridge": Error: argument`),
+      new RegExp(
+        `step "links" failed: "ip link add link vt-nonexist0 name lan0 address [0-9a-f:]+ netns vnat-undo type macvlan mode bridge": Error: argument`,
+      ),
     );
-    assert.deepEqual(calls.slice(calls.indexOf("ip -batch -") + 1), ["ip netns pids vnat-undo", "ip netns del vnat-undo"]);
+    assert.deepEqual(calls.slice(calls.indexOf("ip -batch -") + 1), [
+      "ip netns pids vnat-undo",
+      "ip -n vnat-undo -force -batch -",
+    ]);
   });
 });

@@ -242,7 +242,10 @@ const macvlanCases: Case[] = [
     drift: (o) => (o.fdb.uplink = false),
     health: "degraded",
     reasons: [
-      ["fdb-missing", `fdb entry missing: ${spec.uplink.mac} on br-prov (the bridge floods wan0's frames to every port)`],
+      [
+        "fdb-missing",
+        `fdb entry missing: ${spec.uplink.mac} on br-prov (the bridge floods wan0's frames to every port)`,
+      ],
     ],
     repairs: [`add fdb entry ${spec.uplink.mac} on bridge br-prov`],
   },

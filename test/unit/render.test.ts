@@ -37,9 +37,19 @@ const VETH_UPLINK = { lan: "macvlan", uplink: "veth" } as const;
 
 describe("renderers (golden)", () => {
   test("host ip batch: macvlans", () =>
-    assertGolden("host.batch", renderHostBatch(spec, MACVLANS).map((l) => l.line).join("\n") + "\n"));
+    assertGolden(
+      "host.batch",
+      renderHostBatch(spec, MACVLANS)
+        .map((l) => l.line)
+        .join("\n") + "\n",
+    ));
   test("host ip batch: veth uplink", () =>
-    assertGolden("host-veth.batch", renderHostBatch(spec, VETH_UPLINK).map((l) => l.line).join("\n") + "\n"));
+    assertGolden(
+      "host-veth.batch",
+      renderHostBatch(spec, VETH_UPLINK)
+        .map((l) => l.line)
+        .join("\n") + "\n",
+    ));
   test("fdb entries: one per macvlan, none for a veth", () => {
     assert.deepEqual(attachFdb(spec, MACVLANS), [
       { bridge: "virbr5", mac: lanMac("golden") },

@@ -304,10 +304,10 @@ describe("status document", () => {
   });
 
   test("the schema checker itself rejects what the schema forbids", () => {
-    assert.deepEqual(validate(SCHEMA, { version: 1, generatedAt: "x", networks: [], strayLinks: [], strayFdb: [], extra: 1 }), [
-      '$.generatedAt: "x" is not a date-time',
-      '$: unexpected property "extra"',
-    ]);
+    assert.deepEqual(
+      validate(SCHEMA, { version: 1, generatedAt: "x", networks: [], strayLinks: [], strayFdb: [], extra: 1 }),
+      ['$.generatedAt: "x" is not a date-time', '$: unexpected property "extra"'],
+    );
     assert.deepEqual(validate(SCHEMA, { version: 2, networks: [{}], strayLinks: ["eth0"] }).length > 5, true);
   });
 });

@@ -25,7 +25,6 @@ import {
   useHook,
   virsh,
   virshRaw,
-  vnat,
 } from "../test/support/libvirt.ts";
 import { buildFailure, buildInFlight } from "../src/adapters/background.ts";
 import { roots } from "../src/adapters/roots.ts";

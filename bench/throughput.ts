@@ -10,9 +10,8 @@
 //   hop      guest ns (10.9.0.50) ─ LAN bridge ─ a plain router ns (no NAT, no conntrack, no
 //            rules; the world's router routes 10.9.0.0/24 back to it) ─ provider bridge ─ …:
 //            vnat's hops without its NAT, to tell what the hops cost from what NAT costs
-//   macvlan  a copy of vnat's namespace (its live ruleset and sysctls) attached by a macvlan on
-//            each bridge, with a static local fdb entry per MAC, instead of two veth pairs: the
-//            design measured for adoption (docs/DESIGN.md), not what vnat builds today
+//   vnatveth a second vnat network whose provider forces a veth uplink (what "auto" builds on a
+//            provider bridge that carries a host address); its LAN side is a macvlan as always
 //
 // Everything lives in the world's namespaces and bridges; no packet takes this machine's
 // own uplink. The libvirt-style namespaces use the world's name prefix (vt-TAG-…, vth-TAGn)
@@ -23,9 +22,6 @@ import { hookData, type NetOpts } from "../test/support/fixtures.ts";
 import { runHook, vnatDebris } from "../test/support/hook.ts";
 import { nsExec, run, sh, sleep } from "../test/support/sh.ts";
 import { createWorld, type World } from "../test/support/world.ts";
-import { requireIp } from "../src/core/ipv4.ts";
-import { kernelNames, uplinkMac } from "../src/core/names.ts";
-import { renderSysctls } from "../src/core/render.ts";
 import { compare, figure, log, type Figure } from "./lib.ts";
 
 const SECONDS = Number(process.env.BENCH_TP_SECONDS ?? 3);
@@ -34,14 +30,14 @@ const STREAMS = [1, 4] as const;
 const GUEST_IP = "10.0.0.50";
 const LAN_GW = "10.0.0.1";
 
-export type PathName = "bare" | "direct" | "vnat" | "libvirt" | "hop" | "macvlan";
+export type PathName = "bare" | "direct" | "vnat" | "libvirt" | "hop" | "vnatveth";
 const LABELS: Record<PathName, string> = {
   bare: "bare veth pair (physical limit)",
   direct: "same path without vnat (host on provider net)",
   vnat: "through vnat",
   libvirt: "libvirt-style NAT (bridge + masquerade)",
   hop: "vnat's hops without NAT (plain router ns)",
-  macvlan: "vnat's namespace on macvlans (candidate design)",
+  vnatveth: "through vnat, uplink as a veth (provider bridge with a host address)",
 };
 
 /** One iperf3 client run from namespace `ns`; returns Gbit/s as the receiver counted it. */
@@ -220,53 +216,6 @@ async function buildHop(w: World): Promise<{ guestNs: string; cleanup: () => Pro
   }
 }
 
-/**
- * vnat's namespace as built for network NETNS, copied into vt-TAG-mv with macvlans instead of
- * veth pairs: lan0 on a new LAN bridge, wan0 on the provider bridge (uplink 198.51.100.64),
- * and a static local fdb entry for each MAC (without one the bridge floods the macvlan's
- * frames to every port). The entries live on the world's bridges and go with them.
- */
-async function buildMacvlan(w: World, vnatNetns: string, vnatUplink: string): Promise<{ guestNs: string; cleanup: () => Promise<void> }> {
-  const ns = `vt-${w.tag}-mv`;
-  const uplink = "198.51.100.64";
-  const wanMac = uplinkMac(requireIp("uplink", uplink));
-  const lanMac = `02:77:00:00:${w.tag.slice(0, 2)}:${w.tag.slice(2, 4)}`;
-  const cleanup = async (): Promise<void> => {
-    await sh("ip", ["netns", "del", ns]);
-    await rm(join("/etc/netns", ns), { recursive: true, force: true });
-  };
-  try {
-    const lanBridge = await w.addLanBridge();
-    await addNs(ns);
-    for (const [inside, bridge, mac] of [
-      ["lan0", lanBridge, lanMac],
-      ["wan0", w.providerBridge, wanMac],
-    ] as const) {
-      await run("ip", ["link", "add", "link", bridge, "name", inside, "address", mac, "netns", ns, "type", "macvlan", "mode", "bridge"]);
-      await run("bridge", ["fdb", "add", mac, "dev", bridge, "self", "local"]);
-    }
-    await run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", ...renderSysctls()]);
-    await run("ip", ["-n", ns, "-batch", "-"], {
-      input: [
-        "addr add 10.0.0.1/24 dev lan0",
-        "link set lan0 up",
-        `addr add ${uplink}/24 dev wan0`,
-        "link set wan0 up",
-        `route add default via ${w.providerGateway} dev wan0`,
-        "",
-      ].join("\n"),
-    });
-    const ruleset = (await run("ip", ["netns", "exec", vnatNetns, "nft", "list", "table", "ip", "vnat"])).stdout;
-    await run("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: ruleset.split(vnatUplink).join(uplink) });
-    const guest = await w.addGuest(lanBridge);
-    await guest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
-    return { guestNs: guest.ns, cleanup };
-  } catch (e) {
-    await cleanup();
-    throw e;
-  }
-}
-
 export interface ThroughputSetup {
   world: World;
   clients: Record<PathName, string>;
@@ -279,7 +228,6 @@ export async function setupPaths(): Promise<ThroughputSetup> {
   const world = await createWorld();
   let lv: { guestNs: string; cleanup: () => Promise<void> } | undefined;
   let hop: { guestNs: string; cleanup: () => Promise<void> } | undefined;
-  let mv: { guestNs: string; cleanup: () => Promise<void> } | undefined;
   const net: NetOpts = {
     name: `b${world.tag}tp`,
     bridge: "",
@@ -288,17 +236,22 @@ export async function setupPaths(): Promise<ThroughputSetup> {
     gateway: world.providerGateway,
     dns: [world.upstreamDns],
   };
+  const vethNet: NetOpts = { ...net, name: `b${world.tag}tv`, uplink: "198.51.100.64/24" };
+  const vethEnv = { VNAT_CONFIG: join(world.tmpDir, "veth-uplink.json") };
   const teardown = async (): Promise<void> => {
     const errors: string[] = [];
-    if (net.bridge !== "") {
-      const r = await runHook(net.name, "stopped", "end", hookData(net));
-      if (r.exitCode !== 0) errors.push(`stop vnat network ${net.name}: ${r.stderr.trim()}`);
-      const left = vnatDebris(net.name);
-      if (left.length) errors.push(`vnat network ${net.name} left ${left.join(", ")}`);
+    for (const [n, env] of [
+      [net, {}],
+      [vethNet, vethEnv],
+    ] as const) {
+      if (n.bridge === "") continue;
+      const r = await runHook(n.name, "stopped", "end", hookData(n), env);
+      if (r.exitCode !== 0) errors.push(`stop vnat network ${n.name}: ${r.stderr.trim()}`);
+      const left = vnatDebris(n.name);
+      if (left.length) errors.push(`vnat network ${n.name} left ${left.join(", ")}`);
     }
     await lv?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
     await hop?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
-    await mv?.cleanup().catch((e: unknown) => errors.push((e as Error).message));
     await world.destroy().catch((e: unknown) => errors.push((e as Error).message));
     if (errors.length) throw new Error(`throughput teardown: ${errors.join("; ")}`);
   };
@@ -312,14 +265,20 @@ export async function setupPaths(): Promise<ThroughputSetup> {
     await guest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
     lv = await buildLibvirtStyle(world);
     hop = await buildHop(world);
-    mv = await buildMacvlan(world, kernelNames(net.name).netns, "198.51.100.61");
+    const provider = { bridge: world.providerBridge, gateway: `${world.providerGateway}/24`, attach: "veth" };
+    await writeFile(vethEnv.VNAT_CONFIG, JSON.stringify({ providers: [provider] }) + "\n");
+    vethNet.bridge = await world.addLanBridge();
+    const vs = await runHook(vethNet.name, "started", "begin", hookData(vethNet), vethEnv);
+    if (vs.exitCode !== 0) throw new Error(`start vnat network ${vethNet.name}: ${vs.stderr.trim()}`);
+    const vethGuest = await world.addGuest(vethNet.bridge);
+    await vethGuest.addStaticAddress(`${GUEST_IP}/24`, LAN_GW);
     const clients: Record<PathName, string> = {
       bare: world.routerNs,
       direct: direct.ns,
       vnat: guest.ns,
       libvirt: lv.guestNs,
       hop: hop.guestNs,
-      macvlan: mv.guestNs,
+      vnatveth: vethGuest.ns,
     };
     // every path reaches the server before anything is timed
     for (const [path, ns] of Object.entries(clients)) {

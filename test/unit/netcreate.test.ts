@@ -186,6 +186,17 @@ describe("addProvider / removeProvider", () => {
         message: 'provider br1 pool "198.51.100.1-198.51.100.5": includes the gateway',
       },
     );
+    // "attach" is written only when it is not the default
+    assert.deepEqual(addProvider({}, { bridge: "br2", gateway: "198.51.100.1", attach: "veth" }).providers, [
+      { bridge: "br2", gateway: "198.51.100.1/24", dns: [], attach: "veth" },
+    ]);
+    assert.equal(
+      addProvider({}, { bridge: "br2", gateway: "198.51.100.1", attach: "auto" }).providers![0]!.attach,
+      undefined,
+    );
+    assert.throws(() => addProvider({}, { bridge: "br2", gateway: "198.51.100.1", attach: "tap" }), {
+      message: 'provider "br2" (br2): "attach" must be "auto", "veth" or "macvlan", got "tap"',
+    });
     assert.deepEqual(removeProvider({ ...f, defaultProvider: "br0" }, "br0"), { providers: [] });
     assert.throws(() => removeProvider(f, "nope"), {
       message: 'provider "nope": not in the config (see vnat provider list)',

@@ -1,0 +1,40 @@
+// How vnat's namespace attaches to its bridges (core/attach.ts): the "auto" rule and the
+// parser of `bridge -j fdb show`.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { fdbAddLine, fdbDelLine, parseFdbLocals, resolveAttachments } from "../../src/core/attach.ts";
+import { isVnatMac, lanMac } from "../../src/core/names.ts";
+
+describe("attachments", () => {
+  test("the LAN side is always a macvlan; the uplink by the bridge's address unless forced", () => {
+    assert.deepEqual(resolveAttachments(undefined, false), { lan: "macvlan", uplink: "macvlan" });
+    assert.deepEqual(resolveAttachments("auto", true), { lan: "macvlan", uplink: "veth" });
+    assert.deepEqual(resolveAttachments("macvlan", true), { lan: "macvlan", uplink: "macvlan" });
+    assert.deepEqual(resolveAttachments("veth", false), { lan: "macvlan", uplink: "veth" });
+  });
+
+  test("lan0's MAC is stable, locally administered, and recognisably vnat's", () => {
+    assert.equal(lanMac("net1"), lanMac("net1"));
+    assert.notEqual(lanMac("net1"), lanMac("net2"));
+    assert.match(lanMac("net1"), /^02:77(:[0-9a-f]{2}){4}$/);
+    assert.ok(isVnatMac(lanMac("net1")) && isVnatMac("02:76:c6:33:64:0a") && !isVnatMac("52:54:00:12:34:56"));
+  });
+
+  test("only bridge-local permanent entries count: not ports' entries, not the device's own address lists", () => {
+    const json = JSON.stringify([
+      { mac: "02:77:00:00:00:01", ifname: "virbr5", flags: ["self"], state: "permanent" },
+      { mac: "02:77:00:00:00:01", ifname: "virbr5", flags: [], master: "virbr5", state: "permanent" },
+      { mac: "52:54:00:00:00:02", ifname: "vnet0", flags: [], master: "virbr5", state: "permanent" },
+      { mac: "52:54:00:00:00:03", ifname: "vnet0", flags: [], master: "virbr5" },
+      { mac: "02:76:C6:33:64:0A", ifname: "br0", flags: [], master: "br0", state: "permanent" },
+    ]);
+    assert.deepEqual([...parseFdbLocals(json)], ["virbr5 02:77:00:00:00:01", "br0 02:76:c6:33:64:0a"]);
+    assert.deepEqual([...parseFdbLocals("")], []);
+  });
+
+  test("bridge -batch lines", () => {
+    const e = { bridge: "br0", mac: "02:76:c6:33:64:0a" };
+    assert.equal(fdbAddLine(e), "fdb replace 02:76:c6:33:64:0a dev br0 self local");
+    assert.equal(fdbDelLine(e), "fdb del 02:76:c6:33:64:0a dev br0 self");
+  });
+});

@@ -1,7 +1,7 @@
 // The readable form of `vnat status`: one row per network with its reasons beneath, or
 // every detail of one network. Cells are padded before they are coloured.
 import type { Health } from "../core/health.ts";
-import type { NetworkDoc, StatusDoc } from "../core/status-doc.ts";
+import type { NetworkDoc, SideDoc, StatusDoc } from "../core/status-doc.ts";
 import { paint, type Colour } from "./color.ts";
 
 const HEALTH_COLOUR: Record<Health, Colour> = {
@@ -78,8 +78,6 @@ export function formatSummary(doc: StatusDoc, colour: boolean): string {
     out.push(`\n${bad} network(s) need attention: vnat reconcile --dry-run shows the repairs`);
   return out.join("\n") + "\n";
 }
-
-type SideDoc = NonNullable<NetworkDoc["uplink"] | NetworkDoc["lan"]>;
 
 /** How one side is attached: the veth's host end, or the macvlan's fdb entry on the bridge. */
 function attachment(s: SideDoc, ifname: string): string {

@@ -16,31 +16,25 @@ interface VethDoc {
   master: string | null;
 }
 
+/** One side of the namespace: its bridge, its link's MAC and how it is attached. */
+export interface SideDoc {
+  bridge: string;
+  mac: string;
+  attach: AttachKind;
+  veth: VethDoc;
+  fdb: boolean | null;
+  /** lan0/wan0 administratively up; null when missing */
+  up: boolean | null;
+}
+
 export interface NetworkDoc {
   name: string;
   health: Health;
   reasons: Reason[];
   libvirt: { active: boolean; autostart: boolean; persistent: boolean } | null;
   namespace: { name: string; present: boolean };
-  lan: {
-    bridge: string;
-    gateway: string;
-    mac: string;
-    attach: AttachKind;
-    veth: VethDoc;
-    fdb: boolean | null;
-    up: boolean | null;
-  } | null;
-  uplink: {
-    bridge: string;
-    address: string;
-    gateway: string;
-    mac: string;
-    attach: AttachKind;
-    veth: VethDoc;
-    fdb: boolean | null;
-    up: boolean | null;
-  } | null;
+  lan: (SideDoc & { gateway: string }) | null;
+  uplink: (SideDoc & { address: string; gateway: string }) | null;
   nat: { out: { packets: number; bytes: number } | null; in: { packets: number; bytes: number } | null };
   conntrack: number | null;
   dnsmasq: { running: boolean; pid: number | null };

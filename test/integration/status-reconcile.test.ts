@@ -91,6 +91,21 @@ async function fix(only = names(), now?: () => number): Promise<{ report: Reconc
   return { report, lines };
 }
 
+/** The progress lines of a dry-run reconcile of ONLY (all of the host's vnat objects when absent). */
+async function dryRun(only?: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  await reconcile({
+    runner: processRunner,
+    roots: R,
+    config,
+    networks: libvirtView(),
+    ...(only ? { only } : {}),
+    dryRun: true,
+    progress: (l) => lines.push(l),
+  });
+  return lines;
+}
+
 async function assertHealthy(name: string): Promise<void> {
   assert.deepEqual(await verdict(name), { health: "healthy", reasons: [] });
 }
@@ -319,16 +334,7 @@ describe("status and reconcile on real namespaces", { skip }, () => {
     const n = nets[1]!;
     const k = kernelNames(n.name);
     await run("ip", ["link", "set", k.uplinkHost, "nomaster"]);
-    const lines: string[] = [];
-    await reconcile({
-      runner: processRunner,
-      roots: R,
-      config,
-      networks: libvirtView(),
-      only: names(),
-      dryRun: true,
-      progress: (l) => lines.push(l),
-    });
+    const lines = await dryRun(names());
     assert.deepEqual(lines, [`[1/1] ${n.name}: would attach ${k.uplinkHost} to bridge ${world.providerBridge}`]);
     await assertReason(n.name, "veth-detached", /is on no bridge/);
     await fix();
@@ -390,15 +396,7 @@ describe("status and reconcile on real namespaces", { skip }, () => {
         all.strayFdb.filter((e) => e.bridge === world.providerBridge),
         [stray],
       );
-      const lines: string[] = [];
-      await reconcile({
-        runner: processRunner,
-        roots: R,
-        config,
-        networks: libvirtView(),
-        dryRun: true,
-        progress: (l) => lines.push(l),
-      });
+      const lines = await dryRun();
       assert.ok(
         lines.some(
           (l) => l.startsWith("would remove stray fdb entries:") && l.includes(`${stray.mac} on ${stray.bridge}`),

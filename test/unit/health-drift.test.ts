@@ -287,10 +287,11 @@ const macvlanCases: Case[] = [
   },
 ];
 
-describe("health and drift (macvlans)", () => {
-  for (const c of macvlanCases)
+/** Each case: drift a fresh observation, then check its health, reasons and planned repairs. */
+function runCases(list: Case[], fresh: () => NetObservation): void {
+  for (const c of list)
     test(c.what, () => {
-      const o = healthyMacvlan();
+      const o = fresh();
       c.drift(o);
       const v = evaluate(o);
       assert.equal(v.health, c.health);
@@ -301,6 +302,10 @@ describe("health and drift (macvlans)", () => {
       const plan = planNetwork(o, v);
       assert.deepEqual(plan.repairs.map(describeRepair), c.repairs);
     });
+}
+
+describe("health and drift (macvlans)", () => {
+  runCases(macvlanCases, healthyMacvlan);
 
   test("the remove repair carries the leftover fdb entries to teardown", () => {
     const o = healthyMacvlan();
@@ -322,19 +327,7 @@ describe("health and drift (macvlans)", () => {
 });
 
 describe("health and drift", () => {
-  for (const c of cases)
-    test(c.what, () => {
-      const o = healthy();
-      c.drift(o);
-      const v = evaluate(o);
-      assert.equal(v.health, c.health);
-      assert.deepEqual(
-        v.reasons.map((r) => [r.code, r.message]),
-        c.reasons,
-      );
-      const plan = planNetwork(o, v);
-      assert.deepEqual(plan.repairs.map(describeRepair), c.repairs);
-    });
+  runCases(cases, healthy);
 
   test("repairs that cannot help are reported as unfixable, not attempted", () => {
     const o = healthy();

@@ -19,8 +19,21 @@ export interface Attachments {
   uplink: AttachKind;
 }
 
-/** Networks built before vnat attached with macvlans recorded no attachments: they used veths. */
+/** Veths on both sides: what networks started before vnat attached with macvlans use. */
 export const LEGACY_ATTACH: Attachments = { lan: "veth", uplink: "veth" };
+
+/**
+ * How a network is attached when its state file does not say (a network started by an older
+ * vnat, or none running): a side whose host veth exists is a veth; otherwise what a start
+ * would make, as far as is known without asking the host (a provider's forced choice).
+ */
+export function inferAttachments(
+  lanVeth: boolean,
+  uplinkVeth: boolean,
+  forcedUplink: AttachKind | undefined,
+): Attachments {
+  return { lan: lanVeth ? "veth" : "macvlan", uplink: uplinkVeth ? "veth" : (forcedUplink ?? "macvlan") };
+}
 
 export function parseAttachChoice(where: string, value: unknown): AttachChoice {
   if (value === undefined) return "auto";

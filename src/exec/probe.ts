@@ -9,7 +9,7 @@ import { desiredSpec, type Desired } from "../core/desired.ts";
 import { wanted } from "../core/health.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { parseLeases } from "../core/leases.ts";
-import { LEGACY_ATTACH, fdbKey, type FdbEntry } from "../core/attach.ts";
+import { LEGACY_ATTACH, fdbKey, inferAttachments, type FdbEntry } from "../core/attach.ts";
 import { hashName, isVnatLink, isVnatMac, isVnatNetns, kernelNames, NETNS_PREFIX } from "../core/names.ts";
 import type { NetObservation } from "../core/observed.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
@@ -143,10 +143,8 @@ async function observeOne(
     ports: await listPorts(paths.ports).catch(() => []),
   };
   const state = readStateSync(paths.state);
-  if (state) {
-    o.state = { phase: state.phase, startedAt: state.startedAt };
-    if (state.attach) o.attach = state.attach;
-  }
+  if (state) o.state = { phase: state.phase, startedAt: state.startedAt };
+  o.attach = state?.attach ?? inferAttachments(o.lanHost.present, o.uplinkHost.present, spec?.uplink.attach);
   if (spec && fdb) {
     const [lan, uplink] = networkFdb(spec).map((e) => fdb.has(fdbKey(e)));
     o.fdb = { lan: lan!, uplink: uplink! };

@@ -2,7 +2,7 @@
 // parser of `bridge -j fdb show`.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { fdbAddLine, fdbDelLine, parseFdbLocals, resolveAttachments } from "../../src/core/attach.ts";
+import { fdbAddLine, fdbDelLine, inferAttachments, parseFdbLocals, resolveAttachments } from "../../src/core/attach.ts";
 import { isVnatMac, lanMac } from "../../src/core/names.ts";
 
 describe("attachments", () => {
@@ -11,6 +11,12 @@ describe("attachments", () => {
     assert.deepEqual(resolveAttachments("auto", true), { lan: "macvlan", uplink: "veth" });
     assert.deepEqual(resolveAttachments("macvlan", true), { lan: "macvlan", uplink: "macvlan" });
     assert.deepEqual(resolveAttachments("veth", false), { lan: "macvlan", uplink: "veth" });
+  });
+
+  test("without a record: a present host veth says veth, otherwise what a start would make", () => {
+    assert.deepEqual(inferAttachments(true, true, undefined), { lan: "veth", uplink: "veth" });
+    assert.deepEqual(inferAttachments(false, false, undefined), { lan: "macvlan", uplink: "macvlan" });
+    assert.deepEqual(inferAttachments(false, false, "veth"), { lan: "macvlan", uplink: "veth" });
   });
 
   test("lan0's MAC is stable, locally administered, and recognisably vnat's", () => {

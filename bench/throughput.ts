@@ -25,7 +25,7 @@ import { createWorld, type World } from "../test/support/world.ts";
 import { compare, figure, log, type Figure } from "./lib.ts";
 
 const SECONDS = Number(process.env.BENCH_TP_SECONDS ?? 3);
-const RUNS = Number(process.env.BENCH_TP_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_TP_RUNS ?? 9);
 const STREAMS = [1, 4] as const;
 const GUEST_IP = "10.0.0.50";
 const LAN_GW = "10.0.0.1";

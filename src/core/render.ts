@@ -69,18 +69,22 @@ export function renderSysctls(): string[] {
   ];
 }
 
-/** Lines for `ip -n NETNS -batch -`: addresses before links come up, so arp_notify announces them. */
+/**
+ * Lines for `ip -n NETNS -batch -`: addresses before links come up, so arp_notify announces
+ * them. Every line can run twice ("replace"): the step is retried while a namespace of the
+ * same network that is still being freed holds the macvlans' MACs (apply.ts).
+ */
 export function renderNetnsBatch(spec: NetSpec): string[] {
   return [
     "link set lo up",
-    `addr add ${formatCidr(spec.lan)} dev ${LAN_IF}`,
+    `addr replace ${formatCidr(spec.lan)} dev ${LAN_IF}`,
     `link set ${LAN_IF} up`,
-    `addr add ${formatCidr(spec.uplink.address)} dev ${UPLINK_IF}`,
+    `addr replace ${formatCidr(spec.uplink.address)} dev ${UPLINK_IF}`,
     ...(spec.floating ?? []).map(
-      (f) => `addr add ${formatIp(f.address)}/${spec.uplink.address.prefix} dev ${UPLINK_IF}`,
+      (f) => `addr replace ${formatIp(f.address)}/${spec.uplink.address.prefix} dev ${UPLINK_IF}`,
     ),
     `link set ${UPLINK_IF} up`,
-    `route add default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`,
+    `route replace default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`,
   ];
 }
 

@@ -26,8 +26,11 @@ import { addFdb, deleteFdb } from "./fdb.ts";
 import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
-import { dnsmasqPid, terminate } from "../adapters/dnsmasq.ts";
+import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
+
+/** how long a start waits for a freed namespace of the same network to release its MACs */
+const MAC_BUSY_WAIT_MS = 5000;
 
 export const START_STEPS = [
   "claim",
@@ -121,8 +124,17 @@ function startRun(
       if (r.exitCode !== 0) fail("sysctl", firstLine(r.stderr));
     },
     addresses: async () => {
-      const r = await ipBatch(runner, renderNetnsBatch(spec), netns);
-      if (!r.ok) fail("addresses", r.error);
+      // A namespace is freed asynchronously once its name is deleted, and until then its
+      // macvlans keep their MACs busy on the bridges: a network started again at once
+      // cannot bring up a macvlan with the same MAC for a moment. Waiting here costs only
+      // such a restart, where deleting the links at every stop would cost every stop.
+      const deadline = Date.now() + MAC_BUSY_WAIT_MS;
+      for (;;) {
+        const r = await ipBatch(runner, renderNetnsBatch(spec), netns);
+        if (r.ok) return;
+        if (!/Address already in use/.test(r.error) || Date.now() > deadline) fail("addresses", r.error);
+        await sleep(20);
+      }
     },
     nftables: async () => {
       const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], {

@@ -14,7 +14,7 @@ import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
 import { addFdb } from "./fdb.ts";
 import { firstLine, spawnDetached } from "./run.ts";
-import { deleteLinks, deleteNetns, reclaimNetns, stopNetnsProcesses, teardownNetwork } from "./teardown.ts";
+import { deleteLinks, deleteNetns, stopNetnsProcesses, teardownNetwork } from "./teardown.ts";
 
 export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
   const { runner } = ctx;
@@ -76,9 +76,7 @@ export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
 /** Clears whatever is left of the namespace (a deleted namespace lives on while dnsmasq runs in it), then starts afresh. */
 async function recreate(ctx: ApplyContext, spec: NetSpec): Promise<void> {
   const k = spec.names;
-  const pidFile = netPaths(ctx.roots, spec.name).pidFile;
-  await reclaimNetns(ctx.runner, k.netns, pidFile);
-  await stopNetnsProcesses(ctx.runner, k.netns, pidFile);
+  await stopNetnsProcesses(ctx.runner, k.netns, netPaths(ctx.roots, spec.name).pidFile);
   await deleteNetns(ctx.runner, k.netns);
   await deleteLinks(ctx.runner, [k.lanHost, k.uplinkHost], 2000);
   await startNetwork(ctx, spec);

@@ -2,13 +2,13 @@
 // as done, so running it twice is fine. Order matters:
 //   1. processes inside the namespace first: `ip netns del` does not kill them, and a
 //      live dnsmasq would keep the namespace (and its veths on the bridges) alive;
-//   2. lan0/wan0 (and so both veth pairs), then the namespace;
+//   2. the namespace, which takes lan0/wan0 (and so any veth pair) with it, asynchronously:
+//      a start right after waits for the macvlans' MACs (apply.ts);
 //   3. host-side veth ends still present (deletion is asynchronous, or a half-built start);
 //   4. the bridges' fdb entries for the macvlans, which outlive them (from the state file,
 //      plus any the caller saw left behind);
 //   5. vnat's files and uplink claims last, so a retry still finds what to remove.
-import { statSync } from "node:fs";
-import { LAN_IF, UPLINK_IF, kernelNames } from "../core/names.ts";
+import { kernelNames } from "../core/names.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
 import { readState, releaseAllClaims, removeNetDir } from "../adapters/state.ts";
@@ -27,41 +27,10 @@ export async function stopNetnsProcesses(runner: Runner, netns: string, pidFile:
   await Promise.all([...pids].map((pid) => terminate(pid)));
 }
 
-/**
- * Deletes lan0 and wan0 first, then the namespace, in one `ip` process. A namespace is freed
- * asynchronously once its name is gone, and until then its macvlans hold their MACs on the
- * bridges: a network started again at once could not bring up a macvlan with the same MAC
- * ("Address already in use"). Deleting the links is synchronous. "Not found" is success:
- * teardown and undo may run twice.
- */
+/** "not found" is success: teardown and undo may run twice. */
 export async function deleteNetns(runner: Runner, netns: string): Promise<void> {
-  const r = await runner.run("ip", ["-n", netns, "-force", "-batch", "-"], {
-    input: `link del ${LAN_IF}\nlink del ${UPLINK_IF}\nnetns del ${netns}\n`,
-  });
-  if (r.exitCode !== 0 && netnsExists(netns)) {
-    const cause = r.stderr.split("\n").find((l) => l && !/Cannot find device|Command failed/.test(l));
-    throw new Error(`delete namespace "${netns}": ${cause ?? firstLine(r.stderr)}`);
-  }
-}
-
-/**
- * A namespace whose name was deleted while vnat's dnsmasq still ran in it lives on, with its
- * macvlans: it gets its name back from that process, so that teardown can empty it.
- */
-export async function reclaimNetns(runner: Runner, netns: string, pidFile: string): Promise<void> {
-  if (netnsExists(netns)) return;
-  const pid = await dnsmasqPid(pidFile);
-  // never name the host's own namespace: deleting "its" lan0/wan0 would hit the host's links
-  const ino = (p: string): number | undefined => {
-    try {
-      return statSync(p).ino;
-    } catch {
-      return undefined;
-    }
-  };
-  const theirs = pid !== undefined ? ino(`/proc/${pid}/ns/net`) : undefined;
-  if (theirs === undefined || theirs === ino("/proc/self/ns/net") || theirs === ino("/proc/1/ns/net")) return;
-  await runner.run("ip", ["netns", "attach", netns, String(pid)]);
+  const r = await runner.run("ip", ["netns", "del", netns]);
+  if (r.exitCode !== 0 && netnsExists(netns)) throw new Error(`delete namespace "${netns}": ${firstLine(r.stderr)}`);
 }
 
 /** Waits briefly for links to vanish (namespace deletion is asynchronous), then deletes what is left. */
@@ -92,7 +61,6 @@ export async function teardownNetwork(
       errors.push((e as Error).message);
     }
   };
-  await step(() => reclaimNetns(runner, names.netns, paths.pidFile));
   await step(() => stopNetnsProcesses(runner, names.netns, paths.pidFile));
   await step(() => deleteNetns(runner, names.netns));
   await step(() => deleteLinks(runner, [names.lanHost, names.uplinkHost]));

@@ -127,10 +127,6 @@ export class Fleet {
       5000,
       `${k.netns} empty`,
     );
-    // lan0/wan0 deleted first, as vnat's teardown does: a freed namespace's macvlans keep
-    // their MACs busy on the bridges for a while
-    await sh("ip", ["-n", k.netns, "link", "del", "lan0"]);
-    await sh("ip", ["-n", k.netns, "link", "del", "wan0"]);
     await run("ip", ["netns", "del", k.netns]);
     await waitFor(
       () => !existsSync(`/sys/class/net/${k.uplinkHost}`) && !existsSync(`/sys/class/net/${k.lanHost}`),

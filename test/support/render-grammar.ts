@@ -45,9 +45,9 @@ const FDB_BATCH = [`fdb replace ${MAC} dev ${IFNAME} self local`, `fdb del ${MAC
 
 const NETNS_BATCH = [
   "link set lo up",
-  `addr add ${CIDR} dev (?:lan0|wan0)`,
+  `addr replace ${CIDR} dev (?:lan0|wan0)`,
   "link set (?:lan0|wan0) up",
-  `route add default via ${IP} dev wan0`,
+  `route replace default via ${IP} dev wan0`,
 ].map(re);
 
 const SYSCTL = re(String.raw`net\.ipv[46]\.(?:ip_forward|conf\.(?:all|default|lan0|wan0)\.[a-z_]+[a-z0-9_]*)=[0-9]`);

@@ -25,8 +25,7 @@ const spec = buildSpec(
   EMPTY_CONFIG,
 );
 const dirs: string[] = [];
-/** the namespace's undo: its links first (a freed namespace keeps macvlan MACs busy), then the namespace */
-const DEL_NETNS = "ip -n vnat-undo -force -batch - <<link del lan0 | link del wan0 | netns del vnat-undo";
+const DEL_NETNS = "ip netns del vnat-undo";
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** Records every command; fails `ip -batch` at line N (1-based) of the host batch, or a whole command by match. */
@@ -108,6 +107,27 @@ describe("startNetwork undo", () => {
     assert.ok(!runner.calls.some((l) => l.includes("dnsmasq")));
   });
 
+  test("a MAC still held by a freed namespace of the network: the address step waits and retries", async () => {
+    let busy = 2;
+    const calls: string[] = [];
+    const runner: Runner = {
+      async run(cmd, args) {
+        calls.push([cmd, ...args].join(" "));
+        if (args.join(" ") === "-n vnat-undo -batch -" && busy-- > 0)
+          return { exitCode: 2, stdout: "", stderr: "RTNETLINK answers: Address already in use\nCommand failed -:3\n" };
+        return { exitCode: 0, stdout: "", stderr: "" };
+      },
+    };
+    await startNetwork({ ...ctx(runner), failpoint: undefined }, spec).catch(() => {});
+    assert.equal(calls.filter((c) => c === "ip -n vnat-undo -batch -").length, 3);
+  });
+
+  test("any other address error fails at once", async () => {
+    const runner = recorder({ failCmd: "-n vnat-undo -batch -" });
+    await assert.rejects(startNetwork(ctx(runner), spec), /step "addresses" failed: ip -batch: boom: simulated \(everything undone\)/);
+    assert.equal(runner.calls.filter((c) => c.startsWith("ip -n vnat-undo -batch -")).length, 1);
+  });
+
   test("the failpoint fails right after the named step", async () => {
     const runner = recorder({});
     const c = ctx(runner);
@@ -140,9 +160,6 @@ describe("ip -batch without a line number", () => {
         `step "links" failed: "ip link add link vt-nonexist0 name lan0 address [0-9a-f:]+ netns vnat-undo type macvlan mode bridge": Error: argument`,
       ),
     );
-    assert.deepEqual(calls.slice(calls.indexOf("ip -batch -") + 1), [
-      "ip netns pids vnat-undo",
-      "ip -n vnat-undo -force -batch -",
-    ]);
+    assert.deepEqual(calls.slice(calls.indexOf("ip -batch -") + 1), ["ip netns pids vnat-undo", DEL_NETNS]);
   });
 });

@@ -89,7 +89,7 @@ export function parseProvider(where: string, p: ProviderInput): Provider {
     throw invalid(`provider ${bridge} pool "${p.pool}": includes the gateway`);
   if (p.dns !== undefined && !Array.isArray(p.dns)) throw invalid(`${where} (${bridge}): "dns" must be an array`);
   const dns = (p.dns ?? []).map((d) => requireIp(`provider ${bridge} dns`, String(d)));
-  const attach = parseAttachChoice(`${where} (${bridge})`, p.attach);
+  const attach = parseAttachChoice(`provider ${bridge}`, p.attach);
   return { bridge, gateway, pool, dns, attach };
 }
 

@@ -195,7 +195,7 @@ describe("addProvider / removeProvider", () => {
       undefined,
     );
     assert.throws(() => addProvider({}, { bridge: "br2", gateway: "198.51.100.1", attach: "tap" }), {
-      message: 'provider "br2" (br2): "attach" must be "auto", "veth" or "macvlan", got "tap"',
+      message: 'provider br2: "attach" must be "auto", "veth" or "macvlan", got "tap"',
     });
     assert.deepEqual(removeProvider({ ...f, defaultProvider: "br0" }, "br0"), { providers: [] });
     assert.throws(() => removeProvider(f, "nope"), {

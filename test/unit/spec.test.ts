@@ -301,7 +301,7 @@ describe("parseConfig", () => {
     [`{"defaultProvider": "br9"}`, /defaultProvider "br9" is not a listed provider bridge$/],
     [
       `{"providers": [{"bridge": "br0", "gateway": "198.51.100.1/24", "attach": "ipvlan"}]}`,
-      /^config x: providers\[0\] \(br0\): "attach" must be "auto", "veth" or "macvlan", got "ipvlan"$/,
+      /^provider br0: "attach" must be "auto", "veth" or "macvlan", got "ipvlan"$/,
     ],
   ];
   for (const [text, re] of bad)

@@ -5,7 +5,7 @@
 import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { conflict } from "../core/errors.ts";
 import { cacheEntryName, cacheEntryNetwork } from "../core/hookcache.ts";
-import { buildPaths, hookCacheDir, type Roots } from "../core/paths.ts";
+import { STOP_BACKGROUND, buildPaths, hookCacheDir, netPaths, stopPaths, type Roots } from "../core/paths.ts";
 import { readIfExists, writeAtomic } from "./files.ts";
 import { isStaleHolder, processStart } from "./lock.ts";
 
@@ -18,26 +18,75 @@ const mtime = (path: string): Promise<number | undefined> =>
     () => undefined,
   );
 
-/** True while a background build of NAME runs (or is about to: Node is still starting). */
-export async function buildInFlight(roots: Roots, name: string, now = Date.now()): Promise<boolean> {
-  const p = buildPaths(roots, name);
+/** True while a background operation with these files runs (or is about to: Node is still starting). */
+async function inFlight(p: { xml: string; pid: string }, now: number): Promise<boolean> {
   const xmlTime = await mtime(p.xml);
   if (xmlTime === undefined) return false;
   const holder = await readIfExists(p.pid);
   const pidTime = await mtime(p.pid);
-  // a pid file older than the XML belongs to an earlier build
+  // a pid file older than the XML belongs to an earlier run
   if (holder !== undefined && pidTime !== undefined && pidTime >= xmlTime) return !isStaleHolder(holder);
   return now - xmlTime < NO_PID_GRACE_MS;
 }
 
-/** Waits until no background build of NAME is in flight. */
-export async function waitForBuild(roots: Roots, name: string, timeoutMs = 60_000): Promise<void> {
+/** True while a background build of NAME runs (or is about to: Node is still starting). */
+export const buildInFlight = (roots: Roots, name: string, now = Date.now()): Promise<boolean> =>
+  inFlight(buildPaths(roots, name), now);
+
+/** True while a background teardown of NAME runs. */
+export const stopInFlight = (roots: Roots, name: string, now = Date.now()): Promise<boolean> =>
+  inFlight(stopPaths(roots, name), now);
+
+async function waitWhile(busy: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 5; await buildInFlight(roots, name); delay = Math.min(delay * 2, 50)) {
-    if (Date.now() >= deadline)
-      throw conflict(`network "${name}": its namespace is still being built after ${timeoutMs / 1000} s`);
+  for (let delay = 5; await busy(); delay = Math.min(delay * 2, 50)) {
+    if (Date.now() >= deadline) throw conflict(`${what} after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+/** Waits until no background build of NAME is in flight. */
+export const waitForBuild = (roots: Roots, name: string, timeoutMs = 60_000): Promise<void> =>
+  waitWhile(() => buildInFlight(roots, name), timeoutMs, `network "${name}": its namespace is still being built`);
+
+/** Waits until no background teardown of NAME is in flight (a start must not overlap it). */
+export const waitForStop = (roots: Roots, name: string, timeoutMs = 60_000): Promise<void> =>
+  waitWhile(() => stopInFlight(roots, name), timeoutMs, `network "${name}": its namespace is still being removed`);
+
+/**
+ * The background teardown's wait: only for a build that began before this stop was asked
+ * for. A build that began after it is a new start of the network, and that one waits for
+ * the teardown (so each waiting on the other would deadlock).
+ */
+export async function waitForEarlierBuild(roots: Roots, name: string, timeoutMs = 60_000): Promise<void> {
+  const asked = (await mtime(stopPaths(roots, name).xml)) ?? Date.now();
+  const earlier = async (): Promise<boolean> => {
+    const began = await mtime(buildPaths(roots, name).xml);
+    return began !== undefined && began < asked && (await buildInFlight(roots, name));
+  };
+  await waitWhile(earlier, timeoutMs, `network "${name}": its namespace is still being built`);
+}
+
+/** The background teardown's own process: claims the stop as running. */
+export async function markStopping(roots: Roots, name: string): Promise<void> {
+  await writeAtomic(stopPaths(roots, name).pid, `${process.pid} ${processStart(process.pid) ?? "?"}\n`);
+}
+
+export async function finishStopping(roots: Roots, name: string): Promise<void> {
+  const p = stopPaths(roots, name);
+  await unlink(p.xml).catch(() => {});
+  await unlink(p.pid).catch(() => {});
+}
+
+/**
+ * Lets the shell hook hand this network's `stopped` to the background (config "start":
+ * "background"); the marker lives in the state directory, so a teardown removes it.
+ */
+export async function allowBackgroundStop(roots: Roots, name: string, allow: boolean): Promise<void> {
+  const marker = `${netPaths(roots, name).dir}/${STOP_BACKGROUND}`;
+  if (!allow) return unlink(marker).catch(() => {});
+  await mkdir(stopPaths(roots, name).dir, { recursive: true, mode: 0o700 });
+  await writeAtomic(marker, "");
 }
 
 /** The background build's own process: claims the build as running. */

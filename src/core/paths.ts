@@ -57,6 +57,17 @@ export function buildPaths(roots: Roots, name: string): BuildPaths {
   return { dir, xml: `${dir}/${name}.xml`, pid: `${dir}/${name}.pid`, failed: `${roots.run}/failed/${name}` };
 }
 
+/**
+ * A background teardown (`stopped`, hooks/network): the same files as a build's, under
+ * stopping/; the network's state directory holds STOP_BACKGROUND while its stop may run so.
+ */
+export function stopPaths(roots: Roots, name: string): Omit<BuildPaths, "failed"> {
+  const dir = `${roots.run}/stopping`;
+  return { dir, xml: `${dir}/${name}.xml`, pid: `${dir}/${name}.pid` };
+}
+
+export const STOP_BACKGROUND = "stop-background";
+
 /** Documents vnat has validated, by hash, for the shell hook's fast path (core/hookcache.ts). */
 export function hookCacheDir(roots: Roots): string {
   return `${roots.run}/hook-cache`;

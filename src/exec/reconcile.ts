@@ -10,7 +10,7 @@ import type { ApplyContext } from "./apply.ts";
 import { probeAll, type ProbeOptions } from "./probe.ts";
 import { mapLimit } from "./probe-netns.ts";
 import { applyRepair } from "./repair.ts";
-import { buildInFlight, clearBuildFailure, pruneCacheEntries } from "../adapters/background.ts";
+import { buildInFlight, clearBuildFailure, pruneCacheEntries, stopInFlight } from "../adapters/background.ts";
 import { deleteLinks } from "./teardown.ts";
 
 /** A hook's start takes well under a second; a "starting" state older than this is a crash. */
@@ -66,11 +66,13 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const skipped =
       (o.state?.phase === "starting" && age < STARTING_GRACE_MS) || (await buildInFlight(opts.roots, o.name))
         ? "a hook is starting it"
-        : v.health === "orphan" && age < ORPHAN_GRACE_MS
-          ? "started moments ago: libvirt may not list it as active yet"
-          : v.health === "orphan" && blind
-            ? "libvirt lists no network at all, so nothing is removed (check VNAT_LIBVIRT_URI; --force removes it)"
-            : undefined;
+        : (await stopInFlight(opts.roots, o.name))
+          ? "a hook is stopping it"
+          : v.health === "orphan" && age < ORPHAN_GRACE_MS
+            ? "started moments ago: libvirt may not list it as active yet"
+            : v.health === "orphan" && blind
+              ? "libvirt lists no network at all, so nothing is removed (check VNAT_LIBVIRT_URI; --force removes it)"
+              : undefined;
     if (skipped) {
       outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped });
       continue;

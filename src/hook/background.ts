@@ -5,7 +5,14 @@
 import { oneLine } from "../core/errors.ts";
 import { validateNetworkName } from "../core/names.ts";
 import type { HookData } from "../core/hookdata.ts";
-import { clearBuildFailure, finishBuilding, markBuilding } from "../adapters/background.ts";
+import {
+  clearBuildFailure,
+  finishBuilding,
+  finishStopping,
+  markBuilding,
+  markStopping,
+  waitForEarlierBuild,
+} from "../adapters/background.ts";
 import { handle, type HookEnv } from "./handlers.ts";
 import type { HookCall } from "./event.ts";
 
@@ -21,5 +28,24 @@ export async function buildInBackground(call: HookCall, data: () => HookData, en
     env.log.error({ network: call.name, op: call.op, subop: call.subop, err: e }, "background start failed");
   } finally {
     await finishBuilding(env.roots, call.name, failure);
+  }
+}
+
+/**
+ * A `stopped` event the shell hook handed to the background (networks started with config
+ * "start": "background"): libvirt ignores a stop's outcome and has deleted the bridge already.
+ * The teardown waits for a build still in flight; a start of the network waits for it.
+ */
+export async function stopInBackground(call: HookCall, data: () => HookData, env: HookEnv): Promise<void> {
+  validateNetworkName(call.name);
+  await markStopping(env.roots, call.name);
+  try {
+    await waitForEarlierBuild(env.roots, call.name);
+    // background: the handler's own wait would also wait for a build that began after this stop
+    await handle(call, data(), { ...env, background: true });
+  } catch (e) {
+    env.log.error({ network: call.name, op: call.op, subop: call.subop, err: e }, "background stop failed");
+  } finally {
+    await finishStopping(env.roots, call.name);
   }
 }

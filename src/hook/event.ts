@@ -2,13 +2,7 @@
 import { invalid } from "../core/errors.ts";
 
 export type HookEvent =
-  | "start-begin"
-  | "started-begin"
-  | "stopped-end"
-  | "port-created"
-  | "port-deleted"
-  | "updated"
-  | "other";
+  "start-begin" | "started-begin" | "stopped-end" | "port-created" | "port-deleted" | "updated" | "other";
 
 export interface HookCall {
   name: string;

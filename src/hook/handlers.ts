@@ -11,7 +11,14 @@ import { netPaths } from "../core/paths.ts";
 import { loadConfig, loadConfigHashed } from "../adapters/config-file.ts";
 import type { Config } from "../core/config.ts";
 import { readState } from "../adapters/state.ts";
-import { buildFailure, clearBuildFailure, waitForBuild, writeCacheEntry } from "../adapters/background.ts";
+import {
+  allowBackgroundStop,
+  buildFailure,
+  clearBuildFailure,
+  waitForBuild,
+  waitForStop,
+  writeCacheEntry,
+} from "../adapters/background.ts";
 import { removePort, recordPort } from "../adapters/ports.ts";
 import { startNetwork } from "../exec/apply.ts";
 import { teardownNetwork } from "../exec/teardown.ts";
@@ -24,14 +31,10 @@ export interface HookEnv {
   roots: Roots;
   log: Logger;
   failpoint?: string;
-  /** this process is the background build of a `started` event (adapters/background.ts) */
+  /** this process runs in the background (a `started` build or a `stopped` teardown) and does its own waiting */
   background?: boolean;
   /** the shell hook's hash of this event (hooks/network): a validated document is remembered by it */
   cacheKey?: { key: string; configHash: string };
-}
-
-async function specFrom(data: HookData, env: HookEnv): Promise<NetSpec> {
-  return buildSpec(data.network, await loadConfig(env.roots.config));
 }
 
 /** Lets the shell hook answer this document's next `start begin` / `started` by itself. */
@@ -55,6 +58,8 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
   if (call.event !== "start-begin" && !env.background) await waitForBuild(env.roots, call.name);
   switch (call.event) {
     case "start-begin": {
+      // a teardown of this network still running in the background (`stopped`) finishes first
+      await waitForStop(env.roots, call.name);
       const { config, hash } = await loadConfigHashed(env.roots.config);
       const spec = buildSpec(data.network, config);
       await preflight(spec, env.roots);
@@ -65,7 +70,9 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
       return;
     }
     case "started-begin": {
-      const spec = await specFrom(data, env);
+      await waitForStop(env.roots, call.name);
+      const config = await loadConfig(env.roots.config);
+      const spec = buildSpec(data.network, config);
       await preflight(spec, env.roots);
       // converge first: a crashed start or a lost `stopped` may have left vnat objects behind
       if (await readState(env.roots, spec.name)) {
@@ -74,6 +81,7 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
       }
       const t0 = performance.now();
       await startNetwork({ runner: env.runner, roots: env.roots, failpoint: env.failpoint }, spec);
+      await allowBackgroundStop(env.roots, spec.name, config.start === "background");
       await clearBuildFailure(env.roots, spec.name);
       log.info({ network: spec.name, ms: Math.round(performance.now() - t0) }, "namespace started");
       return;

@@ -21,14 +21,19 @@ async function main(): Promise<number> {
   if (call.event === "other" || call.event === "updated") return 0;
   if (!mentionsVnat(stdin)) return 0;
 
-  const [{ handle, parseHookData }, { roots }, { openLog }, { processRunner }, { buildInBackground }] =
-    await Promise.all([
-      import("./handlers.ts"),
-      import("../adapters/roots.ts"),
-      import("../adapters/log.ts"),
-      import("../exec/run.ts"),
-      import("./background.ts"),
-    ]);
+  const [
+    { handle, parseHookData },
+    { roots },
+    { openLog },
+    { processRunner },
+    { buildInBackground, stopInBackground },
+  ] = await Promise.all([
+    import("./handlers.ts"),
+    import("../adapters/roots.ts"),
+    import("../adapters/log.ts"),
+    import("../exec/run.ts"),
+    import("./background.ts"),
+  ]);
   const r = roots();
   const log = await openLog(r.log, "hook");
   const { VNAT_HOOK_KEY: key, VNAT_HOOK_CONFIG: configHash, VNAT_FAILPOINT: failpoint } = process.env;
@@ -42,6 +47,10 @@ async function main(): Promise<number> {
   // the shell hook (hooks/network) runs a `started` event this way and has already returned to libvirt
   if (process.env.VNAT_HOOK_BACKGROUND === "1" && call.event === "started-begin") {
     await buildInBackground(call, () => parseHookData(stdin), { ...env, background: true });
+    return 0;
+  }
+  if (process.env.VNAT_HOOK_BACKGROUND === "1" && call.event === "stopped-end") {
+    await stopInBackground(call, () => parseHookData(stdin), env);
     return 0;
   }
   try {

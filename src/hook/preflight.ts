@@ -11,18 +11,24 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   const where = `network "${spec.name}"`;
   const { bridge } = spec.uplink;
   if (!linkExists(bridge))
-    throw invalid(`${where}: provider bridge "${bridge}" does not exist (create it, or name an existing bridge in <vnat:uplink bridge=…>)`);
+    throw invalid(
+      `${where}: provider bridge "${bridge}" does not exist (create it, or name an existing bridge in <vnat:uplink bridge=…>)`,
+    );
   if (!isBridge(bridge)) throw invalid(`${where}: provider "${bridge}" exists but is not a bridge`);
 
   const uplink = formatIp(spec.uplink.address.address);
   const owner = await claimOwner(roots, bridge, uplink);
   if (owner !== undefined && owner !== spec.name && netnsExists(`vnat-${owner}`))
-    throw conflict(`${where}: uplink ${uplink} on bridge "${bridge}" is already used by active vnat network "${owner}"`);
+    throw conflict(
+      `${where}: uplink ${uplink} on bridge "${bridge}" is already used by active vnat network "${owner}"`,
+    );
   for (const f of spec.floating ?? []) {
     const ip = formatIp(f.address);
     const holder = await claimOwner(roots, bridge, ip);
     if (holder !== undefined && holder !== spec.name && netnsExists(`vnat-${holder}`))
-      throw conflict(`${where}: floating ${ip} on bridge "${bridge}" is already used by active vnat network "${holder}"`);
+      throw conflict(
+        `${where}: floating ${ip} on bridge "${bridge}" is already used by active vnat network "${holder}"`,
+      );
   }
 
   // vnat's own leftovers (a crash, a lost `stopped`) are cleaned at `started`; anything
@@ -31,7 +37,9 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   if (ours) return;
   const { netns, lanHost, uplinkHost } = spec.names;
   if (netnsExists(netns))
-    throw conflict(`${where}: namespace "${netns}" already exists and vnat did not create it (remove it or rename the network)`);
+    throw conflict(
+      `${where}: namespace "${netns}" already exists and vnat did not create it (remove it or rename the network)`,
+    );
   for (const ifname of [lanHost, uplinkHost])
     if (linkExists(ifname))
       throw conflict(`${where}: interface "${ifname}" already exists and vnat did not create it (remove it)`);

@@ -12,7 +12,7 @@ import { chmod, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { awaitBuilt, buildInFlight } from "../../src/adapters/background.ts";
+import { awaitBuilt, buildInFlight, stopInFlight, waitForStop } from "../../src/adapters/background.ts";
 import { readState } from "../../src/adapters/state.ts";
 import { hookCacheKey } from "../../src/core/hookcache.ts";
 import { kernelNames } from "../../src/core/names.ts";
@@ -152,7 +152,11 @@ describe("started in the background", () => {
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(await buildInFlight(roots, net.name), false);
       assert.equal((await readState(roots, net.name))?.phase, "active");
-      await stop();
+      // and its stop runs in the foreground too
+      assert.equal(existsSync(`${RUN_DIR}/net/${net.name}/stop-background`), false);
+      const s = await runHook(net.name, "stopped", "end", hookData(net), env, true);
+      assert.equal(s.exitCode, 0, s.stderr);
+      assert.deepEqual(vnatDebris(net.name), []);
       // and its failures reach libvirt, as before
       const f = await runHook(
         net.name,
@@ -168,5 +172,35 @@ describe("started in the background", () => {
     } finally {
       await writeFile(env.VNAT_CONFIG!, "{}\n");
     }
+  });
+});
+
+describe("stopped in the background", () => {
+  test("libvirt gets its answer before the teardown; a start right after waits for it", async () => {
+    assert.equal((await runHook(net.name, "start", "begin", hookData(net), env)).exitCode, 0);
+    assert.equal((await runHook(net.name, "started", "begin", hookData(net), env)).exitCode, 0);
+    assert.equal(existsSync(`${RUN_DIR}/net/${net.name}/stop-background`), true);
+    const ns = `/run/netns/${kernelNames(net.name).netns}`;
+
+    const slow = { ...env, VNAT_NODE: join(dir, "slow-node") };
+    const s = await runHook(net.name, "stopped", "end", hookData(net), slow, true);
+    assert.equal(s.exitCode, 0, s.stderr);
+    assert.equal(await stopInFlight(roots, net.name), true);
+    assert.equal(existsSync(ns), true, "the hook answered before the teardown");
+
+    // libvirt may start the network again at once: the build waits for the teardown
+    assert.equal((await runHook(net.name, "start", "begin", hookData(net), env)).exitCode, 0);
+    const r = await runHook(net.name, "started", "begin", hookData(net), env, true);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(await awaitBuilt(roots, net.name), undefined);
+    assert.equal(await stopInFlight(roots, net.name), false);
+    assert.equal((await readState(roots, net.name))?.phase, "active");
+    assert.equal(existsSync(ns), true);
+
+    // and a plain background stop leaves nothing once it has run
+    const t = await runHook(net.name, "stopped", "end", hookData(net), env, true);
+    assert.equal(t.exitCode, 0, t.stderr);
+    await waitForStop(roots, net.name);
+    assert.deepEqual(vnatDebris(net.name), []);
   });
 });

@@ -8,7 +8,7 @@ import { kernelNames, lanMac } from "../../src/core/names.ts";
 import { parseFdbLocals } from "../../src/core/attach.ts";
 import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
-import { awaitBuilt } from "../../src/adapters/background.ts";
+import { awaitBuilt, waitForStop } from "../../src/adapters/background.ts";
 import { cacheEntryNetwork } from "../../src/core/hookcache.ts";
 import { validateNetworkName } from "../../src/core/names.ts";
 import type { NetOpts } from "./fixtures.ts";
@@ -35,11 +35,17 @@ export async function runHook(
     timeout: 30_000,
   });
   const result = { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
-  if (raw || op !== "started" || result.exitCode !== 0 || !validName(name)) return result;
+  if (raw || result.exitCode !== 0 || !validName(name)) return result;
+  const runRoots = { run: extraEnv.VNAT_RUN_DIR ?? RUN_DIR, config: "", log: "" };
+  // a `stopped` the shell handed to the background: its teardown, as the foreground would have finished it
+  if (op === "stopped") {
+    await waitForStop(runRoots, name);
+    return result;
+  }
+  if (op !== "started") return result;
   // a `started` the shell handed to the background (config "start": "background"): its outcome,
   // as libvirt would have seen it in the foreground (test/integration/hook-background: the raw behaviour)
-  const runDir = extraEnv.VNAT_RUN_DIR ?? RUN_DIR;
-  const failure = await awaitBuilt({ run: runDir, config: "", log: "" }, name);
+  const failure = await awaitBuilt(runRoots, name);
   return failure === undefined ? result : { ...result, exitCode: 1, stderr: `vnat: ${failure}\n` };
 }
 

@@ -14,7 +14,7 @@ import { chmod, chown, mkdir, readFile, rm, rmdir, unlink, writeFile } from "nod
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { awaitBuilt } from "../../src/adapters/background.ts";
+import { awaitBuilt, waitForStop } from "../../src/adapters/background.ts";
 import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
 import { roots } from "../../src/adapters/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
@@ -48,11 +48,13 @@ export const virshRaw = (args: string[], opts: { check?: boolean; timeoutMs?: nu
  * done; the hook finishes the namespace right after it (config "start": "background"), so
  * here, as in `vnat demo`, a net-start also waits for that build, and a build that failed
  * makes the start fail with vnat's reason (the raw behaviour: test/integration/hook-background).
+ * A `net-destroy` waits likewise for the teardown the hook runs right after it.
  */
 export async function virsh(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> {
   if (args[0] === "net-start" && args[1] !== undefined) forgetAtExit(args[1]);
   const r = await virshRaw(args, opts);
   const name = args[1];
+  if (args[0] === "net-destroy" && r.exitCode === 0 && name !== undefined) await waitForStop(roots(), name);
   if (args[0] !== "net-start" || r.exitCode !== 0 || name === undefined) return r;
   const failure = await awaitBuilt(roots(), name);
   if (failure === undefined) return r;

@@ -67,16 +67,20 @@ export async function waitForEarlierBuild(roots: Roots, name: string, timeoutMs 
   await waitWhile(earlier, timeoutMs, `network "${name}": its namespace is still being built`);
 }
 
-/** The background teardown's own process: claims the stop as running. */
-export async function markStopping(roots: Roots, name: string): Promise<void> {
-  await writeAtomic(stopPaths(roots, name).pid, `${process.pid} ${processStart(process.pid) ?? "?"}\n`);
-}
+/** A background operation's own process claims it as running: "PID STARTTIME". */
+const markRunning = (p: { pid: string }): Promise<void> =>
+  writeAtomic(p.pid, `${process.pid} ${processStart(process.pid) ?? "?"}\n`);
 
-export async function finishStopping(roots: Roots, name: string): Promise<void> {
-  const p = stopPaths(roots, name);
+/** Ends a background operation: its in-flight files go. */
+async function clearRunning(p: { xml: string; pid: string }): Promise<void> {
   await unlink(p.xml).catch(() => {});
   await unlink(p.pid).catch(() => {});
 }
+
+/** The background teardown's own process: claims the stop as running. */
+export const markStopping = (roots: Roots, name: string): Promise<void> => markRunning(stopPaths(roots, name));
+
+export const finishStopping = (roots: Roots, name: string): Promise<void> => clearRunning(stopPaths(roots, name));
 
 /**
  * Lets the shell hook hand this network's `stopped` to the background (config "start":
@@ -90,16 +94,13 @@ export async function allowBackgroundStop(roots: Roots, name: string, allow: boo
 }
 
 /** The background build's own process: claims the build as running. */
-export async function markBuilding(roots: Roots, name: string): Promise<void> {
-  await writeAtomic(buildPaths(roots, name).pid, `${process.pid} ${processStart(process.pid) ?? "?"}\n`);
-}
+export const markBuilding = (roots: Roots, name: string): Promise<void> => markRunning(buildPaths(roots, name));
 
 /** Ends the build: the failure (if any) is recorded before the in-flight files go. */
 export async function finishBuilding(roots: Roots, name: string, failure?: string): Promise<void> {
   const p = buildPaths(roots, name);
   if (failure !== undefined) await writeAtomic(p.failed, failure + "\n");
-  await unlink(p.xml).catch(() => {});
-  await unlink(p.pid).catch(() => {});
+  await clearRunning(p);
 }
 
 export async function buildFailure(roots: Roots, name: string): Promise<string | undefined> {

@@ -3,18 +3,14 @@
 // (libvirt deletes virbrN before the hook hears `stopped`).
 import { fdbAddLine, fdbDelLine, parseFdbLocals, type FdbEntry } from "../core/attach.ts";
 import { bridgeExists } from "./probe-host.ts";
-import { firstLine, type Runner } from "./run.ts";
+import { ipBatch } from "./ip.ts";
+import type { Runner } from "./run.ts";
 
+/** Adds ENTRIES in one `bridge -batch`; `done` counts the entries added before a failure. */
 export async function addFdb(runner: Runner, entries: FdbEntry[]): Promise<{ done: number; error?: string }> {
   if (!entries.length) return { done: 0 };
-  const r = await runner.run("bridge", ["-batch", "-"], { input: entries.map(fdbAddLine).join("\n") + "\n" });
-  if (r.exitCode === 0) return { done: entries.length };
-  const cause = firstLine(r.stderr.replace(/Command failed -:\d+/, ""));
-  const m = /Command failed -:(\d+)/.exec(r.stderr);
-  // without a line number every entry may have been added: all are undone (deleting tolerates absence)
-  if (!m) return { done: entries.length, error: `bridge -batch: ${cause}` };
-  const failed = Number(m[1]);
-  return { done: failed - 1, error: `"bridge ${fdbAddLine(entries[failed - 1]!)}": ${cause}` };
+  const r = await ipBatch(runner, entries.map(fdbAddLine), undefined, "bridge");
+  return r.ok ? { done: r.done } : { done: r.done, error: r.error };
 }
 
 export async function deleteFdb(runner: Runner, entries: FdbEntry[]): Promise<void> {

@@ -9,7 +9,7 @@ import { desiredSpec, type Desired } from "../core/desired.ts";
 import { wanted } from "../core/health.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { parseLeases } from "../core/leases.ts";
-import { LEGACY_ATTACH, fdbKey, inferAttachments, type FdbEntry } from "../core/attach.ts";
+import { fdbKey, inferAttachments, type FdbEntry } from "../core/attach.ts";
 import { hashName, isVnatLink, isVnatMac, isVnatNetns, kernelNames, NETNS_PREFIX } from "../core/names.ts";
 import type { NetObservation } from "../core/observed.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
@@ -119,6 +119,8 @@ async function observeOne(
   const k = kernelNames(name);
   const paths = netPaths(opts.roots, name);
   const spec = d?.spec;
+  const state = readStateSync(paths.state);
+  const [lanHost, uplinkHost] = [probeVeth(k.lanHost), probeVeth(k.uplinkHost)];
   const o: NetObservation = {
     name,
     ...(lv
@@ -128,9 +130,9 @@ async function observeOne(
     ...(d?.error ? { specError: d.error } : {}),
     netns: { name: k.netns, present: inside !== undefined },
     ...(await buildFailure(opts.roots, name).then((f) => (f !== undefined ? { buildFailure: f } : {}))),
-    lanHost: probeVeth(k.lanHost),
-    uplinkHost: probeVeth(k.uplinkHost),
-    attach: LEGACY_ATTACH,
+    lanHost,
+    uplinkHost,
+    attach: state?.attach ?? inferAttachments(lanHost.present, uplinkHost.present, spec?.uplink.attach),
     fdb: { lan: null, uplink: null },
     bridges: {
       lan: spec ? bridgeExists(spec.lanBridge) : null,
@@ -142,9 +144,7 @@ async function observeOne(
     leases: parseLeases(readText(paths.leases) ?? ""),
     ports: await listPorts(paths.ports).catch(() => []),
   };
-  const state = readStateSync(paths.state);
   if (state) o.state = { phase: state.phase, startedAt: state.startedAt };
-  o.attach = state?.attach ?? inferAttachments(o.lanHost.present, o.uplinkHost.present, spec?.uplink.attach);
   if (spec && fdb) {
     const [lan, uplink] = networkFdb(spec).map((e) => fdb.has(fdbKey(e)));
     o.fdb = { lan: lan!, uplink: uplink! };

@@ -26,7 +26,6 @@ import {
   virsh,
   virshRaw,
 } from "../test/support/libvirt.ts";
-import { buildFailure, buildInFlight, waitForStop } from "../src/adapters/background.ts";
 import { roots } from "../src/adapters/roots.ts";
 import { readState } from "../src/adapters/state.ts";
 import { run } from "../test/support/sh.ts";
@@ -70,21 +69,11 @@ function activeForwardingNetworks(): Promise<string[]> {
   });
 }
 
-/**
- * The moment vnat's namespace for NAME is built (the hook finishes it in the background
- * after `virsh net-start` returns), polled every 2 ms; throws when the build failed.
- */
+/** The moment vnat's namespace for NAME is known to serve: `virsh net-start` returned after the hook built it. */
 async function builtAt(name: string): Promise<number> {
-  const r = roots();
-  const deadline = Date.now() + 30_000;
-  while (await buildInFlight(r, name)) {
-    if (Date.now() > deadline) throw new Error(`network ${name}: still building after 30 s`);
-    await new Promise((res) => setTimeout(res, 2));
-  }
   const at = performance.now();
-  const failure = await buildFailure(r, name);
-  if (failure !== undefined) throw new Error(`network ${name}: background start failed: ${failure}`);
-  if ((await readState(r, name))?.phase !== "active") throw new Error(`network ${name}: not active after its start`);
+  if ((await readState(roots(), name))?.phase !== "active")
+    throw new Error(`network ${name}: not active after its start`);
   return at;
 }
 
@@ -180,7 +169,6 @@ export async function benchLibvirt(): Promise<Figure[]> {
         await virshRaw(["net-destroy", name[k]], { check: true });
         stops[k].push(performance.now() - s0);
         if (k === "vnat") {
-          await waitForStop(roots(), name.vnat);
           removed.push(performance.now() - s0);
         }
       }

@@ -3,7 +3,6 @@
 // world (provider bridge and namespaces only; nothing on the host's own network).
 //   node --import tsx bench/status.ts [N]
 import { roots } from "../src/adapters/roots.ts";
-import { waitForStop } from "../src/adapters/background.ts";
 import { execa } from "execa";
 import { join } from "node:path";
 import { readdir } from "node:fs/promises";
@@ -138,8 +137,6 @@ try {
   console.log(`health of the bench networks: ${[...new Set(mine.map((n) => n.health))].join(", ")} (${mine.length})`);
 } finally {
   await virshBatch(names.map((n) => ["net-destroy", n])).catch(() => []);
-  // the hook removes each namespace right after its net-destroy (background stop)
-  for (const n of names) await waitForStop(roots(), n).catch(() => {});
   await virshBatch(names.map((n) => ["net-undefine", n])).catch(() => []);
   // a `stopped` the hook missed (a concurrent test swapping the hook file) left namespaces:
   // what reconcile is for

@@ -2,9 +2,7 @@
 // call back into libvirt (deadlock). Many queries go through ONE virsh process reading
 // commands on stdin, separated by `echo` markers (51 spawns: 1.4 s; one process: 92 ms).
 import { execa } from "execa";
-import { conflict, oneLine, VnatError } from "../core/errors.ts";
-import { awaitBuilt, waitForStop } from "./background.ts";
-import { roots } from "./roots.ts";
+import { oneLine, VnatError } from "../core/errors.ts";
 
 export const LIBVIRT_URI = process.env.VNAT_LIBVIRT_URI ?? "qemu:///system";
 // not "--…": virsh's echo would take it for an option and print nothing
@@ -82,20 +80,10 @@ export async function defineNetwork(xml: string): Promise<void> {
   }
 }
 
-/** `virsh net-start`, then the namespace vnat builds right after it (background start). */
-export async function startNetwork(name: string): Promise<string> {
-  const out = await virsh(["net-start", name]);
-  const failure = await awaitBuilt(roots(), name);
-  if (failure !== undefined)
-    throw conflict(`network "${name}": started, but vnat could not build its namespace: ${failure}`);
-  return out;
-}
-/** `virsh net-destroy`, then vnat's teardown, which the hook may run right after it (background stop). */
-export async function destroyNetwork(name: string): Promise<string> {
-  const out = await virsh(["net-destroy", name]);
-  await waitForStop(roots(), name);
-  return out;
-}
+/** `virsh net-start`: it returns when vnat's hook has built the namespace. */
+export const startNetwork = (name: string): Promise<string> => virsh(["net-start", name]);
+/** `virsh net-destroy`: it returns when vnat's hook has removed the namespace. */
+export const destroyNetwork = (name: string): Promise<string> => virsh(["net-destroy", name]);
 export const undefineNetwork = (name: string): Promise<string> => virsh(["net-undefine", name]);
 export const setAutostart = (name: string, on: boolean): Promise<string> =>
   virsh(on ? ["net-autostart", name] : ["net-autostart", "--disable", name]);

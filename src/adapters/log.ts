@@ -7,7 +7,10 @@ export async function openLog(dir: string, name: string): Promise<Logger> {
   const { pino } = await import("pino");
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return pino({ base: { name } }, pino.destination({ dest: `${dir}/${name}.log`, sync: true, mkdir: true, mode: 0o600 }));
+    return pino(
+      { base: { name } },
+      pino.destination({ dest: `${dir}/${name}.log`, sync: true, mkdir: true, mode: 0o600 }),
+    );
   } catch {
     return pino({ enabled: false });
   }

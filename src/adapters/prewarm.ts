@@ -7,7 +7,7 @@ import { parseHookData } from "../core/hookdata.ts";
 import { hookCacheKey, renderCacheEntry, startHookData } from "../core/hookcache.ts";
 import type { Roots } from "../core/paths.ts";
 import { loadConfigHashed } from "./config-file.ts";
-import { writeCacheEntry } from "./background.ts";
+import { writeCacheEntry } from "./hookcache-store.ts";
 import { virsh } from "./libvirt.ts";
 
 /** The build id next to the running bundle (dist/build-id); undefined when run from source. */
@@ -26,7 +26,7 @@ export async function rememberDefinition(roots: Roots, name: string): Promise<bo
     const data = startHookData(await virsh(["net-dumpxml", "--inactive", name]));
     const { config, hash } = await loadConfigHashed(roots.config);
     const spec = buildSpec(parseHookData(data).network, config);
-    await writeCacheEntry(roots, name, hookCacheKey(id, data), renderCacheEntry(spec, hash, config.start));
+    await writeCacheEntry(roots, name, hookCacheKey(id, data), renderCacheEntry(spec, hash));
     return true;
   } catch {
     return false;

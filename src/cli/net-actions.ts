@@ -3,7 +3,7 @@
 import { loadConfig } from "../adapters/config-file.ts";
 import { probeNetworks, type NetworkRow } from "../adapters/host-view.ts";
 import { destroyNetwork, undefineNetwork } from "../adapters/libvirt.ts";
-import { removeCacheEntries } from "../adapters/background.ts";
+import { removeCacheEntries } from "../adapters/hookcache-store.ts";
 import { roots } from "../adapters/roots.ts";
 import { conflict, invalid } from "../core/errors.ts";
 import { printTable } from "./table.ts";

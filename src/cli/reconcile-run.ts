@@ -6,6 +6,7 @@ import { withLock } from "../adapters/lock.ts";
 import { roots } from "../adapters/roots.ts";
 import { VnatError } from "../core/errors.ts";
 import { reconcile, type ReconcileReport } from "../exec/reconcile.ts";
+import { readAllSeqs } from "../exec/netlock.ts";
 import { processRunner } from "../exec/run.ts";
 import { requireRoot } from "./root.ts";
 import { writeOut } from "./output.ts";
@@ -20,6 +21,8 @@ export async function reconcileCommand(
   const report = await withLock(
     `${r.run}/reconcile.lock`,
     async () => {
+      // before libvirt is asked: a network whose sequence moves after this is not repaired from this look
+      const seqBefore = await readAllSeqs(r);
       const nets = readLibvirtNetworks();
       nets.catch(() => {}); // awaited by the probe, which starts before virsh answers
       const config = await loadConfig(r.config);
@@ -28,6 +31,7 @@ export async function reconcileCommand(
         roots: r,
         config,
         networks: nets,
+        seqBefore,
         ...(networks.length ? { only: networks } : {}),
         dryRun: o.dryRun === true,
         force: o.force === true,

@@ -15,21 +15,12 @@ export interface Provider {
   attach: AttachChoice;
 }
 
-/**
- * How the hook answers libvirt's `started` event: "background" returns at once and builds
- * the namespace right after (guest ports wait for it; a failure is recorded and refuses
- * them), "foreground" builds it before `virsh net-start` returns.
- */
-export type StartMode = "background" | "foreground";
-export const START_MODES: readonly StartMode[] = ["background", "foreground"];
-
 export interface Config {
   providers: Provider[];
   defaultProvider?: string;
-  start: StartMode;
 }
 
-export const EMPTY_CONFIG: Config = { providers: [], start: "background" };
+export const EMPTY_CONFIG: Config = { providers: [] };
 
 export interface ProviderInput {
   bridge: string;
@@ -58,9 +49,12 @@ export function parseConfig(source: string, text: string): Config {
   for (const key of Object.keys(file))
     if (!known.has(key))
       throw invalid(`config ${source}: unknown key "${key}" (allowed: providers, defaultProvider, start)`);
-  const start = file.start ?? "background";
-  if (!START_MODES.includes(start as StartMode))
-    throw invalid(`config ${source}: "start" must be "background" or "foreground", got ${JSON.stringify(start)}`);
+  // "start" chose between building at `started` and building after it; only the first is
+  // left (a network is ready when `virsh net-start` returns), and the key stays readable.
+  if (file.start !== undefined && file.start !== "foreground")
+    throw invalid(
+      `config ${source}: "start" must be "foreground", got ${JSON.stringify(file.start)} (the background start was removed: vnat builds before virsh net-start returns; delete the key)`,
+    );
   if (file.providers !== undefined && !Array.isArray(file.providers))
     throw invalid(`config ${source}: "providers" must be an array`);
   const providers = (file.providers ?? []).map((p, i) => parseProvider(`config ${source}: providers[${i}]`, p));
@@ -71,7 +65,7 @@ export function parseConfig(source: string, text: string): Config {
   }
   if (file.defaultProvider !== undefined && !seen.has(file.defaultProvider))
     throw invalid(`config ${source}: defaultProvider "${file.defaultProvider}" is not a listed provider bridge`);
-  return { providers, defaultProvider: file.defaultProvider, start: start as StartMode };
+  return { providers, defaultProvider: file.defaultProvider };
 }
 
 export function parseProvider(where: string, p: ProviderInput): Provider {

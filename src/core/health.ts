@@ -57,12 +57,20 @@ export function evaluate(o: NetObservation): Verdict {
       reasons: [
         {
           code: "namespace-missing",
-          message: `network active but namespace missing${o.buildFailure ? `: vnat could not build it (${o.buildFailure})` : ""}`,
+          message: `network active but namespace missing${missingWhy(o)}`,
         },
       ],
     };
   const reasons = [...linkReasons(o), ...insideReasons(o), ...serviceReasons(o)];
   return { health: reasons.length ? "degraded" : "healthy", reasons };
+}
+
+/** Why a namespace is missing, as far as the network's lock and last event tell. */
+function missingWhy(o: NetObservation): string {
+  if (o.events?.busy) return ": vnat is processing an event of it right now";
+  if (o.state?.phase === "starting") return ": the process building it died (vnat reconcile builds it again)";
+  if (o.events?.last === "started-begin" && o.events.outcome === "failed") return ": its last start failed";
+  return "";
 }
 
 function unwanted(o: NetObservation): Verdict {

@@ -12,9 +12,13 @@
 //   - host facts the shell re-checks every time: the provider bridges exist ("bridge"),
 //     the claims are free or this network's ("claim"), and, when vnat holds no state for
 //     the network, its kernel names are free ("netns", "link").
+// A start after a failed one always goes to Node (NAME.begun, core/paths.ts), which removes
+// the bridge libvirt kept.
+//
+// The kinds are listed once, in CACHE_KINDS; test/unit/hook-contract checks that the shell
+// knows exactly these.
 import { createHash } from "node:crypto";
 import { formatIp } from "./ipv4.ts";
-import type { StartMode } from "./config.ts";
 import type { NetSpec } from "./spec.ts";
 
 /** sha256 hex, as sha256sum prints it */
@@ -30,12 +34,14 @@ export function cacheEntryNetwork(file: string): string | undefined {
   return file.at(-65) === "." && HASH_RE.test(file.slice(-64)) ? file.slice(0, -65) : undefined;
 }
 
-export function renderCacheEntry(spec: NetSpec, configHash: string, mode: StartMode): string {
+/** Every line kind an entry may hold; the shell treats any other as "ask Node". */
+export const CACHE_KINDS = ["config", "bridge", "claim", "netns", "link"] as const;
+
+export function renderCacheEntry(spec: NetSpec, configHash: string): string {
   const bridge = spec.uplink.bridge;
   const claims = [spec.uplink.address.address, ...(spec.floating ?? []).map((f) => f.address)];
   const lines = [
     `config ${configHash}`,
-    `mode ${mode}`,
     `bridge ${bridge}`,
     ...claims.map((ip) => `claim ${bridge}@${formatIp(ip)}`),
     `netns ${spec.names.netns}`,

@@ -44,7 +44,7 @@ export function broadcastOf(c: Cidr): number {
 }
 
 export function contains(c: Cidr, ip: number): boolean {
-  return ((ip & mask(c.prefix)) >>> 0) === networkOf(c);
+  return (ip & mask(c.prefix)) >>> 0 === networkOf(c);
 }
 
 export function formatCidr(c: Cidr): string {
@@ -62,7 +62,7 @@ export function netmaskText(prefix: number): string {
 
 export function overlaps(a: Cidr, b: Cidr): boolean {
   const p = Math.min(a.prefix, b.prefix);
-  return ((a.address & mask(p)) >>> 0) === ((b.address & mask(p)) >>> 0);
+  return (a.address & mask(p)) >>> 0 === (b.address & mask(p)) >>> 0;
 }
 
 /** A usable host address in its subnet: not the network or broadcast address (for prefixes < 31). */
@@ -86,7 +86,9 @@ export function requireCidr(field: string, text: string, minPrefix = 8, maxPrefi
   if (c.prefix < minPrefix || c.prefix > maxPrefix)
     throw invalid(`${field} "${text}": prefix /${c.prefix} not allowed (expected /${minPrefix} to /${maxPrefix})`);
   if (!isHostAddress(c))
-    throw invalid(`${field} "${text}": is the network or broadcast address of ${formatSubnet(c)} (expected a host address)`);
+    throw invalid(
+      `${field} "${text}": is the network or broadcast address of ${formatSubnet(c)} (expected a host address)`,
+    );
   return c;
 }
 

@@ -41,11 +41,14 @@ export interface NetObservation {
   /** the desired state, when the network's metadata and the config build one */
   spec?: NetSpec;
   specError?: string;
-  /** vnat's state file (phase "starting" while a hook is building the namespace) */
+  /** vnat's state file (phase "starting" from the first step of a build until its last) */
   state?: { phase: string; startedAt: string };
   netns: { name: string; present: boolean };
-  /** why the hook's background build of the namespace failed (adapters/background.ts) */
-  buildFailure?: string;
+  /**
+   * the network's lock and event sequence (exec/netlock.ts): busy while a live process
+   * processes an event of it; the last event that finished, and how
+   */
+  events?: { busy: boolean; seq: number; last: string; outcome: string };
   /** what the namespace holds; undefined when it is missing */
   inside?: NetnsView;
   probeError?: string;

@@ -41,32 +41,16 @@ export function claimPath(roots: Roots, bridge: string, ip: string): string {
 }
 
 /**
- * A `started` event the hook runs in the background (config "start": "background"): the
- * hook data waits in XML while the build runs, PID names the process building it, and a
- * build that failed leaves its one-line reason in FAILED until the network stops or starts.
+ * A network's kernel-held lock (exec/netlock.ts) and its event sequence. The lock files are
+ * never removed while the host runs; /run goes at reboot. BEGUN exists from the moment a
+ * `started` reaches vnat until it succeeds or the network stops: libvirt keeps the bridge of
+ * a start whose `started` failed (or whose hook was killed), and the next `start begin`
+ * removes that bridge, or libvirt could not create it again.
  */
-export interface BuildPaths {
-  dir: string;
-  xml: string;
-  pid: string;
-  failed: string;
+export function netLockPaths(roots: Roots, name: string): { dir: string; lock: string; seq: string; begun: string } {
+  const dir = `${roots.run}/locks/net`;
+  return { dir, lock: `${dir}/${name}.lock`, seq: `${dir}/${name}.seq`, begun: `${dir}/${name}.begun` };
 }
-
-export function buildPaths(roots: Roots, name: string): BuildPaths {
-  const dir = `${roots.run}/starting`;
-  return { dir, xml: `${dir}/${name}.xml`, pid: `${dir}/${name}.pid`, failed: `${roots.run}/failed/${name}` };
-}
-
-/**
- * A background teardown (`stopped`, hooks/network): the same files as a build's, under
- * stopping/; the network's state directory holds STOP_BACKGROUND while its stop may run so.
- */
-export function stopPaths(roots: Roots, name: string): Omit<BuildPaths, "failed"> {
-  const dir = `${roots.run}/stopping`;
-  return { dir, xml: `${dir}/${name}.xml`, pid: `${dir}/${name}.pid` };
-}
-
-export const STOP_BACKGROUND = "stop-background";
 
 /** Documents vnat has validated, by hash, for the shell hook's fast path (core/hookcache.ts). */
 export function hookCacheDir(roots: Roots): string {

@@ -47,7 +47,7 @@ export type StartStep = (typeof START_STEPS)[number];
 export interface ApplyContext {
   runner: Runner;
   roots: Roots;
-  /** test-only fault injection: fail right after this step has succeeded */
+  /** test-only fault injection: fail ("STEP") or hang until killed ("hang:STEP") right after this step has succeeded */
   failpoint?: string;
 }
 
@@ -181,6 +181,8 @@ function startRun(
           throw new StepError(step, (e as Error).message);
         }
         if (ctx.failpoint === step) throw new StepError(step, "injected failure (VNAT_FAILPOINT)");
+        // tests of crashes: the build stops here until the test kills it
+        if (ctx.failpoint === `hang:${step}`) await new Promise(() => setInterval(() => {}, 1 << 30));
       }
     } catch (e) {
       const rollbackErrors = await rollback(undos);

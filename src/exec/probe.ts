@@ -16,7 +16,7 @@ import { netPaths, type Roots } from "../core/paths.ts";
 import { NFT_TABLE, attachFdb, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
-import { buildFailure } from "../adapters/background.ts";
+import { networkBusy, readSeq } from "./netlock.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
 import { listPorts } from "../adapters/ports.ts";
 import { listStates } from "../adapters/state.ts";
@@ -103,6 +103,12 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
   return { observations, strayLinks, strayFdb };
 }
 
+/** The network's lock (taken and dropped at once when free: it is free unless an event runs) and its last event. */
+async function probeEvents(roots: Roots, name: string): Promise<NonNullable<NetObservation["events"]>> {
+  const { seq, event, outcome } = await readSeq(roots, name);
+  return { busy: networkBusy(roots, name), seq, last: event, outcome };
+}
+
 /** Where a network's macvlans would have fdb entries, whichever way it is attached now. */
 function networkFdb(spec: NetSpec): FdbEntry[] {
   return attachFdb(spec, { lan: "macvlan", uplink: "macvlan" });
@@ -129,7 +135,7 @@ async function observeOne(
     ...(spec ? { spec } : {}),
     ...(d?.error ? { specError: d.error } : {}),
     netns: { name: k.netns, present: inside !== undefined },
-    ...(await buildFailure(opts.roots, name).then((f) => (f !== undefined ? { buildFailure: f } : {}))),
+    events: await probeEvents(opts.roots, name),
     lanHost,
     uplinkHost,
     attach: state?.attach ?? inferAttachments(lanHost.present, uplinkHost.present, spec?.uplink.attach),

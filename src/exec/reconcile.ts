@@ -1,6 +1,9 @@
 // `vnat reconcile`: observe everything, plan per network, repair what drifted, then look
-// again at what was touched. Networks are repaired a few at a time; a network a hook is
-// starting right now is left to the hook.
+// again at what was touched. Networks are repaired a few at a time, each under its lock
+// (exec/netlock.ts), and only when no event of it finished since reconcile looked: the
+// sequence read before libvirt was asked must still be the one under the lock. libvirt
+// is never asked while a network's lock is held (a hook of that network may be waiting
+// for the lock inside libvirt's own lock of the network).
 import type { FdbEntry } from "../core/attach.ts";
 import { deleteFdb } from "./fdb.ts";
 import { describeRepair, planNetwork, type NetPlan } from "../core/drift.ts";
@@ -10,16 +13,10 @@ import type { ApplyContext } from "./apply.ts";
 import { probeAll, type ProbeOptions } from "./probe.ts";
 import { mapLimit } from "./probe-netns.ts";
 import { applyRepair } from "./repair.ts";
-import { buildInFlight, clearBuildFailure, pruneCacheEntries, stopInFlight } from "../adapters/background.ts";
+import { pruneCacheEntries } from "../adapters/hookcache-store.ts";
+import { heldFlocks, lockNetwork, networkBusy, readAllSeqs } from "./netlock.ts";
 import { deleteLinks } from "./teardown.ts";
 
-/** A hook's start takes well under a second; a "starting" state older than this is a crash. */
-const STARTING_GRACE_MS = 60_000;
-/**
- * A hook's `started` finishes (state "active") a moment before libvirt lists the network
- * as active: a namespace that recent is not taken for an orphan.
- */
-const ORPHAN_GRACE_MS = 10_000;
 /** with more networks to repair than this, progress starts with a count */
 const PROGRESS_HEADER_FROM = 10;
 
@@ -30,7 +27,11 @@ export interface ReconcileOptions extends ProbeOptions {
   /** one line per event, for the user */
   progress: (line: string) => void;
   failpoint?: string;
-  now?: () => number;
+  /**
+   * every network's event sequence, read before libvirt was asked (exec/netlock.ts); read
+   * when reconcile starts if absent
+   */
+  seqBefore?: Map<string, number>;
 }
 
 export interface NetOutcome {
@@ -51,7 +52,9 @@ export interface ReconcileReport {
 }
 
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
-  const now = opts.now ?? Date.now;
+  const seqBefore = opts.seqBefore ?? (await readAllSeqs(opts.roots));
+  // the sequences as reconcile leaves them: its own repairs move them too
+  const expected = new Map(seqBefore);
   const { observations, strayLinks, strayFdb } = await probeAll(opts);
   // a libvirt that lists no network at all is more likely the wrong one (VNAT_LIBVIRT_URI,
   // a daemon still starting) than a host whose every vnat network was stopped behind the hook
@@ -62,17 +65,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const v = evaluate(o);
     const plan = planNetwork(o, v);
     if (plan.repairs.length === 0 && plan.unfixable.length === 0) continue;
-    const age = o.state ? now() - Date.parse(o.state.startedAt) : Infinity;
     const skipped =
-      (o.state?.phase === "starting" && age < STARTING_GRACE_MS) || (await buildInFlight(opts.roots, o.name))
-        ? "a hook is starting it"
-        : (await stopInFlight(opts.roots, o.name))
-          ? "a hook is stopping it"
-          : v.health === "orphan" && age < ORPHAN_GRACE_MS
-            ? "started moments ago: libvirt may not list it as active yet"
-            : v.health === "orphan" && blind
-              ? "libvirt lists no network at all, so nothing is removed (check VNAT_LIBVIRT_URI; --force removes it)"
-              : undefined;
+      v.health === "orphan" && blind
+        ? "libvirt lists no network at all, so nothing is removed (check VNAT_LIBVIRT_URI; --force removes it)"
+        : undefined;
     if (skipped) {
       outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped });
       continue;
@@ -105,16 +101,28 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       return;
     }
     const t0 = performance.now();
-    for (const r of plan.repairs) {
-      try {
-        await applyRepair(ctx, r);
-      } catch (e) {
-        outcome.failed.push(oneLine(e));
-        break; // later repairs assume the earlier ones worked
+    const lock = await lockNetwork(opts.roots, plan.name);
+    try {
+      if (lock!.seq !== (seqBefore.get(plan.name) ?? 0)) {
+        outcome.planned = [];
+        outcome.remaining = [];
+        outcome.skipped = "an event of it finished while reconcile looked (checked again at the next run)";
+        opts.progress(`[${n}/${total}] ${plan.name}: skipped: ${outcome.skipped}`);
+        return;
       }
+      for (const r of plan.repairs) {
+        try {
+          await applyRepair(ctx, r);
+        } catch (e) {
+          outcome.failed.push(oneLine(e));
+          break; // later repairs assume the earlier ones worked
+        }
+      }
+      await lock!.finish("reconcile", outcome.failed.length ? "failed" : "ok");
+      expected.set(plan.name, lock!.seq);
+    } finally {
+      await lock!.release();
     }
-    // a namespace the hook failed to build in the background is up now: guests may attach again
-    if (outcome.failed.length === 0) await clearBuildFailure(opts.roots, plan.name);
     const ms = Math.round(performance.now() - t0);
     const what = outcome.planned.join("; ");
     opts.progress(
@@ -123,7 +131,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   });
 
   const strayFailed: string[] = [];
-  if (strayLinks.length && !blind) {
+  // Strays carry no network's name: a network defined and started after libvirt was asked
+  // would look like one. Swept only when no network's lock is held and no sequence moved.
+  const quiet = !blind && (await sweepIsSafe(opts, expected));
+  if (strayLinks.length && quiet) {
     if (opts.dryRun) opts.progress(`would remove stray interfaces: ${strayLinks.join(", ")}`);
     else
       await deleteLinks(opts.runner, strayLinks, 0).then(
@@ -131,7 +142,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         (e: unknown) => strayFailed.push(oneLine(e)),
       );
   }
-  if (strayFdb.length && !blind) {
+  if (strayFdb.length && quiet) {
     const list = strayFdb.map((e) => `${e.mac} on ${e.bridge}`).join(", ");
     if (opts.dryRun) opts.progress(`would remove stray fdb entries: ${list}`);
     else
@@ -149,6 +160,14 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   if (!opts.dryRun) await verify(opts, outcomes);
   outcomes.sort((a, b) => a.name.localeCompare(b.name));
   return { checked: observations.length, outcomes, strayLinks, strayFdb, strayFailed };
+}
+
+/** True when no event of any network runs, or ran besides reconcile's own, since reconcile looked. */
+async function sweepIsSafe(opts: ReconcileOptions, expected: Map<string, number>): Promise<boolean> {
+  const now = await readAllSeqs(opts.roots);
+  for (const [name, seq] of now) if (seq !== (expected.get(name) ?? 0)) return false;
+  const held = heldFlocks();
+  return ![...now.keys()].some((name) => networkBusy(opts.roots, name, held));
 }
 
 /** Probes the repaired networks again: what is still wrong is reported, not assumed fixed. */

@@ -1,27 +1,29 @@
 // What vnat does for each libvirt network event. Pure dispatch over the executor and
 // adapters; the only process exit is in main.ts.
+//
+// Every event runs holding the network's kernel lock (exec/netlock.ts), the same lock the
+// CLI's live edits and reconcile's repairs take: libvirt sends one network's events one at a
+// time, and nothing else of vnat's may run between them. `started` builds the whole
+// namespace before it answers, so when `virsh net-start` returns 0 the network serves
+// DHCP, DNS and NAT, as libvirt's own NAT network does.
 import type { Logger } from "pino";
+import { unlink, writeFile, mkdir } from "node:fs/promises";
 import { buildSpec, type NetSpec } from "../core/spec.ts";
-import { conflict, invalid } from "../core/errors.ts";
+import { conflict, invalid, oneLine, VnatError } from "../core/errors.ts";
 import { HASH_RE, renderCacheEntry } from "../core/hookcache.ts";
 import { printable, validateNetworkName } from "../core/names.ts";
 import { parseHookData, type HookData } from "../core/hookdata.ts";
 import type { Roots } from "../core/paths.ts";
-import { netPaths } from "../core/paths.ts";
-import { loadConfig, loadConfigHashed } from "../adapters/config-file.ts";
-import type { Config } from "../core/config.ts";
+import { netLockPaths, netPaths } from "../core/paths.ts";
+import { loadConfigHashed } from "../adapters/config-file.ts";
 import { readState } from "../adapters/state.ts";
-import {
-  allowBackgroundStop,
-  buildFailure,
-  clearBuildFailure,
-  waitForBuild,
-  waitForStop,
-  writeCacheEntry,
-} from "../adapters/background.ts";
+import { writeCacheEntry } from "../adapters/hookcache-store.ts";
 import { removePort, recordPort } from "../adapters/ports.ts";
+import { netnsExists } from "../adapters/sysfs.ts";
 import { startNetwork } from "../exec/apply.ts";
 import { teardownNetwork } from "../exec/teardown.ts";
+import { withNetworkLock } from "../exec/netlock.ts";
+import { removeLeakedBridge } from "../exec/leaked-bridge.ts";
 import type { Runner } from "../exec/run.ts";
 import type { HookCall } from "./event.ts";
 import { preflight } from "./preflight.ts";
@@ -31,22 +33,28 @@ export interface HookEnv {
   roots: Roots;
   log: Logger;
   failpoint?: string;
-  /** this process runs in the background (a `started` build or a `stopped` teardown) and does its own waiting */
-  background?: boolean;
   /** the shell hook's hash of this event (hooks/network): a validated document is remembered by it */
   cacheKey?: { key: string; configHash: string };
 }
 
-/** Lets the shell hook answer this document's next `start begin` / `started` by itself. */
-async function remember(env: HookEnv, spec: NetSpec, config: Config, configHash: string): Promise<void> {
+/** Lets the shell hook answer this document's next `start begin` by itself. */
+async function remember(env: HookEnv, spec: NetSpec, configHash: string): Promise<void> {
   if (!env.cacheKey || !HASH_RE.test(env.cacheKey.key)) return;
   // the config the shell hashed must be the one this answer came from
   if (configHash !== env.cacheKey.configHash) return;
-  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, renderCacheEntry(spec, configHash, config.start));
+  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, renderCacheEntry(spec, configHash));
 }
 
+/** "a `started` of NAME reached vnat": set before anything is built, cleared by success or a stop. */
+async function markBegun(roots: Roots, name: string): Promise<void> {
+  const p = netLockPaths(roots, name);
+  await mkdir(p.dir, { recursive: true, mode: 0o700 });
+  await writeFile(p.begun, "");
+}
+const clearBegun = (roots: Roots, name: string): Promise<void> =>
+  unlink(netLockPaths(roots, name).begun).catch(() => {});
+
 export async function handle(call: HookCall, data: HookData, env: HookEnv): Promise<void> {
-  const { log } = env;
   // The name becomes paths and kernel names for every event (stopped and port events too),
   // and libvirt always passes the network's own name: anything else is not libvirt talking.
   validateNetworkName(call.name);
@@ -54,56 +62,73 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
     throw invalid(
       `network "${call.name}": hook data names network "${printable(data.network.name, 32)}" (expected the same name)`,
     );
-  // libvirt sends a network's events in order; a background build is the one thing that may still run
-  if (call.event !== "start-begin" && !env.background) await waitForBuild(env.roots, call.name);
+  if (call.event === "started-begin") await markBegun(env.roots, call.name);
+  await withNetworkLock(env.roots, call.name, async (lock) => {
+    try {
+      await dispatch(call, data, env);
+    } catch (e) {
+      await lock.finish(call.event, "failed");
+      throw e;
+    }
+    await lock.finish(call.event, "ok");
+  });
+}
+
+async function dispatch(call: HookCall, data: HookData, env: HookEnv): Promise<void> {
+  const { log, roots } = env;
   switch (call.event) {
     case "start-begin": {
-      // a teardown of this network still running in the background (`stopped`) finishes first
-      await waitForStop(env.roots, call.name);
-      const { config, hash } = await loadConfigHashed(env.roots.config);
+      const { config, hash } = await loadConfigHashed(roots.config);
       const spec = buildSpec(data.network, config);
-      await preflight(spec, env.roots);
-      await remember(env, spec, config, hash).catch((e: unknown) =>
-        log.warn({ network: spec.name, err: e }, "not remembered"),
-      );
+      // a start whose `started` failed left libvirt's bridge behind: without this, libvirt
+      // could not create it again ("File exists")
+      const removed = await removeLeakedBridge(env.runner, roots, spec);
+      if (removed) log.warn({ network: spec.name, bridge: spec.lanBridge }, "removed the bridge a failed start left");
+      await preflight(spec, roots);
+      await remember(env, spec, hash).catch((e: unknown) => log.warn({ network: spec.name, err: e }, "not remembered"));
       log.info({ network: spec.name, event: "start-begin" }, "validated");
       return;
     }
     case "started-begin": {
-      await waitForStop(env.roots, call.name);
-      const config = await loadConfig(env.roots.config);
+      const { config } = await loadConfigHashed(roots.config);
       const spec = buildSpec(data.network, config);
-      await preflight(spec, env.roots);
-      // converge first: a crashed start or a lost `stopped` may have left vnat objects behind
-      if (await readState(env.roots, spec.name)) {
-        const errors = await teardownNetwork(env.runner, env.roots, spec.name);
-        if (errors.length) log.warn({ network: spec.name, errors }, "leftovers not fully removed");
+      try {
+        await preflight(spec, roots);
+        // converge first: a killed start or a lost `stopped` may have left vnat objects behind
+        if ((await readState(roots, spec.name)) || netnsExists(spec.names.netns)) {
+          const errors = await teardownNetwork(env.runner, roots, spec.name);
+          if (errors.length) log.warn({ network: spec.name, errors }, "leftovers not fully removed");
+        }
+        const t0 = performance.now();
+        await startNetwork({ runner: env.runner, roots, failpoint: env.failpoint }, spec);
+        log.info({ network: spec.name, ms: Math.round(performance.now() - t0) }, "namespace started");
+      } catch (e) {
+        const why = oneLine(e);
+        log.error({ network: spec.name, err: e }, "start failed");
+        const tail = ` (libvirt keeps bridge "${spec.lanBridge}" after a failed start; the next virsh net-start of "${spec.name}" removes it)`;
+        throw e instanceof VnatError ? new VnatError(e.kind, `${why}${tail}`) : new Error(`${why}${tail}`);
       }
-      const t0 = performance.now();
-      await startNetwork({ runner: env.runner, roots: env.roots, failpoint: env.failpoint }, spec);
-      await allowBackgroundStop(env.roots, spec.name, config.start === "background");
-      await clearBuildFailure(env.roots, spec.name);
-      log.info({ network: spec.name, ms: Math.round(performance.now() - t0) }, "namespace started");
+      await clearBegun(roots, spec.name);
       return;
     }
     case "stopped-end": {
-      const errors = await teardownNetwork(env.runner, env.roots, call.name);
+      const errors = await teardownNetwork(env.runner, roots, call.name);
       if (errors.length) log.warn({ network: call.name, errors }, "teardown left errors");
       else log.info({ network: call.name }, "namespace removed");
-      await clearBuildFailure(env.roots, call.name);
+      await clearBegun(roots, call.name);
       return;
     }
     case "port-created": {
-      const failed = await buildFailure(env.roots, call.name);
-      if (failed !== undefined)
+      const state = await readState(roots, call.name);
+      if (state?.phase !== "active" || !netnsExists(state.netns))
         throw conflict(
-          `network "${call.name}": vnat could not build its namespace (${failed}); guests cannot attach until it is fixed (vnat reconcile ${call.name}, or virsh net-destroy and net-start)`,
+          `network "${call.name}": vnat has no namespace for it, so a guest attached now would get no DHCP, DNS or NAT (vnat reconcile ${call.name}, or virsh net-destroy and net-start)`,
         );
-      if (data.port) await recordPort(netPaths(env.roots, data.network.name).ports, data.port);
+      if (data.port) await recordPort(netPaths(roots, call.name).ports, data.port);
       return;
     }
     case "port-deleted":
-      if (data.port) await removePort(netPaths(env.roots, data.network.name).ports, data.port);
+      if (data.port) await removePort(netPaths(roots, call.name).ports, data.port);
       return;
     default:
       return;

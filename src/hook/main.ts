@@ -21,18 +21,11 @@ async function main(): Promise<number> {
   if (call.event === "other" || call.event === "updated") return 0;
   if (!mentionsVnat(stdin)) return 0;
 
-  const [
-    { handle, parseHookData },
-    { roots },
-    { openLog },
-    { processRunner },
-    { buildInBackground, stopInBackground },
-  ] = await Promise.all([
+  const [{ handle, parseHookData }, { roots }, { openLog }, { processRunner }] = await Promise.all([
     import("./handlers.ts"),
     import("../adapters/roots.ts"),
     import("../adapters/log.ts"),
     import("../exec/run.ts"),
-    import("./background.ts"),
   ]);
   const r = roots();
   const log = await openLog(r.log, "hook");
@@ -44,18 +37,8 @@ async function main(): Promise<number> {
     ...(failpoint ? { failpoint } : {}),
     ...(key && configHash ? { cacheKey: { key, configHash } } : {}),
   };
-  // the shell hook (hooks/network) runs a `started` event this way and has already returned to libvirt
-  if (process.env.VNAT_HOOK_BACKGROUND === "1" && call.event === "started-begin") {
-    await buildInBackground(call, () => parseHookData(stdin), { ...env, background: true });
-    return 0;
-  }
-  if (process.env.VNAT_HOOK_BACKGROUND === "1" && call.event === "stopped-end") {
-    await stopInBackground(call, () => parseHookData(stdin), env);
-    return 0;
-  }
   try {
-    const data = parseHookData(stdin);
-    await handle(call, data, env);
+    await handle(call, parseHookData(stdin), env);
     return 0;
   } catch (e) {
     log.error({ network: call.name, op: call.op, subop: call.subop, err: e }, "hook failed");

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { loadConfig } from "../adapters/config-file.ts";
 import { probeNetworks } from "../adapters/host-view.ts";
 import { destroyNetwork, startNetwork, undefineNetwork } from "../adapters/libvirt.ts";
-import { removeCacheEntries } from "../adapters/background.ts";
+import { removeCacheEntries } from "../adapters/hookcache-store.ts";
 import { roots } from "../adapters/roots.ts";
 import { netCreate } from "../cli/net-create.ts";
 import { providerAdd, providerRemove } from "../cli/provider-actions.ts";

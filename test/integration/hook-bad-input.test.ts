@@ -41,15 +41,83 @@ async function refused(name: string, stdin: string, re: RegExp, env: Record<stri
 
 describe("start begin refuses bad input", () => {
   const cases: Array<[string, () => [string, string, RegExp]]> = [
-    ["malformed XML", () => [good.name, `<hookData><network xmlns:vnat="urn:vnat:network:1">`, /^vnat: hook data: malformed XML at line 1: /]],
-    ["vnat metadata without a lan", () => [good.name, hookData({ ...good, metadata: `<vnat:network xmlns:vnat="urn:vnat:network:1"><vnat:uplink address="198.51.100.31/24"/></vnat:network>` }), /^vnat: network "t\w+b": missing <vnat:lan address="A.B.C.D\/N"> \(the guests' gateway\)$/]],
-    ["invalid lan CIDR", () => [good.name, hookData({ ...good, lan: "10.0.0.1/33" }), /^vnat: network "t\w+b": lan address "10.0.0.1\/33": not an IPv4 address with prefix \(expected A.B.C.D\/N\)$/]],
-    ["invalid uplink CIDR", () => [good.name, hookData({ ...good, uplink: "198.51.100.999/24" }), /uplink address "198.51.100.999\/24": not an IPv4 address with prefix/]],
-    ["gateway outside its subnet", () => [good.name, hookData({ ...good, gateway: "198.51.99.1" }), /^vnat: network "t\w+b": uplink gateway 198.51.99.1 is outside the uplink subnet 198.51.100.0\/24 \(expected a host address in it\)$/]],
-    ["missing provider bridge", () => [good.name, hookData({ ...good, uplinkBridge: `vtz-${tag}` }), new RegExp(`^vnat: network "t\\w+b": provider bridge "vtz-${tag}" does not exist \\(create it, or name an existing bridge in <vnat:uplink bridge=…>\\)$`)]],
-    ["shell metacharacters in the name", () => ["a$(reboot)", hookData({ ...good, name: "a$(reboot)" }), /^vnat: network name "a\$\(reboot\)": only letters, digits/]],
-    ["a 64-character name", () => ["x".repeat(64), hookData({ ...good, name: "x".repeat(64) }), /^vnat: network name "x{40}…" is 64 characters \(vnat allows at most 32\)$/]],
-    ["a control character in a value", () => [good.name, hookData({ ...good, lan: "10.0.0.1/24\u0007" }), /lan address "10.0.0.1\/24\?": not an IPv4 address with prefix/]],
+    [
+      "malformed XML",
+      () => [
+        good.name,
+        `<hookData><network xmlns:vnat="urn:vnat:network:1">`,
+        /^vnat: hook data: malformed XML at line 1: /,
+      ],
+    ],
+    [
+      "vnat metadata without a lan",
+      () => [
+        good.name,
+        hookData({
+          ...good,
+          metadata: `<vnat:network xmlns:vnat="urn:vnat:network:1"><vnat:uplink address="198.51.100.31/24"/></vnat:network>`,
+        }),
+        /^vnat: network "t\w+b": missing <vnat:lan address="A.B.C.D\/N"> \(the guests' gateway\)$/,
+      ],
+    ],
+    [
+      "invalid lan CIDR",
+      () => [
+        good.name,
+        hookData({ ...good, lan: "10.0.0.1/33" }),
+        /^vnat: network "t\w+b": lan address "10.0.0.1\/33": not an IPv4 address with prefix \(expected A.B.C.D\/N\)$/,
+      ],
+    ],
+    [
+      "invalid uplink CIDR",
+      () => [
+        good.name,
+        hookData({ ...good, uplink: "198.51.100.999/24" }),
+        /uplink address "198.51.100.999\/24": not an IPv4 address with prefix/,
+      ],
+    ],
+    [
+      "gateway outside its subnet",
+      () => [
+        good.name,
+        hookData({ ...good, gateway: "198.51.99.1" }),
+        /^vnat: network "t\w+b": uplink gateway 198.51.99.1 is outside the uplink subnet 198.51.100.0\/24 \(expected a host address in it\)$/,
+      ],
+    ],
+    [
+      "missing provider bridge",
+      () => [
+        good.name,
+        hookData({ ...good, uplinkBridge: `vtz-${tag}` }),
+        new RegExp(
+          `^vnat: network "t\\w+b": provider bridge "vtz-${tag}" does not exist \\(create it, or name an existing bridge in <vnat:uplink bridge=…>\\)$`,
+        ),
+      ],
+    ],
+    [
+      "shell metacharacters in the name",
+      () => [
+        "a$(reboot)",
+        hookData({ ...good, name: "a$(reboot)" }),
+        /^vnat: network name "a\$\(reboot\)": only letters, digits/,
+      ],
+    ],
+    [
+      "a 64-character name",
+      () => [
+        "x".repeat(64),
+        hookData({ ...good, name: "x".repeat(64) }),
+        /^vnat: network name "x{40}…" is 64 characters \(vnat allows at most 32\)$/,
+      ],
+    ],
+    [
+      "a control character in a value",
+      () => [
+        good.name,
+        hookData({ ...good, lan: "10.0.0.1/24\u0007" }),
+        /lan address "10.0.0.1\/24\?": not an IPv4 address with prefix/,
+      ],
+    ],
   ];
   for (const [what, make] of cases)
     test(what, async () => {
@@ -75,7 +143,9 @@ describe("start begin refuses bad input", () => {
     await refused(
       other.name,
       hookData(other),
-      new RegExp(`^vnat: network "${other.name}": uplink 198.51.100.31 on bridge "vtp-\\w+" is already used by active vnat network "${good.name}"$`),
+      new RegExp(
+        `^vnat: network "${other.name}": uplink 198.51.100.31 on bridge "vtp-\\w+" is already used by active vnat network "${good.name}"$`,
+      ),
     );
     // and at `started` too, should libvirt call it anyway
     const s = await runHook(other.name, "started", "begin", hookData(other));

@@ -83,14 +83,15 @@ try {
 });
 
 test("the hook's remembered documents: a new entry replaces the network's older ones; prune keeps known networks", async () => {
-  const { pruneCacheEntries, removeCacheEntries, writeCacheEntry } = await import("../../src/adapters/background.ts");
+  const { pruneCacheEntries, removeCacheEntries, writeCacheEntry } =
+    await import("../../src/adapters/hookcache-store.ts");
   const roots = { run: join(dir, "run-cache"), config: "", log: "" };
   const cache = join(roots.run, "hook-cache");
   const [k1, k2, k3] = ["1", "2", "3"].map((c) => c.repeat(64));
-  await writeCacheEntry(roots, "a", k1!, "mode background\n");
-  await writeCacheEntry(roots, "a.b", k1!, "mode background\n");
-  await writeCacheEntry(roots, "a", k2!, "mode background\n"); // a's k1 goes, a.b's stays
-  await writeCacheEntry(roots, "gone", k3!, "mode background\n");
+  await writeCacheEntry(roots, "a", k1!, "config x\n");
+  await writeCacheEntry(roots, "a.b", k1!, "config x\n");
+  await writeCacheEntry(roots, "a", k2!, "config x\n"); // a's k1 goes, a.b's stays
+  await writeCacheEntry(roots, "gone", k3!, "config x\n");
   assert.deepEqual(readdirSync(cache).sort(), [`a.${k2}`, `a.b.${k1}`, `gone.${k3}`]);
   await pruneCacheEntries(roots, ["a", "a.b"]);
   assert.deepEqual(readdirSync(cache).sort(), [`a.${k2}`, `a.b.${k1}`]);

@@ -14,9 +14,7 @@ import { chmod, chown, mkdir, readFile, rm, rmdir, unlink, writeFile } from "nod
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { awaitBuilt, waitForStop } from "../../src/adapters/background.ts";
 import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
-import { roots } from "../../src/adapters/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { forgetAtExit } from "./hook.ts";
 import { run, sh, sleep, waitFor, type ShResult } from "./sh.ts";
@@ -43,23 +41,10 @@ export function libvirtUnavailable(): string | undefined {
 export const virshRaw = (args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> =>
   sh("virsh", ["-c", URI, ...args], { check: opts.check, timeoutMs: opts.timeoutMs ?? 60_000, env: { LC_ALL: "C" } });
 
-/**
- * virsh as the user runs it. `net-start` of a vnat network returns as soon as libvirt is
- * done; the hook finishes the namespace right after it (config "start": "background"), so
- * here, as in `vnat demo`, a net-start also waits for that build, and a build that failed
- * makes the start fail with vnat's reason (the raw behaviour: test/integration/hook-background).
- * A `net-destroy` waits likewise for the teardown the hook runs right after it.
- */
+/** virsh as the user runs it: `net-start` returns when vnat's namespace serves, `net-destroy` when it is gone. */
 export async function virsh(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<ShResult> {
   if (args[0] === "net-start" && args[1] !== undefined) forgetAtExit(args[1]);
-  const r = await virshRaw(args, opts);
-  const name = args[1];
-  if (args[0] === "net-destroy" && r.exitCode === 0 && name !== undefined) await waitForStop(roots(), name);
-  if (args[0] !== "net-start" || r.exitCode !== 0 || name === undefined) return r;
-  const failure = await awaitBuilt(roots(), name);
-  if (failure === undefined) return r;
-  if (opts.check) throw new Error(`virsh net-start ${name}: vnat's background start failed: ${failure}`);
-  return { ...r, exitCode: 1, stderr: `${r.stderr}vnat: ${failure}\n` };
+  return virshRaw(args, opts);
 }
 
 /** pids whose /proc/PID/comm is exactly NAME. */

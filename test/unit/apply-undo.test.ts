@@ -124,7 +124,10 @@ describe("startNetwork undo", () => {
 
   test("any other address error fails at once", async () => {
     const runner = recorder({ failCmd: "-n vnat-undo -batch -" });
-    await assert.rejects(startNetwork(ctx(runner), spec), /step "addresses" failed: ip -batch: boom: simulated \(everything undone\)/);
+    await assert.rejects(
+      startNetwork(ctx(runner), spec),
+      /step "addresses" failed: ip -batch: boom: simulated \(everything undone\)/,
+    );
     assert.equal(runner.calls.filter((c) => c.startsWith("ip -n vnat-undo -batch -")).length, 1);
   });
 

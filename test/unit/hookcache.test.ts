@@ -25,13 +25,12 @@ const spec = buildSpec(
 );
 
 describe("hook cache entry", () => {
-  test("names the config, the mode, the bridge, every claim and every kernel name", () => {
+  test("names the config, the bridges, every claim and every kernel name", () => {
     const k = kernelNames("net1");
     assert.equal(
-      renderCacheEntry(spec, "c".repeat(64), "background"),
+      renderCacheEntry(spec, "c".repeat(64)),
       [
         `config ${"c".repeat(64)}`,
-        "mode background",
         "bridge br-prov",
         "claim br-prov@198.51.100.21",
         "claim br-prov@198.51.100.77",

@@ -197,7 +197,8 @@ describe("inbound rendering (golden)", () => {
   test("floating address added before wan0 comes up", () =>
     assertGolden("netns-inbound.batch", renderNetnsBatch(s).join("\n") + "\n"));
   test("dhcp hosts file", () => assertGolden("dhcp-hosts.txt", renderDhcpHosts(s.hosts ?? [])));
-  test("no inbound: the ruleset is the plain one", () => assert.doesNotMatch(renderNft(spec(""), []), /dnat|ct status/));
+  test("no inbound: the ruleset is the plain one", () =>
+    assert.doesNotMatch(renderNft(spec(""), []), /dnat|ct status/));
 });
 
 describe("metadata round trip", () => {

@@ -321,8 +321,13 @@ describe("parseConfig", () => {
     assert.equal(buildSpec(net, withAttach("auto")).uplink.attach, undefined);
     for (const kind of ["veth", "macvlan"] as const) assert.equal(buildSpec(net, withAttach(kind)).uplink.attach, kind);
   });
-  test(`"start" is background unless the config says foreground`, () => {
-    assert.equal(parseConfig("x", "{}").start, "background");
-    assert.equal(parseConfig("x", `{"start": "foreground"}`).start, "foreground");
+  test(`"start" may only say "foreground": the background start is gone, with a message that says so`, () => {
+    assert.deepEqual(parseConfig("x", `{"start": "foreground"}`), parseConfig("x", "{}"));
+    assert.throws(
+      () => parseConfig("x", `{"start": "background"}`),
+      (e: Error) =>
+        e.message ===
+        `config x: "start" must be "foreground", got "background" (the background start was removed: vnat builds before virsh net-start returns; delete the key)`,
+    );
   });
 });

@@ -52,6 +52,12 @@ export function netLockPaths(roots: Roots, name: string): { dir: string; lock: s
   return { dir, lock: `${dir}/${name}.lock`, seq: `${dir}/${name}.seq`, begun: `${dir}/${name}.begun` };
 }
 
+/** The hook's resident agent of one bundle (hook/agent.ts): its socket, its lock and "PID STARTTIME". */
+export function agentPaths(roots: Roots, buildId: string): { dir: string; socket: string; lock: string; pid: string } {
+  const dir = `${roots.run}/agent`;
+  return { dir, socket: `${dir}/${buildId}.sock`, lock: `${dir}/${buildId}.lock`, pid: `${dir}/${buildId}.pid` };
+}
+
 /** Documents vnat has validated, by hash, for the shell hook's fast path (core/hookcache.ts). */
 export function hookCacheDir(roots: Roots): string {
   return `${roots.run}/hook-cache`;

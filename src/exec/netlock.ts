@@ -37,7 +37,7 @@ export interface LockWait {
 }
 
 /** flock(1) on this process's file: 0 taken, 1 held by someone else (-n) or timed out (-w). */
-function flockFd(fh: FileHandle, args: string[]): Promise<number> {
+export function flockFd(fh: FileHandle, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn("flock", [...args, "3"], { stdio: ["ignore", "ignore", "pipe", fh.fd] });
     let err = "";

@@ -63,9 +63,13 @@ export function firstLine(text: string): string {
  * Starts a short-lived helper fully detached (own session, no stdio), so it never holds
  * the hook's pipes and libvirt never waits for it. Returns false when it cannot start.
  */
-export function spawnDetached(cmd: string, args: readonly string[]): Promise<boolean> {
+export function spawnDetached(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { detached: true, stdio: "ignore" });
+    const child = spawn(cmd, args, { detached: true, stdio: "ignore", ...opts });
     child.once("error", () => resolve(false));
     child.once("spawn", () => {
       child.unref();

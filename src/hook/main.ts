@@ -2,7 +2,7 @@
 // The only place the hook exits. stdout stays silent; stderr gets one line on failure.
 // Start-up is on the user's critical path (every network and guest-port event), so an
 // event for a network without vnat metadata returns before anything heavy is loaded.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { oneLine, VnatError } from "../core/errors.ts";
 import { mentionsVnat } from "../core/hookdata.ts";
 import { parseArgv } from "./event.ts";
@@ -17,6 +17,7 @@ async function main(): Promise<number> {
   } catch {
     /* no stdin */
   }
+  if (process.argv[2] === "--agent") return serveAgent();
   const call = parseArgv(process.argv.slice(2));
   if (call.event === "other" || call.event === "updated") return 0;
   if (!mentionsVnat(stdin)) return 0;
@@ -43,7 +44,28 @@ async function main(): Promise<number> {
   } catch (e) {
     log.error({ network: call.name, op: call.op, subop: call.subop, err: e }, "hook failed");
     throw e;
+  } finally {
+    // the next event of any network is handed to a warm agent (hook/agent.ts); a hook run with
+    // test overrides never starts one (the shell hands such events only to Node)
+    if (agentWanted(process.env)) (await import("./agent.ts")).ensureAgent(r, existsSync);
   }
+}
+
+/** The shell hook uses the agent only where libvirt's own environment holds (hooks/network, to_agent). */
+function agentWanted(env: NodeJS.ProcessEnv): boolean {
+  return !["VNAT_CONFIG", "VNAT_LOG_DIR", "VNAT_FAILPOINT", "VNAT_HOST_NETNS", "VNAT_NO_AGENT"].some((k) => env[k]);
+}
+
+async function serveAgent(): Promise<number> {
+  const [{ runAgent }, { roots }, { openLog }, { processRunner }] = await Promise.all([
+    import("./agent.ts"),
+    import("../adapters/roots.ts"),
+    import("../adapters/log.ts"),
+    import("../exec/run.ts"),
+  ]);
+  const r = roots();
+  await runAgent(r, { runner: processRunner, roots: r, log: await openLog(r.log, "hook") });
+  return 0;
 }
 
 main().then(

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
 import { kernelNames } from "../../src/core/names.ts";
+import { stopAgent } from "../../src/exec/agent-control.ts";
 import { forgetAtExit } from "./hook.ts";
 import { run, sh, sleep, waitFor, type ShResult } from "./sh.ts";
 import { assertNoWorldDebris, type World } from "./world.ts";
@@ -267,6 +268,9 @@ export async function useHook(): Promise<{ release: () => Promise<void>; path: s
       await rm(INSTALLED_MARK, { force: true });
       await rm(USERS, { recursive: true, force: true });
       hupNetworkDaemons();
+      // 3. the resident agent the hook started (src/hook/agent.ts), as the hook it served goes
+      const id = readFileSync(join(REPO, "dist/build-id"), "utf8").trim();
+      await stopAgent({ run: RUN_DIR, config: "", log: "" }, id);
     });
     await rmdir(STATE).catch(() => {}); // fails harmlessly while another test still uses it
   };

@@ -284,8 +284,8 @@ describe("parseConfig", () => {
     ["{", /^config x: not valid JSON/],
     ["[]", /^config x: expected a JSON object$/],
     [`{"provider": []}`, /^config x: unknown key "provider" \(allowed: providers, defaultProvider, start\)$/],
-    [`{"start": "later"}`, /^config x: "start" must be "background" or "foreground", got "later"$/],
-    [`{"start": 1}`, /^config x: "start" must be "background" or "foreground", got 1$/],
+    [`{"start": "later"}`, /^config x: "start" must be "foreground", got "later" \(the background start was removed/],
+    [`{"start": 1}`, /^config x: "start" must be "foreground", got 1 \(the background start was removed/],
     [
       `{"providers": [{"bridge": "br0", "gateway": "1.2.3"}]}`,
       /^provider br0 gateway "1.2.3\/24": not an IPv4 address with prefix/,

@@ -1,0 +1,105 @@
+// The shell hook (hooks/network) and the TypeScript side share one contract: where files
+// live under /run/vnat, which lines a cache entry may hold, which names the shell may turn
+// into paths, and what it sends the agent. The TypeScript is the definition; this test reads
+// the shell and fails when the two drift apart.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { CACHE_KINDS, cacheEntryName } from "../../src/core/hookcache.ts";
+import { validateNetworkName } from "../../src/core/names.ts";
+import { agentPaths, claimsDir, hookCacheDir, netLockPaths, netPaths } from "../../src/core/paths.ts";
+import { parseAgentRequest } from "../../src/hook/agent-protocol.ts";
+
+const SHELL = readFileSync(new URL("../../hooks/network", import.meta.url), "utf8");
+// the shell's own variables stand for the run dir, the network's name and the build id
+const R = { run: "$run", config: "", log: "" };
+
+describe("hooks/network agrees with src/core", () => {
+  test("every path the shell builds is the one core/paths.ts defines", () => {
+    const paths = [
+      `entry=${hookCacheDir(R)}/${cacheEntryName("$name", "$VNAT_HOOK_KEY")}`,
+      `"${netPaths(R, "$name").state}"`,
+      `"${claimsDir(R)}/$value"`,
+      `"${netLockPaths(R, "$name").begun}"`,
+      `sock=${agentPaths(R, "$build").socket}`,
+    ];
+    for (const p of paths) assert.ok(SHELL.includes(p), `hooks/network should contain ${p}`);
+  });
+
+  test("the shell knows exactly the cache entry kinds core/hookcache.ts renders", () => {
+    const loop = SHELL.slice(SHELL.indexOf("while read -r kind value"), SHELL.indexOf('done < "$entry"'));
+    const kinds = [...loop.matchAll(/^ {4}([a-z]+)\)/gm)].map((m) => m[1]);
+    assert.deepEqual(kinds.sort(), [...CACHE_KINDS].sort());
+    assert.match(loop, /^ {4}\*\) fast= ;;$/m, "an unknown kind sends the event to Node");
+  });
+
+  test("a name the shell turns into paths is one validateNetworkName accepts, and back", () => {
+    // the shell's three name checks, run by sh itself on each candidate
+    const checks = SHELL.slice(
+      SHELL.indexOf('case "$name" in [A-Za-z0-9]*)'),
+      SHELL.indexOf('[ -f "${bundle%/*}/build-id" ]'),
+    );
+    const script = `name=$1\nto_node() { echo node; exit 0; }\n${checks}echo shell\n`;
+    const names = [
+      "a",
+      "web1",
+      "a.b-c_d",
+      "x".repeat(32),
+      "x".repeat(33),
+      "-a",
+      ".a",
+      "_a",
+      "a b",
+      "a/b",
+      "a'b",
+      "a;b",
+      "é",
+      "a$b",
+      "",
+      "a\\b",
+    ];
+    for (const name of names) {
+      const r = spawnSync("sh", ["-c", script, "hook", name], { encoding: "utf8" });
+      const shell = r.stdout.trim() === "shell";
+      let ts = true;
+      try {
+        validateNetworkName(name);
+      } catch {
+        ts = false;
+      }
+      assert.equal(
+        shell,
+        ts,
+        `name ${JSON.stringify(name)}: shell ${shell ? "uses it" : "sends it to Node"}, vnat ${ts ? "accepts" : "refuses"} it`,
+      );
+    }
+  });
+
+  test("the agent header the shell writes is the one hook/agent-protocol.ts parses", () => {
+    const printf =
+      /printf '([^']*)' "\$name" "\$op" "\$subop" "\$\{VNAT_HOOK_KEY:--\}" "\$\{VNAT_HOOK_CONFIG:--\}" "\$data"/.exec(
+        SHELL,
+      );
+    assert.ok(printf, "the shell's agent request");
+    assert.equal(printf[1], "%s %s %s %s %s\\n%s\\n");
+    const key = "a".repeat(64);
+    assert.deepEqual(parseAgentRequest(`web start begin ${key} ${"b".repeat(64)}\n<hookData/>\n`), {
+      name: "web",
+      op: "start",
+      subop: "begin",
+      cacheKey: { key, configHash: "b".repeat(64) },
+      data: "<hookData/>\n",
+    });
+    assert.deepEqual(parseAgentRequest("web stopped end - -\n<x/>"), {
+      name: "web",
+      op: "stopped",
+      subop: "end",
+      data: "<x/>",
+    });
+    assert.throws(
+      () => parseAgentRequest("web stopped end\n<x/>"),
+      /expected "NAME OP SUBOP KEY CONFIGHASH", got 3 field/,
+    );
+  });
+});

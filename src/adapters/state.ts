@@ -1,12 +1,17 @@
 // vnat's runtime record of each network it runs (/run/vnat/net/NAME/state.json) and its
-// uplink claims (/run/vnat/claims/BRIDGE@IP, created with O_EXCL so two networks can
-// never both hold one address). The live system stays the authority: these records only
-// say what vnat meant to build and who holds which uplink.
-import { mkdir, open, readdir, unlink } from "node:fs/promises";
+// uplink claims (/run/vnat/claims/BRIDGE@IP, written complete and link(2)ed into place so
+// two networks can never both hold one address). The live system stays the authority:
+// these records only say what vnat meant to build and who holds which uplink.
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import type { Attachments } from "../core/attach.ts";
 import { conflict } from "../core/errors.ts";
+import { kernelNames, validateNetworkName } from "../core/names.ts";
 import { claimPath, claimsDir, netPaths, type Roots } from "../core/paths.ts";
+import { lockNetwork } from "../exec/netlock.ts";
+import { claimHolderLive } from "./claims.ts";
 import { readIfExists, removeTree, writeAtomic } from "./files.ts";
+import { netnsExists } from "./sysfs.ts";
 
 export interface NetState {
   name: string;
@@ -52,35 +57,75 @@ export async function claimOwner(roots: Roots, bridge: string, ip: string): Prom
   return (await readIfExists(claimPath(roots, bridge, ip)))?.trim();
 }
 
+/** A claim's temp file, private to one claimant: no "@" (never read as a claim), "~" is in no network name. */
+const CLAIM_TMP = ".claim~";
+
 /**
- * Claims BRIDGE@IP for a network. A claim held by a network whose namespace is gone
- * (`isLive` false) is stale and taken over.
+ * Claims BRIDGE@IP for network NAME, whose lock the caller holds (the build runs under it).
+ * The claim file is written complete under a private name and link(2)ed into place, so
+ * EEXIST means taken and no reader ever sees an empty or partial claim. A claim held by
+ * another network is a conflict while that network is live (claimHolderLive: an event of it
+ * runs, or its namespace exists); a stale one is broken only under its owner's lock.
+ * `_legacyIsLive` is not consulted (src/exec/inbound.ts still passes one; drop it there).
  */
 export async function claimUplink(
   roots: Roots,
   bridge: string,
   ip: string,
   name: string,
-  isLive: (owner: string) => boolean,
+  _legacyIsLive?: (owner: string) => boolean,
 ): Promise<void> {
-  await mkdir(claimsDir(roots), { recursive: true, mode: 0o700 });
+  const dir = claimsDir(roots);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = claimPath(roots, bridge, ip);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(path, "wx", 0o600);
-      await fh.writeFile(name + "\n");
-      await fh.close();
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  const tmp = `${dir}/${CLAIM_TMP}${name}~${process.pid}~${randomBytes(6).toString("hex")}`;
+  await writeFile(tmp, name + "\n", { mode: 0o600, flag: "wx" });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(tmp, path);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      const owner = await claimOwner(roots, bridge, ip);
+      if (owner === name) return;
+      if (owner !== undefined) await breakStaleClaim(roots, bridge, ip, owner);
+      // released or broken: try again
     }
-    const owner = await claimOwner(roots, bridge, ip);
-    if (owner === name) return;
-    if (owner !== undefined && isLive(owner))
-      throw conflict(`uplink ${ip} on bridge "${bridge}": already used by active vnat network "${owner}"`);
-    await unlink(path).catch(() => {});
+  } finally {
+    await unlink(tmp).catch(() => {});
   }
-  throw conflict(`uplink ${ip} on bridge "${bridge}": could not be claimed (another network keeps taking it)`);
+  throw conflict(`uplink ${ip} on bridge "${bridge}": could not be claimed (other networks keep taking it)`);
+}
+
+const claimedBy = (ip: string, bridge: string, owner: string) =>
+  conflict(`uplink ${ip} on bridge "${bridge}": already used by active vnat network "${owner}"`);
+
+/**
+ * Removes BRIDGE@IP held by OWNER if OWNER is not live, holding OWNER's lock meanwhile (so
+ * OWNER cannot start building, and no other claimant breaks it twice). Never waits: the
+ * caller holds its own network's lock, and waiting for a second one could deadlock. Throws
+ * a conflict when OWNER is live.
+ */
+async function breakStaleClaim(roots: Roots, bridge: string, ip: string, owner: string): Promise<void> {
+  try {
+    validateNetworkName(owner);
+  } catch {
+    throw conflict(
+      `uplink ${ip} on bridge "${bridge}": claim file ${claimPath(roots, bridge, ip)} names no network (remove it)`,
+    );
+  }
+  if (claimHolderLive(roots, owner)) throw claimedBy(ip, bridge, owner);
+  const lock = await lockNetwork(roots, owner, { wait: false });
+  if (lock === undefined) throw claimedBy(ip, bridge, owner); // an event of OWNER runs right now
+  try {
+    if (netnsExists(kernelNames(owner).netns)) throw claimedBy(ip, bridge, owner);
+    if ((await claimOwner(roots, bridge, ip)) !== owner) return; // changed meanwhile: the caller looks again
+    await unlink(claimPath(roots, bridge, ip)).catch(() => {});
+  } finally {
+    await lock.release();
+  }
 }
 
 export async function releaseUplink(roots: Roots, bridge: string, ip: string, name: string): Promise<void> {
@@ -97,6 +142,11 @@ export async function releaseAllClaims(roots: Roots, name: string): Promise<void
     return;
   }
   for (const f of files) {
+    if (f.startsWith(`${CLAIM_TMP}${name}~`)) {
+      await unlink(`${claimsDir(roots)}/${f}`).catch(() => {}); // left by a claimant that died
+      continue;
+    }
+    if (f.startsWith(CLAIM_TMP)) continue;
     const owner = (await readIfExists(`${claimsDir(roots)}/${f}`))?.trim();
     if (owner === name) await unlink(`${claimsDir(roots)}/${f}`).catch(() => {});
   }

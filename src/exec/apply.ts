@@ -19,8 +19,7 @@ import type { NetSpec } from "../core/spec.ts";
 import { LEGACY_ATTACH, resolveAttachments, type Attachments } from "../core/attach.ts";
 import { renderDhcpHosts } from "../core/hosts.ts";
 import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
-import { claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
-import { netnsExists } from "../adapters/sysfs.ts";
+import { claimOwner, claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
 import { bridgeHasAddress, probeHostAddresses } from "./host-addrs.ts";
 import { addFdb, deleteFdb } from "./fdb.ts";
 import { ipBatch } from "./ip.ts";
@@ -85,15 +84,29 @@ function startRun(
   const fail = (step: StartStep, cause: string): never => {
     throw new StepError(step, cause);
   };
+  // Once the namespace holds the addresses, every claim of this build must still name it
+  // (nobody breaks a claim while its owner's lock is held; this catches whoever did).
+  const claimsStillOurs = async (): Promise<void> => {
+    const { bridge } = spec.uplink;
+    const ips = [uplinkIp, ...(spec.floating ?? []).map((f) => formatIp(f.address))];
+    for (const [i, ip] of ips.entries()) {
+      const owner = await claimOwner(roots, bridge, ip);
+      if (owner !== spec.name)
+        fail(
+          "addresses",
+          `${i ? "floating" : "uplink"} ${ip} on bridge "${bridge}": ${owner ? `claimed by network "${owner}"` : "claim removed"} meanwhile`,
+        );
+    }
+  };
   const steps: Record<StartStep, () => Promise<void>> = {
     claim: async () => {
-      await claimUplink(roots, spec.uplink.bridge, uplinkIp, spec.name, (owner) => netnsExists(`vnat-${owner}`));
+      await claimUplink(roots, spec.uplink.bridge, uplinkIp, spec.name);
       undos.push({
         what: "release uplink claim",
         fn: () => releaseUplink(roots, spec.uplink.bridge, uplinkIp, spec.name),
       });
       for (const ip of (spec.floating ?? []).map((f) => formatIp(f.address))) {
-        await claimUplink(roots, spec.uplink.bridge, ip, spec.name, (owner) => netnsExists(`vnat-${owner}`));
+        await claimUplink(roots, spec.uplink.bridge, ip, spec.name);
         const release = () => releaseUplink(roots, spec.uplink.bridge, ip, spec.name);
         undos.push({ what: `release floating ${ip} claim`, fn: release });
       }
@@ -131,7 +144,7 @@ function startRun(
       const deadline = Date.now() + MAC_BUSY_WAIT_MS;
       for (;;) {
         const r = await ipBatch(runner, renderNetnsBatch(spec), netns);
-        if (r.ok) return;
+        if (r.ok) return await claimsStillOurs();
         if (!/Address already in use/.test(r.error) || Date.now() > deadline) fail("addresses", r.error);
         await sleep(20);
       }

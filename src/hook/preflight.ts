@@ -4,6 +4,7 @@ import { conflict, invalid } from "../core/errors.ts";
 import { formatIp } from "../core/ipv4.ts";
 import type { Roots } from "../core/paths.ts";
 import type { NetSpec } from "../core/spec.ts";
+import { claimHolderLive } from "../adapters/claims.ts";
 import { claimOwner, readState } from "../adapters/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
 
@@ -18,14 +19,14 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
 
   const uplink = formatIp(spec.uplink.address.address);
   const owner = await claimOwner(roots, bridge, uplink);
-  if (owner !== undefined && owner !== spec.name && netnsExists(`vnat-${owner}`))
+  if (owner !== undefined && owner !== spec.name && claimHolderLive(roots, owner))
     throw conflict(
       `${where}: uplink ${uplink} on bridge "${bridge}" is already used by active vnat network "${owner}"`,
     );
   for (const f of spec.floating ?? []) {
     const ip = formatIp(f.address);
     const holder = await claimOwner(roots, bridge, ip);
-    if (holder !== undefined && holder !== spec.name && netnsExists(`vnat-${holder}`))
+    if (holder !== undefined && holder !== spec.name && claimHolderLive(roots, holder))
       throw conflict(
         `${where}: floating ${ip} on bridge "${bridge}" is already used by active vnat network "${holder}"`,
       );

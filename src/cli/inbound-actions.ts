@@ -1,5 +1,6 @@
 // `vnat forward|floating|host add|remove|list`: each change goes through editInbound
-// (validated by the hook's own rules, defined in libvirt, applied live when active).
+// (validated by the hook's own rules, defined in libvirt, applied live when active, under
+// the network's lock).
 import { loadConfig } from "../adapters/config-file.ts";
 import { probeNetworks } from "../adapters/host-view.ts";
 import { roots } from "../adapters/roots.ts";
@@ -14,6 +15,7 @@ function report(what: string, o: EditOutcome): void {
   for (const w of o.warnings) process.stderr.write(`vnat: warning: ${w}\n`);
   const how = {
     applied: "applied live",
+    current: "in effect: the network was restarted with it meanwhile",
     inactive: "network inactive: applies at its next start",
     deferred: "applies at the next start",
   };

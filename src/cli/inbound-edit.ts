@@ -3,32 +3,33 @@
 //   1. read the network's persistent XML (and every other network's, for taken addresses);
 //   2. change the metadata model, and validate the whole new document with buildSpec;
 //   3. net-define it (it survives restarts);
-//   4. when the network is active, apply the change live to its namespace; if that fails,
-//      the previous definition is put back.
+//   4. when the network is active, apply the change live to its namespace, under the
+//      network's lock (exec/inbound.ts applyInboundLocked), from what the namespace runs
+//      then; if that fails, the previous definition is put back.
+// libvirt is asked only before the network's lock is taken and after it is released: a
+// hook of the network may be waiting for that lock inside libvirt's own lock of it. A
+// start that ran after step 3 built from the new definition already, and a stop leaves
+// nothing to change: both are seen under the lock, so the change is applied at most once.
 import { listLiveClaims } from "../adapters/claims.ts";
 import { loadConfig } from "../adapters/config-file.ts";
 import { defineNetwork, dumpNetworks, listNetworks } from "../adapters/libvirt.ts";
 import { rememberDefinition } from "../adapters/prewarm.ts";
 import { withLock } from "../adapters/lock.ts";
 import { roots } from "../adapters/roots.ts";
-import { readState } from "../adapters/state.ts";
-import { netnsExists } from "../adapters/sysfs.ts";
-import { invalid } from "../core/errors.ts";
-import { sameBase } from "../core/inbound-diff.ts";
+import { invalid, oneLine, VnatError } from "../core/errors.ts";
 import { takenAddresses } from "../core/inbound-edit.ts";
 import { knownNetworks, parseNetworkXml } from "../core/inventory.ts";
 import { modelFromMetadata, renderMetadata, replaceMetadata, type MetadataModel } from "../core/metadata.ts";
-import type { Roots } from "../core/paths.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { buildSpec } from "../core/spec.ts";
-import { applyInbound } from "../exec/inbound.ts";
+import { applyInboundLocked, type LiveApply } from "../exec/inbound.ts";
 import { processRunner } from "../exec/run.ts";
 import { allocLockPath } from "./net-create.ts";
 
 export interface EditOutcome {
   spec: NetSpec;
-  /** what happened to the running network */
-  live: "applied" | "inactive" | "deferred";
+  /** what happened to the running network ("current": it was restarted with the change meanwhile) */
+  live: "applied" | "current" | "inactive" | "deferred";
   warnings: string[];
 }
 
@@ -63,35 +64,44 @@ export async function editInbound(name: string, edit: (m: MetadataModel) => Meta
       await defineNetwork(nextXml);
       await rememberDefinition(r, name);
       if (!entry.active) return { spec, live: "inactive", warnings: [] };
+      let live: LiveApply;
       try {
-        return await applyLive(r, spec);
+        live = await applyInboundLocked(processRunner, r, spec);
       } catch (e) {
-        await defineNetwork(xml).catch(() => {});
-        throw e;
+        // the network's lock is released here: libvirt may be asked again
+        const restored = await defineNetwork(xml).then(
+          () => rememberDefinition(r, name).then(() => ""),
+          (d: unknown) => `; putting back the previous definition failed too: ${oneLine(d)}`,
+        );
+        if (!restored) throw e;
+        throw new VnatError(e instanceof VnatError ? e.kind : "apply-failed", `${oneLine(e)}${restored}`);
       }
+      return outcome(spec, live);
     },
     { what: "vnat inbound change (allocation lock)" },
   );
 }
 
-async function applyLive(r: Roots, spec: NetSpec): Promise<EditOutcome> {
+function outcome(spec: NetSpec, l: LiveApply): EditOutcome {
   const where = `network "${spec.name}"`;
-  const state = await readState(r, spec.name);
-  const running = state?.phase === "active" && netnsExists(spec.names.netns) ? (state.spec as NetSpec) : undefined;
-  if (!running)
-    return {
-      spec,
-      live: "deferred",
-      warnings: [
-        `${where} is active but vnat's namespace is not running (see vnat status); the change applies at its next start`,
-      ],
-    };
-  if (!sameBase(running, spec))
-    return {
-      spec,
-      live: "deferred",
-      warnings: [`${where} has other changes waiting for a restart; this change applies with them at its next start`],
-    };
-  const res = await applyInbound(processRunner, r, running, spec);
-  return { spec, live: "applied", warnings: res.warnings };
+  switch (l.live) {
+    case "applied":
+      return { spec, live: "applied", warnings: l.warnings };
+    case "current":
+      return { spec, live: "current", warnings: [] };
+    case "not-running":
+      return {
+        spec,
+        live: "deferred",
+        warnings: [
+          `${where}: vnat's namespace of it is not running (stopped meanwhile, or see vnat status); the change applies at its next start`,
+        ],
+      };
+    case "other-changes":
+      return {
+        spec,
+        live: "deferred",
+        warnings: [`${where} has other changes waiting for a restart; this change applies with them at its next start`],
+      };
+  }
 }

@@ -1,11 +1,16 @@
 // `vnat net list` and `vnat net delete`: only networks carrying vnat metadata are shown
-// or touched; libvirt's other networks are none of vnat's business.
+// or touched; libvirt's other networks are none of vnat's business. `net delete --force`
+// needs nothing of its own to stop an active network: `virsh net-destroy` returns after
+// vnat's hook has removed the namespace (`stopped` runs before libvirt answers).
 import { loadConfig } from "../adapters/config-file.ts";
 import { probeNetworks, type NetworkRow } from "../adapters/host-view.ts";
 import { destroyNetwork, undefineNetwork } from "../adapters/libvirt.ts";
 import { removeCacheEntries } from "../adapters/hookcache-store.ts";
 import { roots } from "../adapters/roots.ts";
+import { readState } from "../adapters/state.ts";
+import { netnsExists } from "../adapters/sysfs.ts";
 import { conflict, invalid } from "../core/errors.ts";
+import { kernelNames } from "../core/names.ts";
 import { printTable } from "./table.ts";
 
 async function vnatNetworks(): Promise<NetworkRow[]> {
@@ -50,6 +55,11 @@ export async function netDelete(name: string, o: { force?: boolean }): Promise<v
     if (!o.force)
       throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
     await destroyNetwork(name);
+    // the hook's teardown is best effort and libvirt ignores its outcome: say what it left
+    if (netnsExists(kernelNames(name).netns) || (await readState(roots(), name)))
+      process.stderr.write(
+        `vnat: warning: network "${name}": stopped, but vnat's namespace or state is still there (vnat reconcile removes it; see vnat status)\n`,
+      );
   }
   if (net.state.persistent) await undefineNetwork(name);
   await removeCacheEntries(roots(), name);

@@ -7,10 +7,15 @@
 //   5. remove the floating addresses that went away and release their claims;
 //   6. rewrite the dhcp-hosts file and SIGHUP dnsmasq (it keeps its leases);
 //   7. record the new spec, then announce new floating addresses (gratuitous ARP).
-// A failure in 1-3 undoes what was done and leaves the network as it was.
+// A failure in 1-3 undoes what was done and leaves the network as it was; an undo that
+// fails is reported (rollback-incomplete, naming what was left), as a failed start is.
+//
+// applyInboundLocked is how the CLI applies an edit: under the network's lock
+// (exec/netlock.ts), from what the namespace runs at that moment. It never calls libvirt:
+// a hook of the network may be waiting for this lock inside libvirt's lock of the network.
 import { VnatError } from "../core/errors.ts";
 import { renderDhcpHosts } from "../core/hosts.ts";
-import { diffInbound, isEmptyChange, type InboundChange } from "../core/inbound-diff.ts";
+import { diffInbound, isEmptyChange, sameBase, type InboundChange } from "../core/inbound-diff.ts";
 import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { UPLINK_IF } from "../core/names.ts";
@@ -23,6 +28,7 @@ import { writeHostsFile } from "../adapters/netdir.ts";
 import { claimUplink, readState, releaseUplink, writeState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { flushConntrack } from "./conntrack.ts";
+import { withNetworkLock } from "./netlock.ts";
 import { firstLine, type Runner } from "./run.ts";
 
 export interface InboundResult {
@@ -43,15 +49,23 @@ export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, n
   const addr = (op: "add" | "del", ip: number) =>
     runner.run("ip", ["-n", netns, "addr", op, `${formatIp(ip)}/${prefix}`, "dev", UPLINK_IF]);
 
-  const undos: Array<() => Promise<unknown>> = [];
+  const undos: Array<{ what: string; fn: () => Promise<void> }> = [];
   try {
     for (const ip of change.addAddresses) {
-      await claimUplink(roots, bridge, formatIp(ip), next.name, (owner) => netnsExists(`vnat-${owner}`));
-      undos.push(() => releaseUplink(roots, bridge, formatIp(ip), next.name));
+      const text = formatIp(ip);
+      await claimUplink(roots, bridge, text, next.name);
+      undos.push({ what: `release floating ${text} claim`, fn: () => releaseUplink(roots, bridge, text, next.name) });
       const r = await addr("add", ip);
       if (r.exitCode !== 0 && !/File exists/.test(r.stderr))
-        throw new VnatError("apply-failed", `add floating ${formatIp(ip)} to ${UPLINK_IF}: ${firstLine(r.stderr)}`);
-      undos.push(() => addr("del", ip));
+        throw new VnatError("apply-failed", `add floating ${text} to ${UPLINK_IF}: ${firstLine(r.stderr)}`);
+      undos.push({
+        what: `remove floating ${text} from ${UPLINK_IF}`,
+        fn: async () => {
+          const d = await addr("del", ip);
+          if (d.exitCode !== 0 && !/Cannot assign requested address/.test(d.stderr))
+            throw new Error(firstLine(d.stderr));
+        },
+      });
     }
     if (change.rules) {
       const r = await runner.run("ip", ["netns", "exec", netns, "nft", "-f", "-"], {
@@ -60,8 +74,12 @@ export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, n
       if (r.exitCode !== 0) throw new VnatError("apply-failed", `nft ruleset: ${firstLine(r.stderr)}`);
     }
   } catch (e) {
-    for (const u of undos.reverse()) await u().catch(() => {});
+    const left: string[] = [];
+    for (const u of undos.reverse())
+      await u.fn().catch((err: unknown) => left.push(`${u.what}: ${err instanceof Error ? err.message : String(err)}`));
     const cause = e instanceof Error ? e.message : String(e);
+    if (left.length)
+      throw new VnatError("rollback-incomplete", `${where}: ${cause}; rollback incomplete: ${left.join("; ")}`);
     if (e instanceof VnatError && e.kind === "conflict") throw new VnatError("conflict", `${where}: ${cause}`);
     throw new VnatError("apply-failed", `${where}: ${cause} (nothing changed)`);
   }
@@ -85,6 +103,52 @@ export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, n
     }),
   );
   return { change, warnings };
+}
+
+/** What a live edit did to the running network (applyInboundLocked). */
+export type LiveApply =
+  | { live: "applied"; change: InboundChange; warnings: string[] }
+  /** the namespace runs NEXT already: it was started from the new definition since */
+  | { live: "current" }
+  /** no namespace of the network runs (stopped since, or its start failed) */
+  | { live: "not-running" }
+  /** it runs a definition that differs beyond its inbound settings: that waits for a restart */
+  | { live: "other-changes" };
+
+/**
+ * Applies NEXT to network NEXT.name's namespace holding the network's lock, from the spec
+ * the namespace runs when the lock is taken (state.json), not from what libvirt said
+ * before: a start, stop or repair that ran in between is seen here. The sequence moves
+ * ("edit ok" or "edit failed") only when something was applied. Never calls libvirt.
+ */
+export async function applyInboundLocked(
+  runner: Runner,
+  roots: Roots,
+  next: NetSpec,
+  opts: { timeoutS?: number } = {},
+): Promise<LiveApply> {
+  return withNetworkLock(
+    roots,
+    next.name,
+    async (lock) => {
+      const state = await readState(roots, next.name);
+      if (state?.phase !== "active" || state.spec === undefined || !netnsExists(next.names.netns))
+        return { live: "not-running" };
+      const running = state.spec as NetSpec;
+      if (!sameBase(running, next)) return { live: "other-changes" };
+      if (isEmptyChange(diffInbound(running, next))) return { live: "current" };
+      let res: InboundResult;
+      try {
+        res = await applyInbound(runner, roots, running, next);
+      } catch (e) {
+        await lock.finish("edit", "failed");
+        throw e;
+      }
+      await lock.finish("edit", "ok");
+      return { live: "applied", ...res };
+    },
+    opts,
+  );
 }
 
 /** Rewrites the hosts file and makes dnsmasq re-read it (SIGHUP keeps existing leases). */

@@ -1,12 +1,15 @@
 // Issue 5 as a user drives it, against the real libvirt daemon: `vnat forward|floating|host`
 // on inactive and active networks (net-define + live apply), validation errors as the
-// user sees them, and the settings surviving a restart (virsh net-destroy + net-start).
+// user sees them, the settings surviving a restart (virsh net-destroy + net-start), and a
+// live edit waiting for the network's lock while libvirt is asked outside it.
 import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { roots } from "../../src/adapters/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
+import { lockNetwork, readSeq } from "../../src/exec/netlock.ts";
 import {
   addSandboxProvider,
   buildBundles,
@@ -20,7 +23,7 @@ import {
   vnat,
 } from "../support/libvirt.ts";
 import { conntrackTo, fetchIn, netnsResolvConf, sources, startEcho, wanAddresses } from "../support/inbound.ts";
-import { run } from "../support/sh.ts";
+import { nsExec, run, sleep, waitFor } from "../support/sh.ts";
 import { createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
 
 const skip = libvirtUnavailable() ?? worldUnavailable();
@@ -189,5 +192,47 @@ describe("vnat forward|floating|host (real libvirt)", { skip }, () => {
     assert.equal((await g.a1!.dhcp()).ip, "10.0.0.5");
     assert.equal((await fetchIn(world.internetNs, `http://${UP_A}:9090/`)).stdout.trim(), world.internetIp);
     assert.notEqual((await fetchIn(world.internetNs, `http://${UP_A}:8080/`, 2)).exitCode, 0);
+  });
+
+  test("a live edit waits for the network's lock (libvirt asked outside it); the sequence moves by one per edit", async () => {
+    const ns = kernelNames(b).netns;
+    const seq = async (): Promise<number> => (await readSeq(roots(), b)).seq;
+    const forwarded = async (): Promise<boolean> =>
+      /dport 9191\b/.test((await nsExec(ns, "nft", ["list", "ruleset"], { check: true })).stdout);
+    const defined = async (): Promise<boolean> =>
+      /port="9191"/.test((await virsh(["net-dumpxml", "--inactive", b], { check: true })).stdout);
+    const seq0 = await seq();
+
+    // the test holds b's lock, as a hook event of b or a repair would
+    const held = await lockNetwork(roots(), b, { wait: false });
+    assert.ok(held, "nothing else holds the lock");
+    let exited = false;
+    const edit = vnat(cfg, ["forward", "add", b, "tcp", "9191", "10.0.0.5:80"]);
+    void edit.finally(() => (exited = true));
+    try {
+      // net-define is not held up by the lock: libvirt is asked before the lock is taken
+      await waitFor(defined, 30_000, "the new definition of the network");
+      await sleep(300);
+      assert.equal(exited, false, "vnat returned while another process held the network's lock");
+      assert.equal(await forwarded(), false, "nothing applied while the lock was held");
+      assert.equal(await seq(), seq0);
+    } finally {
+      await held.release();
+    }
+    const r = await edit;
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /\(applied live\)/);
+    assert.equal(await forwarded(), true);
+    assert.equal((await fetchIn(world.internetNs, `http://${UP_B}:9191/`)).stdout.trim(), world.internetIp);
+    assert.deepEqual(await readSeq(roots(), b), { seq: seq0 + 1, event: "edit", outcome: "ok" });
+
+    assert.match(await cli(["forward", "remove", b, "tcp", "9191"]), /\(applied live\)/);
+    assert.equal(await forwarded(), false);
+    assert.equal(await seq(), seq0 + 2);
+    // an inactive network has no namespace to edit: no event
+    await virsh(["net-destroy", b], { check: true });
+    const seq1 = await seq();
+    assert.match(await cli(["forward", "add", b, "tcp", "9191", "10.0.0.5:80"]), /network inactive/);
+    assert.equal(await seq(), seq1);
   });
 });

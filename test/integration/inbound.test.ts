@@ -1,19 +1,19 @@
 // Issue 5: inbound traffic in real namespaces. Two networks share 10.0.0.0/24; both are
 // started through hooks/network exactly as libvirt calls it, with forwards, a floating IP
 // and static hosts in their metadata; live changes go through the live-apply module the
-// CLI uses (src/exec/inbound.ts).
+// CLI uses (src/exec/inbound.ts applyInboundLocked: under the network's lock).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { dnsmasqPid } from "../../src/adapters/dnsmasq.ts";
 import { roots } from "../../src/adapters/roots.ts";
-import { claimOwner, readState } from "../../src/adapters/state.ts";
+import { claimOwner } from "../../src/adapters/state.ts";
 import { kernelNames, uplinkMac } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import type { NetSpec } from "../../src/core/spec.ts";
-import { applyInbound } from "../../src/exec/inbound.ts";
+import { applyInboundLocked } from "../../src/exec/inbound.ts";
+import { lockNetwork, readSeq } from "../../src/exec/netlock.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { runHook, vnatDebris } from "../support/hook.ts";
@@ -31,7 +31,7 @@ import {
   udpAsk,
   wanAddresses,
 } from "../support/inbound.ts";
-import { waitFor } from "../support/sh.ts";
+import { nsExec, sleep, waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
 
 const skip = worldUnavailable();
@@ -52,14 +52,14 @@ const fwd = (proto: string, port: string, to: string, toPort?: string): string =
 const host = (mac: string, ip: string, name?: string): string =>
   `<vnat:host mac="${mac}" ip="${ip}"${name ? ` name="${name}"` : ""}/>`;
 const nsOf = (n: NetOpts): string => kernelNames(n.name).netns;
-const runningSpec = async (n: NetOpts): Promise<NetSpec> => (await readState(roots(), n.name))!.spec as NetSpec;
 
-/** Changes N's inbound metadata and applies it live, as the CLI does after net-define. */
+/** Changes N's inbound metadata and applies it live, as the CLI does after net-define (under N's lock). */
 async function change(n: NetOpts, extraMetadata: string): Promise<string[]> {
   const next = { ...n, extraMetadata };
-  const r = await applyInbound(processRunner, roots(), await runningSpec(n), specOf(next));
+  const r = await applyInboundLocked(processRunner, roots(), specOf(next));
+  assert.equal(r.live, "applied");
   n.extraMetadata = extraMetadata;
-  return r.warnings;
+  return r.live === "applied" ? r.warnings : [];
 }
 
 const netOpts = (name: string, bridge: string, uplink: string, extraMetadata: string): NetOpts => ({
@@ -253,6 +253,60 @@ describe("inbound: forwards, NAT loopback, floating IPs, static hosts", { skip }
     const r = await fetchIn(world.internetNs, `http://${FLOAT}/`);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(await sources(logs.b1!), [world.internetIp, world.internetIp, world.internetIp]);
+  });
+
+  test("live, as the CLI: an edit waits for the network's lock; the sequence moves by one per edit", async () => {
+    const ns = nsOf(netB);
+    const seq = async (): Promise<number> => (await readSeq(roots(), netB.name)).seq;
+    const forwarded = async (): Promise<boolean> =>
+      /dport 9191\b/.test((await nsExec(ns, "nft", ["list", "ruleset"], { check: true })).stdout);
+    const port = fwd("tcp", "9191", "10.0.0.5", "80");
+    const withPort: NetOpts = { ...netB, extraMetadata: netB.extraMetadata! + port };
+    const seq0 = await seq();
+
+    // another holder of the lock (a hook event of the network, a repair): the edit waits
+    const held = (await lockNetwork(roots(), netB.name, { wait: false }))!;
+    assert.ok(held, "nothing else holds the lock");
+    let settled = false;
+    const edit = applyInboundLocked(processRunner, roots(), specOf(withPort));
+    edit.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    try {
+      await sleep(300);
+      assert.equal(settled, false, "the edit returned while another process held the network's lock");
+      assert.equal(await forwarded(), false, "nothing applied while the lock was held");
+      assert.equal(await seq(), seq0);
+    } finally {
+      await held.release();
+    }
+    const r = await edit;
+    assert.equal(r.live, "applied");
+    assert.equal(await forwarded(), true);
+    assert.equal((await fetchIn(world.internetNs, `http://${UP_B}:9191/`)).stdout.trim(), world.internetIp);
+    assert.deepEqual(await readSeq(roots(), netB.name), { seq: seq0 + 1, event: "edit", outcome: "ok" });
+
+    // the namespace runs this spec already (a start built it from the new definition): nothing to do
+    assert.deepEqual(await applyInboundLocked(processRunner, roots(), specOf(withPort)), { live: "current" });
+    assert.equal(await seq(), seq0 + 1, "an edit that changed nothing is no event");
+
+    assert.equal((await applyInboundLocked(processRunner, roots(), specOf(netB))).live, "applied");
+    assert.equal(await forwarded(), false);
+    assert.equal(await seq(), seq0 + 2);
+
+    // a failed edit is an event too, and changes nothing: FLOAT is B's now
+    const seqA = (await readSeq(roots(), netA.name)).seq;
+    const clash: NetOpts = {
+      ...netA,
+      extraMetadata: netA.extraMetadata! + `<vnat:floating address="${FLOAT}" to="10.0.0.7"/>`,
+    };
+    await assert.rejects(
+      applyInboundLocked(processRunner, roots(), specOf(clash)),
+      /already used by active vnat network/,
+    );
+    assert.deepEqual(await readSeq(roots(), netA.name), { seq: seqA + 1, event: "edit", outcome: "failed" });
+    assert.deepEqual(await wanAddresses(nsOf(netA)), [`${UP_A}/24`], "nothing changed on A");
   });
 
   test("stopped removes everything, floating claims included", async () => {

@@ -1,6 +1,7 @@
 // Invokes hooks/network exactly as libvirt 9.0 does: argv `NAME OP SUBOP -`, hookData
 // on stdin, and an environment of only LC_ALL, PATH and HOME. The hook answers when vnat is
-// done with the event.
+// done with the event. Before a `started`, the network's bridge is made when missing, as
+// libvirt makes it between `start begin` and `started` (raw = true: the hook alone, as given).
 import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
@@ -27,7 +28,13 @@ export async function runHook(
   // libvirt creates the network's bridge between `start begin` and `started`: a bridge
   // vnat removed (the one a failed start left) is there again, as libvirt would make it
   const bridge = /<bridge\s+name=['"]([^'"]+)['"]/.exec(stdin)?.[1];
-  if (op === "started" && bridge && /^[A-Za-z0-9_.-]{1,15}$/.test(bridge) && !existsSync(`/sys/class/net/${bridge}`)) {
+  if (
+    !raw &&
+    op === "started" &&
+    bridge &&
+    /^[A-Za-z0-9_.-]{1,15}$/.test(bridge) &&
+    !existsSync(`/sys/class/net/${bridge}`)
+  ) {
     execFileSync("ip", ["link", "add", bridge, "type", "bridge"]);
     execFileSync("ip", ["link", "set", bridge, "up"]);
   }
@@ -39,7 +46,6 @@ export async function runHook(
     reject: false,
     timeout: 30_000,
   });
-  void raw;
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
 

@@ -3,15 +3,7 @@
 import { readFileSync } from "node:fs";
 import { agentPaths, type Roots } from "../core/paths.ts";
 import { readIfExists } from "../adapters/files.ts";
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
+import { processStart as startTime } from "../adapters/lock.ts";
 
 const isAgent = (pid: number): boolean => {
   try {

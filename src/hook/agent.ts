@@ -15,6 +15,7 @@ import { createServer, type Socket } from "node:net";
 import { readFileSync, watchFile } from "node:fs";
 import { chmod, mkdir, open, unlink, writeFile } from "node:fs/promises";
 import { flockFd } from "../exec/netlock.ts";
+import { processStart } from "../adapters/lock.ts";
 import { spawnDetached } from "../exec/run.ts";
 import { oneLine, VnatError } from "../core/errors.ts";
 import { parseAgentRequest } from "./agent-protocol.ts";
@@ -67,8 +68,7 @@ export async function runAgent(roots: Roots, env: Omit<HookEnv, "cacheKey">): Pr
     server.listen(p.socket, resolve);
   });
   await chmod(p.socket, 0o600);
-  const start = readFileSync(`/proc/${process.pid}/stat`, "utf8");
-  await writeFile(p.pid, `${process.pid} ${start.slice(start.lastIndexOf(")") + 2).split(" ")[19]}\n`, { mode: 0o600 });
+  await writeFile(p.pid, `${process.pid} ${processStart(process.pid) ?? "?"}\n`, { mode: 0o600 });
   env.log.info({ pid: process.pid, socket: p.socket }, "agent listening");
   // retire when the bundle is replaced or removed (an upgrade, a deleted checkout)
   const buildIdFile = new URL("./build-id", import.meta.url);

@@ -131,14 +131,18 @@ describe("startNetwork undo", () => {
     assert.equal(runner.calls.filter((c) => c.startsWith("ip -n vnat-undo -batch -")).length, 1);
   });
 
-  test("the failpoint fails right after the named step", async () => {
+  test("the failpoint fails right after the named step's stage (sysctl, addresses and nftables run at once)", async () => {
     const runner = recorder({});
     const c = ctx(runner);
     await assert.rejects(
       startNetwork({ ...c, failpoint: "addresses" }, spec),
       /step "addresses" failed: injected failure \(VNAT_FAILPOINT\)/,
     );
-    assert.ok(!runner.calls.some((l) => l.includes("nft")));
+    assert.ok(
+      runner.calls.some((l) => l.includes("nft")),
+      "the ruleset loads beside the addresses",
+    );
+    assert.ok(!runner.calls.some((l) => l.includes("dnsmasq")), "dnsmasq waits for the addresses");
   });
 });
 

@@ -9,6 +9,8 @@ import type { Roots } from "../core/paths.ts";
 import { loadConfigHashed } from "./config-file.ts";
 import { writeCacheEntry } from "./hookcache-store.ts";
 import { virsh } from "./libvirt.ts";
+import { enforcePolicy, fibHash } from "../exec/policy.ts";
+import { processRunner } from "../exec/run.ts";
 
 /** The build id next to the running bundle (dist/build-id); undefined when run from source. */
 function buildId(): string | undefined {
@@ -25,8 +27,10 @@ export async function rememberDefinition(roots: Roots, name: string): Promise<bo
   try {
     const data = startHookData(await virsh(["net-dumpxml", "--inactive", name]));
     const { config, hash } = await loadConfigHashed(roots.config);
+    const fib = await fibHash();
     const spec = buildSpec(parseHookData(data).network, config);
-    await writeCacheEntry(roots, name, hookCacheKey(id, data), renderCacheEntry(spec, hash));
+    await enforcePolicy(processRunner, roots, spec, config);
+    await writeCacheEntry(roots, name, hookCacheKey(id, data), renderCacheEntry(spec, hash, fib));
     return true;
   } catch {
     return false;

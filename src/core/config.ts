@@ -13,11 +13,17 @@ export interface Provider {
   dns: number[];
   /** how uplinks attach to this bridge (core/attach.ts); "auto" unless the config says otherwise */
   attach: AttachChoice;
+  /** uplinks and floating IPs on this provider only from its pool (core/policy.ts) */
+  uplinksInPool?: boolean;
 }
 
 export interface Config {
   providers: Provider[];
   defaultProvider?: string;
+  /** uplinks and floating IPs only on listed providers, inside their subnets (core/policy.ts); default true */
+  strictUplinks?: boolean;
+  /** lets a network's metadata open isolation to the host or the provider network; default false */
+  allowOpenIsolation?: boolean;
 }
 
 export const EMPTY_CONFIG: Config = { providers: [] };
@@ -28,12 +34,15 @@ export interface ProviderInput {
   pool?: string;
   dns?: string[];
   attach?: string;
+  uplinksInPool?: boolean;
 }
 
 export interface ConfigFile {
   providers?: ProviderInput[];
   defaultProvider?: string;
   start?: string;
+  strictUplinks?: boolean;
+  allowOpenIsolation?: boolean;
 }
 
 export function parseConfig(source: string, text: string): Config {
@@ -45,10 +54,12 @@ export function parseConfig(source: string, text: string): Config {
   }
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw invalid(`config ${source}: expected a JSON object`);
   const file = raw as ConfigFile;
-  const known = new Set(["providers", "defaultProvider", "start"]);
+  const known = ["providers", "defaultProvider", "start", "strictUplinks", "allowOpenIsolation"];
   for (const key of Object.keys(file))
-    if (!known.has(key))
-      throw invalid(`config ${source}: unknown key "${key}" (allowed: providers, defaultProvider, start)`);
+    if (!known.includes(key)) throw invalid(`config ${source}: unknown key "${key}" (allowed: ${known.join(", ")})`);
+  for (const key of ["strictUplinks", "allowOpenIsolation"] as const)
+    if (file[key] !== undefined && typeof file[key] !== "boolean")
+      throw invalid(`config ${source}: "${key}" must be true or false, got ${JSON.stringify(file[key])}`);
   // "start" chose between building at `started` and building after it; only the first is
   // left (a network is ready when `virsh net-start` returns), and the key stays readable.
   if (file.start !== undefined && file.start !== "foreground")
@@ -65,7 +76,12 @@ export function parseConfig(source: string, text: string): Config {
   }
   if (file.defaultProvider !== undefined && !seen.has(file.defaultProvider))
     throw invalid(`config ${source}: defaultProvider "${file.defaultProvider}" is not a listed provider bridge`);
-  return { providers, defaultProvider: file.defaultProvider };
+  return {
+    providers,
+    defaultProvider: file.defaultProvider,
+    ...(file.strictUplinks !== undefined ? { strictUplinks: file.strictUplinks } : {}),
+    ...(file.allowOpenIsolation !== undefined ? { allowOpenIsolation: file.allowOpenIsolation } : {}),
+  };
 }
 
 export function parseProvider(where: string, p: ProviderInput): Provider {
@@ -84,7 +100,10 @@ export function parseProvider(where: string, p: ProviderInput): Provider {
   if (p.dns !== undefined && !Array.isArray(p.dns)) throw invalid(`${where} (${bridge}): "dns" must be an array`);
   const dns = (p.dns ?? []).map((d) => requireIp(`provider ${bridge} dns`, String(d)));
   const attach = parseAttachChoice(`provider ${bridge}`, p.attach);
-  return { bridge, gateway, pool, dns, attach };
+  if (p.uplinksInPool !== undefined && typeof p.uplinksInPool !== "boolean")
+    throw invalid(`provider ${bridge}: "uplinksInPool" must be true or false`);
+  if (p.uplinksInPool && !pool) throw invalid(`provider ${bridge}: "uplinksInPool" needs a "pool"`);
+  return { bridge, gateway, pool, dns, attach, ...(p.uplinksInPool ? { uplinksInPool: true } : {}) };
 }
 
 export function findProvider(config: Config, bridge: string | undefined): Provider | undefined {

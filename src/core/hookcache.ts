@@ -9,8 +9,11 @@
 // would refuse: it only skips re-deriving an answer that depends on nothing but
 //   - the hook data and the bundle (both in the hash),
 //   - the config file (its hash, "config"),
+//   - the host's routing table (/proc/net/fib_trie's hash, "fib"): the policy refuses the
+//     host's own addresses, so an address the host gained since sends the event to Node,
 //   - host facts the shell re-checks every time: the provider bridges exist ("bridge"),
-//     the claims are free or this network's ("claim"), and, when vnat holds no state for
+//     the claims are free or this network's ("claim"), no other host answers for the
+//     addresses ("dad": one ARP probe, exec/probe-dad.ts), and, when vnat holds no state for
 //     the network, its kernel names are free ("netns", "link").
 // A start after a failed one always goes to Node (NAME.begun, core/paths.ts), which removes
 // the bridge libvirt kept.
@@ -35,15 +38,19 @@ export function cacheEntryNetwork(file: string): string | undefined {
 }
 
 /** Every line kind an entry may hold; the shell treats any other as "ask Node". */
-export const CACHE_KINDS = ["config", "bridge", "claim", "netns", "link"] as const;
+export const CACHE_KINDS = ["config", "fib", "bridge", "claim", "dad", "netns", "link"] as const;
 
-export function renderCacheEntry(spec: NetSpec, configHash: string): string {
+/** FIB_HASH: /proc/net/fib_trie's hash, taken before the document was validated against the host. */
+export function renderCacheEntry(spec: NetSpec, configHash: string, fibHash: string): string {
   const bridge = spec.uplink.bridge;
   const claims = [spec.uplink.address.address, ...(spec.floating ?? []).map((f) => f.address)];
   const lines = [
     `config ${configHash}`,
+    `fib ${fibHash}`,
     `bridge ${bridge}`,
     ...claims.map((ip) => `claim ${bridge}@${formatIp(ip)}`),
+    // duplicate-address detection is a fact of the moment: the shell probes every time, and any answer goes to Node
+    ...claims.map((ip) => `dad ${bridge} ${formatIp(ip)}`),
     `netns ${spec.names.netns}`,
     `link ${spec.names.lanHost}`,
     `link ${spec.names.uplinkHost}`,

@@ -14,6 +14,9 @@ import { bridgeExists } from "./probe-host.ts";
 import { probeAll } from "./probe.ts";
 import { firewallFacts, hookFacts, toolBanner, tryKernel } from "./doctor-facts.ts";
 import type { Runner } from "./run.ts";
+import { probePolicyFacts } from "./policy.ts";
+import { checkPolicy, type HostFacts } from "../core/policy.ts";
+import { oneLine } from "../core/errors.ts";
 
 export interface DoctorInput {
   runner: Runner;
@@ -95,6 +98,14 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
   }
   checks.push(...judgeFirewall(await firewallFacts(inp.runner, vethBridges)));
   checks.push(...uplinkChecks(specs.map((s) => s.spec)));
+  if (config)
+    checks.push(
+      ...policyChecks(
+        specs.map((s) => s.spec),
+        config,
+        await probePolicyFacts(inp.runner, inp.roots),
+      ),
+    );
   for (const o of observations.filter((x) => x.duplicate !== undefined)) {
     const addr = formatIp(o.spec!.uplink.address.address);
     checks.push(
@@ -118,6 +129,23 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
       : ok("networks", `networks: ${observations.length} vnat network(s), none needs attention`),
   );
   return checks;
+}
+
+/** Every defined vnat network against the uplink policy (core/policy.ts): what its next start would refuse. */
+function policyChecks(specs: NetSpec[], config: Config, facts: HostFacts): Check[] {
+  const out: Check[] = [];
+  for (const s of specs) {
+    // its own LAN bridge is no other network's
+    const others = new Map([...facts.vnatLanBridges].filter(([, owner]) => owner !== s.name));
+    try {
+      checkPolicy(s, config, { ...facts, vnatLanBridges: others });
+    } catch (e) {
+      out.push(
+        fail(`policy-${s.name}`, `policy: ${oneLine(e)}`, "change the network's metadata, or the config's policy keys"),
+      );
+    }
+  }
+  return out.length ? out : [ok("policy", `policy: ${specs.length} vnat network(s) within the uplink policy`)];
 }
 
 /** Two vnat networks defined with one uplink on one provider would fight over it when both run. */

@@ -18,3 +18,29 @@ export async function probeDuplicate(runner: Runner, netns: string, address: str
   if (/Received [1-9]/.test(r.stdout)) return "unknown";
   throw new Error(`arping in ${netns}: ${(r.stderr || r.stdout).trim().split("\n")[0] ?? `exit ${r.exitCode}`}`);
 }
+
+/** How long a build waits for another host to answer for its uplink (overlapped with the build). */
+export const START_DAD_WAIT_MS = 40;
+/** How long `start begin` waits (the hook's answer waits for it; the shell's fast path uses the same: hooks/network). */
+export const BEGIN_DAD_WAIT_MS = 15;
+
+/**
+ * Duplicate-address detection before an address goes up: one `arping -D` probe (sender
+ * 0.0.0.0) sent by the provider bridge itself, answered within WAIT_MS or not at all (the
+ * probe is killed then; a host on the same segment answers in well under a millisecond).
+ * Replies from OWN_MAC are this network's own previous uplink, still freeing. Resolves to the
+ * MAC of another host that answers for ADDRESS, or null.
+ */
+export async function probeDuplicateOnBridge(
+  runner: Runner,
+  bridge: string,
+  address: string,
+  ownMac: string,
+  waitMs = START_DAD_WAIT_MS,
+): Promise<string | null> {
+  const r = await runner.run("arping", ["-D", "-c", "1", "-w", "1", "-I", bridge, address], { timeoutMs: waitMs });
+  if (r.exitCode !== 1) return null; // no answer (0), killed at the deadline, or arping missing (the build reports that)
+  const macs = [...r.stdout.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase());
+  const other = macs.find((m) => m !== ownMac.toLowerCase());
+  return other ?? (macs.length ? null : "unknown");
+}

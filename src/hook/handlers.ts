@@ -23,6 +23,7 @@ import { netnsExists } from "../adapters/sysfs.ts";
 import { startNetwork } from "../exec/apply.ts";
 import { teardownNetwork } from "../exec/teardown.ts";
 import { withNetworkLock } from "../exec/netlock.ts";
+import { enforcePolicy, fibHash, refuseDuplicates } from "../exec/policy.ts";
 import { removeLeakedBridge } from "../exec/leaked-bridge.ts";
 import type { Runner } from "../exec/run.ts";
 import type { HookCall } from "./event.ts";
@@ -38,11 +39,11 @@ export interface HookEnv {
 }
 
 /** Lets the shell hook answer this document's next `start begin` by itself. */
-async function remember(env: HookEnv, spec: NetSpec, configHash: string): Promise<void> {
+async function remember(env: HookEnv, spec: NetSpec, configHash: string, fib: string): Promise<void> {
   if (!env.cacheKey || !HASH_RE.test(env.cacheKey.key)) return;
   // the config the shell hashed must be the one this answer came from
   if (configHash !== env.cacheKey.configHash) return;
-  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, renderCacheEntry(spec, configHash));
+  await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, renderCacheEntry(spec, configHash, fib));
 }
 
 /** "a `started` of NAME reached vnat": set before anything is built, cleared by success or a stop. */
@@ -84,8 +85,13 @@ async function dispatch(call: HookCall, data: HookData, env: HookEnv): Promise<v
       // could not create it again ("File exists")
       const removed = await removeLeakedBridge(env.runner, roots, spec);
       if (removed) log.warn({ network: spec.name, bridge: spec.lanBridge }, "removed the bridge a failed start left");
+      const fib = await fibHash();
+      await enforcePolicy(env.runner, roots, spec, config);
       await preflight(spec, roots);
-      await remember(env, spec, hash).catch((e: unknown) => log.warn({ network: spec.name, err: e }, "not remembered"));
+      await refuseDuplicates(env.runner, spec);
+      await remember(env, spec, hash, fib).catch((e: unknown) =>
+        log.warn({ network: spec.name, err: e }, "not remembered"),
+      );
       log.info({ network: spec.name, event: "start-begin" }, "validated");
       return;
     }
@@ -93,6 +99,8 @@ async function dispatch(call: HookCall, data: HookData, env: HookEnv): Promise<v
       const { config } = await loadConfigHashed(roots.config);
       const spec = buildSpec(data.network, config);
       try {
+        // again at build: the host may have changed since `start begin` (or the shell answered it)
+        await enforcePolicy(env.runner, roots, spec, config);
         await preflight(spec, roots);
         // converge first: a killed start or a lost `stopped` may have left vnat objects behind
         if ((await readState(roots, spec.name)) || netnsExists(spec.names.netns)) {

@@ -13,14 +13,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readState } from "../../src/adapters/state.ts";
+import { updateConfigFile } from "../../src/adapters/config-store.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { agentPaths } from "../../src/core/paths.ts";
 import { stopAgent } from "../../src/exec/agent-control.ts";
 import { lockNetwork } from "../../src/exec/netlock.ts";
 import { hookData, portXml, type NetOpts } from "../support/fixtures.ts";
-import { runHook, sandboxNet } from "../support/hook.ts";
+import { HOOK, runHook, sandboxNet } from "../support/hook.ts";
+import { execa } from "execa";
 import { sh, sleep, waitFor } from "../support/sh.ts";
-import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
+import { assertNoWorldDebris, createWorld, TEST_CONFIG, type World } from "../support/world.ts";
 
 const tag = randomBytes(2).toString("hex");
 const BUNDLE = new URL("../../dist/hook.js", import.meta.url).pathname;
@@ -51,15 +53,24 @@ after(async () => {
 
 async function startAgent(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BUNDLE, "--agent"], {
-    env: { PATH: process.env.PATH, LC_ALL: "C", HOME: "/root", VNAT_RUN_DIR: run },
+    // the agent reads this test's config (its world's provider); the hooks it serves name none
+    env: { PATH: process.env.PATH, LC_ALL: "C", HOME: "/root", VNAT_RUN_DIR: run, VNAT_CONFIG: TEST_CONFIG },
     stdio: "ignore",
   });
   await waitFor(() => existsSync(agentPaths(roots, buildId()).socket), 10_000, "the agent's socket");
   return child;
 }
 
-const hook = (op: string, subop: string, node = "/bin/false", port?: string) =>
-  runHook(net.name, op, subop, hookData(net, port), { VNAT_RUN_DIR: run, VNAT_NODE: node });
+/** The hook as libvirt runs it: no VNAT_CONFIG (runHook would add one, and the shell keeps such events from the agent). */
+async function hook(op: string, subop: string, node = "/bin/false", port?: string, o: NetOpts = net) {
+  const r = await execa(HOOK, [o.name, op, subop, "-"], {
+    input: hookData(o, port),
+    env: { LC_ALL: "C", PATH: process.env.PATH!, HOME: "/root", VNAT_RUN_DIR: run, VNAT_NODE: node },
+    extendEnv: false,
+    reject: false,
+  });
+  return { exitCode: r.exitCode ?? -1, stderr: String(r.stderr) };
+}
 
 describe("the resident agent", () => {
   test("does the events itself, and `started` answers when the namespace serves", async () => {
@@ -80,10 +91,7 @@ describe("the resident agent", () => {
 
   test("its refusals reach libvirt as the hook's own one line and exit code", async () => {
     const other = { ...net, name: `t${tag}ax` };
-    const r = await runHook(other.name, "port-created", "begin", hookData(other, portXml("52:54:00:aa:cc:02")), {
-      VNAT_RUN_DIR: run,
-      VNAT_NODE: "/bin/false",
-    });
+    const r = await hook("port-created", "begin", "/bin/false", portXml("52:54:00:aa:cc:02"), other);
     assert.equal(r.exitCode, 3);
     assert.equal(
       r.stderr,
@@ -114,13 +122,30 @@ describe("the resident agent", () => {
     const dead = spawn("socat", [`UNIX-LISTEN:${sock},fork`, "/dev/null"], { stdio: "ignore" });
     await waitFor(() => existsSync(sock), 5000, "the stand-in socket");
     dead.kill("SIGKILL");
-    for (const [op, subop] of [
-      ["start", "begin"],
-      ["started", "begin"],
-      ["stopped", "end"],
-    ] as const) {
-      const r = await hook(op, subop, process.execPath);
-      assert.equal(r.exitCode, 0, `${op}: ${r.stderr}`);
+    // the hook's own Node reads the host's config, as libvirt runs it: list the world's provider there for now
+    const system = "/etc/vnat/config.json";
+    const had = existsSync(system);
+    const bridge = world.providerBridge;
+    await updateConfigFile(system, (f) => ({
+      ...f,
+      providers: [...(f.providers ?? []), { bridge, gateway: "198.51.100.1/24" }],
+    }));
+    try {
+      for (const [op, subop] of [
+        ["start", "begin"],
+        ["started", "begin"],
+        ["stopped", "end"],
+      ] as const) {
+        const r = await hook(op, subop, process.execPath);
+        assert.equal(r.exitCode, 0, `${op}: ${r.stderr}`);
+      }
+    } finally {
+      const left = await updateConfigFile(system, (f) => ({
+        ...f,
+        providers: (f.providers ?? []).filter((p) => p.bridge !== bridge),
+      }));
+      // made by this test, and nobody else added to it meanwhile
+      if (!had && JSON.stringify(left) === JSON.stringify({ providers: [] })) await rm(system);
     }
     assert.equal(existsSync(`/run/netns/${kernelNames(net.name).netns}`), false);
   });

@@ -31,12 +31,14 @@ let world: World;
 let net: NetOpts;
 let dir: string;
 let env: Record<string, string>;
+let config: string;
 
 before(async () => {
   world = await createWorld();
   dir = await mkdtemp(join(tmpdir(), `vnat-order-${tag}-`));
   env = { VNAT_CONFIG: join(dir, "config.json") };
-  await writeFile(env.VNAT_CONFIG!, "{}\n");
+  config = JSON.stringify({ providers: [{ bridge: world.providerBridge, gateway: "198.51.100.1/24" }] });
+  await writeFile(env.VNAT_CONFIG!, config + "\n");
   net = await sandboxNet(world, `t${tag}or`, "198.51.100.23/24");
 });
 
@@ -98,9 +100,9 @@ describe("start begin: the shell answers what vnat has validated", () => {
   test("another document, config or holder of the uplink goes to Node again", async () => {
     const viaNode = (o: NetOpts) => runHook(o.name, "start", "begin", hookData(o), { ...env, VNAT_NODE: "/bin/false" });
     assert.notEqual((await viaNode({ ...net, uplink: "198.51.100.24/24" })).exitCode, 0);
-    await writeFile(env.VNAT_CONFIG!, "{ }\n");
+    await writeFile(env.VNAT_CONFIG!, config + " \n");
     assert.notEqual((await viaNode(net)).exitCode, 0);
-    await writeFile(env.VNAT_CONFIG!, "{}\n");
+    await writeFile(env.VNAT_CONFIG!, config + "\n");
     assert.equal((await viaNode(net)).exitCode, 0);
     const claim = `${RUN_DIR}/claims/${world.providerBridge}@198.51.100.23`;
     await writeFile(claim, "someone-else\n");

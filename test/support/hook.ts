@@ -11,7 +11,7 @@ import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
 import { cacheEntryNetwork } from "../../src/core/hookcache.ts";
 import type { NetOpts } from "./fixtures.ts";
-import type { World } from "./world.ts";
+import { TEST_CONFIG, type World } from "./world.ts";
 
 export const HOOK = fileURLToPath(new URL("../../hooks/network", import.meta.url));
 export const RUN_DIR = "/run/vnat";
@@ -38,7 +38,15 @@ export async function runHook(
     execFileSync("ip", ["link", "add", bridge, "type", "bridge"]);
     execFileSync("ip", ["link", "set", bridge, "up"]);
   }
-  const env = { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", ...extraEnv };
+  // vnat accepts uplinks only on configured providers: this process's worlds' (test/support/world.ts)
+  const config = extraEnv.VNAT_CONFIG ?? TEST_CONFIG;
+  const env = {
+    LC_ALL: "C",
+    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: "/root",
+    ...extraEnv,
+    VNAT_CONFIG: config,
+  };
   const r = await execa(HOOK, [name, op, subop, "-"], {
     input: stdin,
     env,

@@ -28,12 +28,15 @@ describe("hook cache entry", () => {
   test("names the config, the bridges, every claim and every kernel name", () => {
     const k = kernelNames("net1");
     assert.equal(
-      renderCacheEntry(spec, "c".repeat(64)),
+      renderCacheEntry(spec, "c".repeat(64), "f".repeat(64)),
       [
         `config ${"c".repeat(64)}`,
+        `fib ${"f".repeat(64)}`,
         "bridge br-prov",
         "claim br-prov@198.51.100.21",
         "claim br-prov@198.51.100.77",
+        "dad br-prov 198.51.100.21",
+        "dad br-prov 198.51.100.77",
         `netns ${k.netns}`,
         `link ${k.lanHost}`,
         `link ${k.uplinkHost}`,

@@ -86,8 +86,8 @@ async function dispatch(call: HookCall, data: HookData, env: HookEnv): Promise<v
       const removed = await removeLeakedBridge(env.runner, roots, spec);
       if (removed) log.warn({ network: spec.name, bridge: spec.lanBridge }, "removed the bridge a failed start left");
       const fib = await fibHash();
-      await enforcePolicy(env.runner, roots, spec, config);
       await preflight(spec, roots);
+      await enforcePolicy(env.runner, roots, spec, config);
       await refuseDuplicates(env.runner, spec);
       await remember(env, spec, hash, fib).catch((e: unknown) =>
         log.warn({ network: spec.name, err: e }, "not remembered"),
@@ -100,8 +100,8 @@ async function dispatch(call: HookCall, data: HookData, env: HookEnv): Promise<v
       const spec = buildSpec(data.network, config);
       try {
         // again at build: the host may have changed since `start begin` (or the shell answered it)
-        await enforcePolicy(env.runner, roots, spec, config);
         await preflight(spec, roots);
+        await enforcePolicy(env.runner, roots, spec, config);
         // converge first: a killed start or a lost `stopped` may have left vnat objects behind
         if ((await readState(roots, spec.name)) || netnsExists(spec.names.netns)) {
           const errors = await teardownNetwork(env.runner, roots, spec.name);

@@ -27,7 +27,8 @@ import { assertNoWorldDebris, createWorld, type Guest, type World } from "../sup
 const tag = randomBytes(2).toString("hex");
 const tmp = mkdtempSync(join(tmpdir(), "vnat-modes-"));
 chmodSync(tmp, 0o711); // stands for /run: dnsmasq must get through it
-const env = { VNAT_RUN_DIR: join(tmp, "run"), VNAT_LOG_DIR: join(tmp, "log"), VNAT_CONFIG: join(tmp, "config.json") };
+// no VNAT_CONFIG: runHook runs with the config listing this process's worlds (test/support/world.ts)
+const env = { VNAT_RUN_DIR: join(tmp, "run"), VNAT_LOG_DIR: join(tmp, "log") };
 let world: World;
 let net: NetOpts;
 let guest: Guest;

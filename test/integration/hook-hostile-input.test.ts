@@ -18,7 +18,8 @@ const tag = randomBytes(2).toString("hex");
 const tmp = mkdtempSync(join(tmpdir(), "vnat-hostile-"));
 // dnsmasq drops to nobody and must traverse to its files
 chmodSync(tmp, 0o711);
-const env = { VNAT_RUN_DIR: join(tmp, "run"), VNAT_LOG_DIR: join(tmp, "log"), VNAT_CONFIG: join(tmp, "config.json") };
+// no VNAT_CONFIG: runHook runs with the config listing this process's worlds (test/support/world.ts)
+const env = { VNAT_RUN_DIR: join(tmp, "run"), VNAT_LOG_DIR: join(tmp, "log") };
 let world: World;
 let vars: CorpusVars;
 const started = new Map<string, string>();

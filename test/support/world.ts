@@ -16,7 +16,10 @@ const providers = new Set<string>();
 function writeTestConfig(): void {
   mkdirSync(DIR, { recursive: true, mode: 0o700 });
   const list = [...providers].map((bridge) => ({ bridge, gateway: `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}` }));
-  writeFileSync(TEST_CONFIG, JSON.stringify({ providers: list }, null, 2) + "\n", { mode: 0o600 });
+  // tests of other features may open isolation; the policy's defaults have their own tests (uplink-policy, policy)
+  writeFileSync(TEST_CONFIG, JSON.stringify({ providers: list, allowOpenIsolation: true }, null, 2) + "\n", {
+    mode: 0o600,
+  });
 }
 writeTestConfig();
 process.on("exit", () => {

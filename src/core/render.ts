@@ -97,6 +97,55 @@ export function renderAnnounceArgs(spec: NetSpec): string[] {
 export const NFT_TABLE = "vnat";
 
 /**
+ * What one guest may ask the namespace's dnsmasq (issue 13.3; docs/DESIGN.md "Limits").
+ * DHCP is counted per source MAC (a DISCOVER comes from 0.0.0.0), DNS per source address
+ * (UDP queries and new TCP connections share the bucket); over its limit a packet is
+ * dropped. Randomised MACs defeat a per-MAC count, so all of DHCP also shares one bucket:
+ * a flood then starves DHCP on its own network while it lasts, never dnsmasq, /run or
+ * another network. A source table holds SOURCES entries, each forgotten a minute after its
+ * last packet; a new source finding it full is not counted per source (DHCP still passes
+ * the shared bucket).
+ */
+export const GUEST_LIMITS = {
+  dhcpPerMac: { rate: 10, burst: 50 },
+  dhcpAll: { rate: 100, burst: 500 },
+  dnsPerSource: { rate: 100, burst: 200 },
+  sources: 4096,
+  forgetAfter: "1m",
+} as const;
+export const DHCP_SOURCES_SET = "dhcp_src";
+export const DNS_SOURCES_SET = "dns_src";
+
+const over = (l: { rate: number; burst: number }): string =>
+  `limit rate over ${l.rate}/second burst ${l.burst} packets`;
+
+/** The per-source tables (filled by the input chain's rules, never by vnat). */
+function renderSourceSets(): string {
+  const set = (name: string, type: string): string =>
+    `  set ${name} {
+    type ${type}
+    size ${GUEST_LIMITS.sources}
+    flags dynamic,timeout
+    timeout ${GUEST_LIMITS.forgetAfter}
+  }
+
+`;
+  return set(DHCP_SOURCES_SET, "ether_addr") + set(DNS_SOURCES_SET, "ipv4_addr");
+}
+
+/** Input-chain rules dropping what a guest asks of dnsmasq over its limits (before any accept). */
+function renderGuestLimitRules(): string[] {
+  const L = GUEST_LIMITS;
+  const lan = `iifname "${LAN_IF}"`;
+  return [
+    `${lan} udp dport 67 update @${DHCP_SOURCES_SET} { ether saddr ${over(L.dhcpPerMac)} } drop`,
+    `${lan} udp dport 67 ${over(L.dhcpAll)} drop`,
+    `${lan} udp dport 53 update @${DNS_SOURCES_SET} { ip saddr ${over(L.dnsPerSource)} } drop`,
+    `${lan} tcp dport 53 ct state new update @${DNS_SOURCES_SET} { ip saddr ${over(L.dnsPerSource)} } drop`,
+  ];
+}
+
+/**
  * The whole ruleset as one `nft -f` transaction. It first creates then deletes the table,
  * so the same text replaces a drifted ruleset atomically (reconcile) or creates it fresh.
  * HOSTADDRS are the host's own IPv4 addresses (exec/host-addrs.ts), which isolation keeps
@@ -111,7 +160,7 @@ export function renderNft(spec: NetSpec, hostAddrs: readonly number[]): string {
   return `table ip ${NFT_TABLE}
 delete table ip ${NFT_TABLE}
 table ip ${NFT_TABLE} {
-${renderHostSet(iso, hostAddrs)}  counter nat_out {
+${renderHostSet(iso, hostAddrs)}${renderSourceSets()}${inbound.maps}  counter nat_out {
   }
   counter nat_in {
   }
@@ -127,7 +176,7 @@ ${chainLines(inbound.postroutingLast)}  }
 
   chain input {
     type filter hook input priority filter; policy drop;
-    ct state established,related accept
+${chainLines(renderGuestLimitRules())}    ct state established,related accept
     ct state invalid drop
     iifname "lo" accept
     iifname "${LAN_IF}" udp dport 67 accept
@@ -183,6 +232,10 @@ export function renderDnsmasqArgs(spec: NetSpec, paths: NetPaths): string[] {
       "--dhcp-authoritative",
       // vnat is the only DHCP server on this private subnet: skip the 3 s ping per new lease
       "--no-ping",
+      // no line per DHCP transaction: a guest flooding DISCOVERs must not fill /run (issue
+      // 13.3); refusals and errors are still logged, at most as fast as GUEST_LIMITS lets
+      // DHCP in
+      "--quiet-dhcp",
     );
   }
   return args;

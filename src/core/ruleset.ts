@@ -1,7 +1,8 @@
 // Comparing a namespace's live nftables ruleset with the one vnat renders. Both sides are
 // compared as `nft list` prints them (the reference is loaded into a throwaway namespace
 // by the same nft and kernel), so nothing here depends on how nft formats rules; only
-// counter values, which change with traffic, are masked. Pure.
+// what traffic changes is masked: counter values, and the elements of dynamic sets (the
+// per-source tables of the guests' DHCP/DNS limits, filled by packets). Pure.
 
 export interface CounterValue {
   packets: number;
@@ -13,7 +14,7 @@ const VALUES_RE = /packets \d+ bytes \d+/g;
 /** The listing with counter values masked and blank lines dropped; "" for an empty ruleset. */
 export function normalizeRuleset(listing: string): string {
   const tables = splitTables(listing).map((t) =>
-    t.text
+    dropDynamicElements(t.text)
       .replace(VALUES_RE, "packets - bytes -")
       .split("\n")
       .map((l) => l.trim())
@@ -22,6 +23,32 @@ export function normalizeRuleset(listing: string): string {
   );
   // table order in a listing follows creation order, which is not part of the meaning
   return tables.sort().join("\n");
+}
+
+/** A listing without the `elements = { … }` of sets whose flags say `dynamic` (packets add those). */
+export function dropDynamicElements(listing: string): string {
+  const out: string[] = [];
+  let inSet = false;
+  let dynamic = false;
+  let skipping = false;
+  for (const line of listing.split("\n")) {
+    const t = line.trim();
+    if (skipping) {
+      if (t.endsWith("}")) skipping = false;
+      continue;
+    }
+    if (/^(?:set|map) \S+ \{$/.test(t)) {
+      inSet = true;
+      dynamic = false;
+    } else if (inSet && t === "}") inSet = false;
+    else if (inSet && /^flags (?:\S+,)*dynamic\b/.test(t)) dynamic = true;
+    else if (inSet && dynamic && t.startsWith("elements = {")) {
+      skipping = !t.endsWith("}");
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join("\n");
 }
 
 export interface ListedTable {

@@ -57,6 +57,16 @@ export interface NetSpec {
 }
 
 const MAX_DNS = 8;
+/**
+ * Caps on what one network's metadata may ask for (issue 13.5; docs/metadata.md "Limits").
+ * Forwards and floating IPs are map elements (core/inbound-render.ts), so a packet costs
+ * the same at the cap as with one; the caps bound the ruleset's size and the time to load
+ * it. A range mapped to other ports is one element per port, so those ports have a total.
+ */
+export const MAX_FORWARDS = 5000;
+export const MAX_REMAPPED_PORTS = 4096;
+/** each one is an address on wan0, a claim file and a gratuitous ARP at every start */
+export const MAX_FLOATING = 256;
 // no leading zeros; at most a year (dnsmasq multiplies the number in a C int)
 const LEASE_RE = /^(infinite|[1-9]\d{0,8}[smhdw]?)$/;
 const MAX_LEASE_SECONDS = 366 * 86400;
@@ -173,6 +183,11 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
   if (dns.length > MAX_DNS) throw invalid(`${where}: ${dns.length} dns upstreams (at most ${MAX_DNS})`);
   for (const k of INBOUND_ELEMENTS)
     for (const el of children(md, k)) checkKeys(`${where}: <vnat:${k}>`, el, ALLOWED[k]!);
+  // counted before anything is parsed: a document over a cap is refused in one step
+  const nForwards = children(md, "forward").length;
+  if (nForwards > MAX_FORWARDS) throw invalid(`${where}: ${nForwards} forwards (at most ${MAX_FORWARDS})`);
+  const nFloating = children(md, "floating").length;
+  if (nFloating > MAX_FLOATING) throw invalid(`${where}: ${nFloating} floating IPs (at most ${MAX_FLOATING})`);
   const attach = provider?.attach;
   const uplink = {
     bridge: upBridge,
@@ -182,6 +197,14 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     ...(attach && attach !== "auto" ? { attach } : {}),
   };
   const inbound = buildInbound({ where, lan, uplink, dhcp: dhcp !== undefined, taken }, md);
+  const remapped = inbound.forwards.reduce(
+    (n, f) => n + (f.port !== f.portEnd && f.toPort !== f.port ? f.portEnd - f.port + 1 : 0),
+    0,
+  );
+  if (remapped > MAX_REMAPPED_PORTS)
+    throw invalid(
+      `${where}: port ranges mapped to other ports span ${remapped} ports in all (at most ${MAX_REMAPPED_PORTS})`,
+    );
   const isoEl = one(where, md, "isolation");
   if (isoEl) checkKeys(`${where}: <vnat:isolation>`, isoEl, ALLOWED.isolation!);
 

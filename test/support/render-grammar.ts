@@ -63,7 +63,7 @@ function dnsmasqGrammar(spec: NetSpec, roots: Roots): RegExp[] {
     "--interface=lan0",
     "--except-interface=lo",
     `--listen-address=${IP}`,
-    "--(?:bind-interfaces|no-resolv|no-hosts|no-poll|domain-needed|bogus-priv|dhcp-authoritative|no-ping)",
+    "--(?:bind-interfaces|no-resolv|no-hosts|no-poll|domain-needed|bogus-priv|dhcp-authoritative|no-ping|quiet-dhcp)",
     `--log-facility=${file}`,
     `--server=${IP}`,
     `--dhcp-range=${IP},${IP},${IP},${LEASE}`,

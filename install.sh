@@ -153,12 +153,16 @@ install_files() {
   mkdir_noted "$PREFIX/xml-templates"
   mkdir_noted "$PREFIX/hooks"
   note "dir $PREFIX"
+  # The build id keys every answer the shell hook remembers and names the resident agent's
+  # socket: without it the hook asks Node for everything. It goes first and comes back last,
+  # so no mix of old and new files ever accepts an answer the old code cached.
+  rm -f "$PREFIX/dist/build-id"
   for f in cli.js hook.js http-echo-server.mjs udhcpc-script.sh; do put 0755 "$SRC/dist/$f" "$PREFIX/dist/$f"; done
-  put 0644 "$SRC/dist/build-id" "$PREFIX/dist/build-id"
   # the shell wrapper decides no-op events (most guest-port events, networks without vnat
   # metadata) in ~5 ms without starting Node (~100 ms); it finds ../dist/hook.js itself
   put 0755 "$SRC/hooks/network" "$PREFIX/hooks/network"
   put 0644 "$SRC/xml-templates/vnat-network.xml" "$PREFIX/xml-templates/vnat-network.xml"
+  put 0644 "$SRC/dist/build-id" "$PREFIX/dist/build-id"
   printf '{ "type": "module", "private": true }\n' > "$PREFIX/package.json"; note "file $PREFIX/package.json"
   # node by absolute path: libvirt runs hooks with a bare PATH, and sudo resets it
   printf '#!/bin/sh\nexec %s %s/dist/cli.js "$@"\n' "$node" "$PREFIX" > "$BIN.vnat-tmp"

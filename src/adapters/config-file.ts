@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { EMPTY_CONFIG, parseConfig, type Config } from "../core/config.ts";
+import { invalid } from "../core/errors.ts";
 
 export async function loadConfig(path: string): Promise<Config> {
   return (await loadConfigHashed(path)).config;
@@ -16,8 +17,9 @@ export async function loadConfigHashed(path: string): Promise<{ config: Config; 
   try {
     bytes = await readFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { config: EMPTY_CONFIG, hash: "none" };
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { config: EMPTY_CONFIG, hash: "none" };
+    throw invalid(`config ${path}: cannot be read (${code ?? (e as Error).message}); fix it or remove it`);
   }
   return { config: parseConfig(path, bytes.toString("utf8")), hash: createHash("sha256").update(bytes).digest("hex") };
 }

@@ -113,6 +113,24 @@ describe("start begin: the shell answers what vnat has validated", () => {
     } finally {
       await unlink(claim);
     }
+    // a config that exists but cannot be read is not "no config": the shell asks Node, which says why
+    const buildId = (await readFile(new URL("../../dist/build-id", import.meta.url), "utf8")).trim();
+    const entry = `${RUN_DIR}/hook-cache/${net.name}.${hookCacheKey(buildId, hookData(net))}`;
+    const remembered = await readFile(entry, "utf8");
+    await writeFile(entry, remembered.replace(/^config \S+$/m, "config none"));
+    const unreadable = { ...env, VNAT_CONFIG: dir }; // a directory
+    try {
+      const shell = await runHook(net.name, "start", "begin", hookData(net), {
+        ...unreadable,
+        VNAT_NODE: "/bin/false",
+      });
+      assert.notEqual(shell.exitCode, 0, "the shell must not read an unreadable config as no config");
+      const r = await runHook(net.name, "start", "begin", hookData(net), unreadable);
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.equal(r.stderr, `vnat: config ${dir}: cannot be read (EISDIR); fix it or remove it`);
+    } finally {
+      await writeFile(entry, remembered);
+    }
     const { netns } = kernelNames(net.name);
     await writeFile(`/run/netns/${netns}`, "");
     try {

@@ -102,4 +102,18 @@ describe("hooks/network agrees with src/core", () => {
       /expected "NAME OP SUBOP KEY CONFIGHASH", got 3 field/,
     );
   });
+
+  test("install.sh removes the build id before it replaces any file and writes it back last", () => {
+    const install = readFileSync(new URL("../../install.sh", import.meta.url), "utf8");
+    const body = install.slice(
+      install.indexOf("install_files() {"),
+      install.indexOf("\n}\n", install.indexOf("install_files() {")),
+    );
+    const lines = body.split("\n");
+    const removed = lines.findIndex((l) => l.trim() === 'rm -f "$PREFIX/dist/build-id"');
+    const puts = lines.map((l, i) => (/^\s*(put|for f in .*put) /.test(l) ? i : -1)).filter((i) => i >= 0);
+    const written = lines.findIndex((l) => l.includes('put 0644 "$SRC/dist/build-id"'));
+    assert.ok(removed >= 0 && removed < Math.min(...puts), "build-id removed before the first file is replaced");
+    assert.equal(written, Math.max(...puts), "build-id written by the last put");
+  });
 });

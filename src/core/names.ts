@@ -1,7 +1,9 @@
 // Every kernel-visible name vnat uses is derived here and nowhere else. Ownership lives
 // in names (Neutron's qrouter-/qg- idea): the namespace is "vnat-NAME", host-side veth
 // ends are "vnl-"/"vnu-" plus a hash of the network name, so a sweep can find vnat's
-// objects on a live system without any state file, and names always fit IFNAMSIZ.
+// objects on a live system without any state file, and names always fit IFNAMSIZ. A hash
+// can collide, so each host-side link also carries its owner in its alias ("vnat:NAME",
+// /sys/class/net/IF/ifalias): teardown and the sweeps never take another network's link.
 import { createHash } from "node:crypto";
 import { invalid } from "./errors.ts";
 
@@ -29,14 +31,25 @@ export function validateNetworkName(name: string): string {
   return name;
 }
 
+/** NAME is a valid network name (validateNetworkName would accept it). */
+export function isNetworkName(name: string): boolean {
+  return name.length >= 1 && name.length <= MAX_NAME_LENGTH && NAME_RE.test(name);
+}
+
 /** Makes untrusted text safe to echo in a one-line message: ASCII only, no quotes, at most MAX chars. */
 export function printable(text: string, max = 64): string {
   const clipped = text.length > max ? `${text.slice(0, max)}…` : text;
   return clipped.replace(/[^\x20-\x7e…]/g, "?").replace(/"/g, "'");
 }
 
-export function hashName(name: string): string {
-  return createHash("sha256").update(name).digest("hex").slice(0, 8);
+/** Hex digits of the name's hash in a host link name: "vnl-" + 11 = 15 = IFNAMSIZ - 1 (44 bits). */
+export const LINK_HASH_HEX = 11;
+/** What vnat used before (32 bits): networks started then still run on such links. */
+export const LEGACY_LINK_HASH_HEX = 8;
+
+/** The first HEX hex digits of sha256(NAME). */
+export function hashName(name: string, hex: number = LINK_HASH_HEX): string {
+  return createHash("sha256").update(name).digest("hex").slice(0, hex);
 }
 
 export interface KernelNames {
@@ -50,6 +63,34 @@ export function kernelNames(name: string): KernelNames {
   return { netns: NETNS_PREFIX + name, lanHost: LAN_HOST_PREFIX + h, uplinkHost: UPLINK_HOST_PREFIX + h };
 }
 
+/** The names an older vnat (32-bit hash) gave network NAME's host links: teardown still finds them. */
+export function legacyKernelNames(name: string): KernelNames {
+  const h = hashName(name, LEGACY_LINK_HASH_HEX);
+  return { netns: NETNS_PREFIX + name, lanHost: LAN_HOST_PREFIX + h, uplinkHost: UPLINK_HOST_PREFIX + h };
+}
+
+/** Every host link name network NAME may have (today's first, then an older vnat's). */
+export function hostLinkNames(name: string): string[] {
+  const k = kernelNames(name);
+  const l = legacyKernelNames(name);
+  return [k.lanHost, k.uplinkHost, l.lanHost, l.uplinkHost];
+}
+
+export const OWNER_ALIAS_PREFIX = "vnat:";
+
+/** The alias vnat gives every host link it creates for network NAME: "vnat:NAME" (names are [A-Za-z0-9_.-]). */
+export function ownerAlias(name: string): string {
+  return OWNER_ALIAS_PREFIX + validateNetworkName(name);
+}
+
+/** The network an interface alias names, as ownerAlias writes it; undefined for no alias or any other text. */
+export function aliasOwner(alias: string | null | undefined): string | undefined {
+  const text = alias?.trim();
+  if (!text?.startsWith(OWNER_ALIAS_PREFIX)) return undefined;
+  const name = text.slice(OWNER_ALIAS_PREFIX.length);
+  return isNetworkName(name) ? name : undefined;
+}
+
 /**
  * The uplink MAC: locally administered 02:76 followed by the four bytes of the uplink
  * address. It is stable across restarts of the network, and unique on the provider
@@ -61,12 +102,13 @@ export function uplinkMac(uplinkIp: number): string {
 }
 
 /**
- * lan0's MAC: locally administered 02:77 followed by four bytes of the network name's hash.
- * Stable across restarts (guests keep their ARP entry for the gateway); it only has to be
- * unique on the network's own bridge.
+ * lan0's MAC: locally administered 02:77 followed by four bytes (the first 32 bits) of the
+ * network name's hash, as it always was. Stable across restarts and upgrades (guests keep
+ * their ARP entry for the gateway); it only has to be unique on the network's own bridge,
+ * so two networks may share it (tenant-39588 and tenant-67738 do) without colliding.
  */
 export function lanMac(name: string): string {
-  const h = hashName(name);
+  const h = hashName(name, 8);
   return ["02", "77", h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8)].join(":");
 }
 
@@ -79,6 +121,7 @@ export function isVnatNetns(ns: string): boolean {
   return ns.startsWith(NETNS_PREFIX);
 }
 
+/** A host link name of vnat's: today's (11 hex digits) or an older vnat's (8). */
 export function isVnatLink(ifname: string): boolean {
-  return /^vn[lu]-[0-9a-f]{8}$/.test(ifname);
+  return /^vn[lu]-(?:[0-9a-f]{11}|[0-9a-f]{8})$/.test(ifname);
 }

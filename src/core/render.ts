@@ -1,7 +1,7 @@
 // Renders a NetSpec into the exact text and argv vnat hands to ip, sysctl, nft and
 // dnsmasq. Pure; golden-tested. Only validated values reach these strings.
 import { formatCidr, formatIp, formatSubnet, netmaskText } from "./ipv4.ts";
-import { LAN_IF, UPLINK_IF, lanMac } from "./names.ts";
+import { LAN_IF, UPLINK_IF, lanMac, ownerAlias } from "./names.ts";
 import type { Attachments, FdbEntry } from "./attach.ts";
 import type { NetPaths } from "./paths.ts";
 import type { NetSpec } from "./spec.ts";
@@ -16,9 +16,10 @@ export interface BatchLine {
 
 /**
  * Host-namespace lines: the namespace and its two links. A macvlan is created straight inside
- * the namespace as a child of its bridge; a veth pair gets its host end enslaved and up (no
- * IPv6 link-local on it: vnat adds no host addresses). The LAN line is the one step that
- * needs libvirt's bridge.
+ * the namespace as a child of its bridge; a veth pair gets its host end named by its owner
+ * (alias "vnat:NAME": the kernel ignores an alias given to `link add`, so it is set right
+ * after, and teardown checks it before deleting), then enslaved and up (no IPv6 link-local
+ * on it: vnat adds no host addresses). The LAN line is the one step that needs libvirt's bridge.
  */
 export function renderHostBatch(spec: NetSpec, attach: Attachments): BatchLine[] {
   const { netns, lanHost, uplinkHost } = spec.names;
@@ -30,6 +31,7 @@ export function renderHostBatch(spec: NetSpec, attach: Attachments): BatchLine[]
       line: `link add ${host} type veth peer name ${ifname}${mac ? ` address ${mac}` : ""} netns ${netns}`,
       undo: { kind: "link-del", ifname: host },
     },
+    { line: `link set ${host} alias ${ownerAlias(spec.name)}` },
     { line: `link set ${host} addrgenmode none` },
     { line: `link set ${host} master ${bridge} up` },
   ];

@@ -10,8 +10,18 @@ import { wanted } from "../core/health.ts";
 import { formatIp } from "../core/ipv4.ts";
 import { parseLeases } from "../core/leases.ts";
 import { fdbKey, inferAttachments, type FdbEntry } from "../core/attach.ts";
-import { hashName, isVnatLink, isVnatMac, isVnatNetns, kernelNames, NETNS_PREFIX } from "../core/names.ts";
-import type { NetObservation } from "../core/observed.ts";
+import {
+  hostLinkNames,
+  isNetworkName,
+  isVnatLink,
+  isVnatMac,
+  isVnatNetns,
+  kernelNames,
+  legacyKernelNames,
+  NETNS_PREFIX,
+  type KernelNames,
+} from "../core/names.ts";
+import type { NetObservation, VethState } from "../core/observed.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { NFT_TABLE, attachFdb, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
@@ -27,6 +37,7 @@ import { limiter, type Limiter } from "./probe-netns.ts";
 import { probeInside, type Inside } from "./probe-inside.ts";
 import { referenceRulesets } from "./probe-ruleset.ts";
 import type { Runner } from "./run.ts";
+import { linkOwner, recordedHostLinks } from "./teardown.ts";
 
 export interface ProbeOptions {
   runner: Runner;
@@ -42,7 +53,7 @@ export interface ProbeOptions {
 
 export interface ProbeResult {
   observations: NetObservation[];
-  /** vnl-/vnu- host interfaces whose network is unknown */
+  /** vnl-/vnu- host interfaces whose network (their alias's, else the one their name or a state file gives) is unknown */
   strayLinks: string[];
   /** bridge entries with vnat's MACs (02:76/02:77) that no known network accounts for */
   strayFdb: FdbEntry[];
@@ -82,15 +93,15 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
     .map((n) => desired.get(n)?.spec)
     .filter((s): s is NetSpec => s !== undefined);
   const fdb = await fdbProbe;
+  const recorded = readRecorded(opts.roots, stateNames);
   const [observations, refs] = await Promise.all([
-    Promise.all(names.map((n) => observeOne(opts, n, libvirt.get(n), desired.get(n), inside.get(n), fdb))),
+    Promise.all(names.map((n) => observeOne(opts, n, libvirt.get(n), desired.get(n), inside.get(n), fdb, recorded))),
     referenceRulesets(opts.runner, refSpecs),
   ]);
   for (const o of observations) if (wanted(o) && o.spec) o.expectedRuleset = refs.get(o.name);
   if (opts.duplicate) await probeDuplicates(opts.runner, observations, limit);
 
-  const known = new Set([...all].map(hashName));
-  const strayLinks = opts.only ? [] : links.filter((l) => isVnatLink(l) && !known.has(l.slice(4))).sort();
+  const strayLinks = opts.only ? [] : strays(links, all, recorded);
   const accounted = new Set(observations.flatMap((o) => (o.spec ? networkFdb(o.spec).map(fdbKey) : [])));
   const strayFdb =
     opts.only || !fdb
@@ -101,6 +112,94 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
           .filter(([, mac]) => isVnatMac(mac!))
           .map(([bridge, mac]) => ({ bridge: bridge!, mac: mac! }));
   return { observations, strayLinks, strayFdb };
+}
+
+type HostNames = Partial<Record<"lanHost" | "uplinkHost", string>>;
+
+/** What the networks' state files record about host links (an older vnat's links carry no alias). */
+interface Recorded {
+  /** the host link names network NAME's spec was built with */
+  names(name: string): HostNames | undefined;
+  /** the network whose state file records host link IFNAME as built (every state file is read once, when first asked) */
+  owner(ifname: string): string | undefined;
+}
+
+function readRecorded(roots: Roots, stateNames: string[]): Recorded {
+  const states = new Map<string, { links: string[]; names: HostNames } | undefined>();
+  const read = (name: string): { links: string[]; names: HostNames } | undefined => {
+    if (states.has(name)) return states.get(name);
+    let rec: { links: string[]; names: HostNames } | undefined;
+    try {
+      const st = JSON.parse(readText(netPaths(roots, name).state) ?? "") as Parameters<typeof recordedHostLinks>[0];
+      const names = (st?.spec as { names?: Record<string, unknown> } | undefined)?.names;
+      const valid = (v: unknown): v is string => typeof v === "string" && isVnatLink(v);
+      rec = {
+        links: recordedHostLinks(st),
+        names: {
+          ...(valid(names?.lanHost) ? { lanHost: names.lanHost } : {}),
+          ...(valid(names?.uplinkHost) ? { uplinkHost: names.uplinkHost } : {}),
+        },
+      };
+    } catch {
+      rec = undefined;
+    }
+    states.set(name, rec);
+    return rec;
+  };
+  let owners: Map<string, string> | undefined;
+  return {
+    names: (name) => (isNetworkName(name) ? read(name)?.names : undefined),
+    owner: (ifname) => {
+      owners ??= new Map(
+        stateNames.filter(isNetworkName).flatMap((n) => (read(n)?.links ?? []).map((l) => [l, n] as const)),
+      );
+      return owners.get(ifname);
+    },
+  };
+}
+
+/**
+ * The host links nobody owns: whose alias names no known network, or, without alias (an older
+ * vnat made it), that no known network's state file records and no known network is named by.
+ */
+function strays(links: string[], known: Set<string>, rec: Recorded): string[] {
+  let derived: Map<string, string> | undefined;
+  const owner = (l: string): string | undefined => {
+    const alias = linkOwner(l);
+    if (alias !== undefined) return alias;
+    const byState = rec.owner(l);
+    if (byState !== undefined) return byState;
+    derived ??= new Map([...known].flatMap((n) => hostLinkNames(n).map((h) => [h, n] as const)));
+    return derived.get(l);
+  };
+  return links.filter((l) => isVnatLink(l) && !known.has(owner(l) ?? "")).sort();
+}
+
+/**
+ * Network NAME's host links as this host has them: the names its state file records (a network
+ * an older vnat started keeps its 8-hex names), else today's name of a side, or an older vnat's
+ * when only that one exists and is not another network's.
+ */
+function hostNames(name: string, rec: Recorded): Pick<KernelNames, "lanHost" | "uplinkHost"> {
+  const k = kernelNames(name);
+  const legacy = legacyKernelNames(name);
+  const pick = (side: "lanHost" | "uplinkHost"): string => {
+    const built = rec.names(name)?.[side];
+    if (built !== undefined) return built;
+    const old = legacy[side];
+    return !probeVeth(k[side]).present && probeVeth(old).present && ownerOf(old, rec, name) === name ? old : k[side];
+  };
+  return { lanHost: pick("lanHost"), uplinkHost: pick("uplinkHost") };
+}
+
+/** Whose existing host link IFNAME is, seen from network NAME: its alias's, else a state file's, else NAME's. */
+const ownerOf = (ifname: string, rec: Recorded, name: string): string => linkOwner(ifname) ?? rec.owner(ifname) ?? name;
+
+/** Network NAME's host link IFNAME: absent when the link of that name is another network's. */
+function ownVeth(name: string, ifname: string, rec: Recorded): VethState {
+  const v = probeVeth(ifname);
+  if (!v.present || ownerOf(ifname, rec, name) === name) return v;
+  return { name: ifname, present: false, up: false, operstate: null, master: null };
 }
 
 /** The network's lock (taken and dropped at once when free: it is free unless an event runs) and its last event. */
@@ -121,12 +220,14 @@ async function observeOne(
   d: Desired | undefined,
   inside: Promise<Inside> | undefined,
   fdb: Set<string> | null,
+  recorded: Recorded,
 ): Promise<NetObservation> {
   const k = kernelNames(name);
   const paths = netPaths(opts.roots, name);
   const spec = d?.spec;
   const state = readStateSync(paths.state);
-  const [lanHost, uplinkHost] = [probeVeth(k.lanHost), probeVeth(k.uplinkHost)];
+  const host = hostNames(name, recorded);
+  const [lanHost, uplinkHost] = [ownVeth(name, host.lanHost, recorded), ownVeth(name, host.uplinkHost, recorded)];
   const o: NetObservation = {
     name,
     ...(lv

@@ -4,15 +4,19 @@
 //      live dnsmasq would keep the namespace (and its veths on the bridges) alive;
 //   2. the namespace, which takes lan0/wan0 (and so any veth pair) with it, asynchronously:
 //      a start right after waits for the macvlans' MACs (apply.ts);
-//   3. host-side veth ends still present (deletion is asynchronous, or a half-built start);
+//   3. host-side veth ends still present (deletion is asynchronous, or a half-built start):
+//      the names the state file records, else today's and an older vnat's (8-hex) names;
+//      a link whose alias names another network (or, without alias, that another network's
+//      state file records) is that network's: never deleted here, reported instead;
 //   4. the bridges' fdb entries for the macvlans, which outlive them (from the state file,
 //      plus any the caller saw left behind);
 //   5. vnat's files and uplink claims last, so a retry still finds what to remove.
-import { kernelNames } from "../core/names.ts";
+import { readFileSync } from "node:fs";
+import { aliasOwner, isNetworkName, isVnatLink, kernelNames, legacyKernelNames } from "../core/names.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
-import { readState, releaseAllClaims, removeNetDir } from "../adapters/state.ts";
-import type { FdbEntry } from "../core/attach.ts";
+import { listStates, readState, releaseAllClaims, removeNetDir, type NetState } from "../adapters/state.ts";
+import { LEGACY_ATTACH, type Attachments, type FdbEntry } from "../core/attach.ts";
 import { attachFdb } from "../core/render.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { deleteFdb } from "./fdb.ts";
@@ -33,15 +37,93 @@ export async function deleteNetns(runner: Runner, netns: string): Promise<void> 
   if (r.exitCode !== 0 && netnsExists(netns)) throw new Error(`delete namespace "${netns}": ${firstLine(r.stderr)}`);
 }
 
-/** Waits briefly for links to vanish (namespace deletion is asynchronous), then deletes what is left. */
-export async function deleteLinks(runner: Runner, ifnames: string[], waitMs = 300): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  while (ifnames.some(linkExists) && Date.now() < deadline) await sleep(5);
+/** The network link IFNAME's alias names ("vnat:NAME"); undefined without one (an older vnat's, or gone). */
+export function linkOwner(ifname: string): string | undefined {
+  try {
+    return aliasOwner(readFileSync(`/sys/class/net/${ifname}/ifalias`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+const foreignLink = (ifname: string, owner: string): string =>
+  `interface "${ifname}" belongs to network "${owner}" (its alias says so): left in place`;
+
+/**
+ * Waits briefly for links to vanish (namespace deletion is asynchronous), then deletes what is
+ * left. With OWNER, a link whose alias names another network is never deleted: it is reported.
+ */
+export async function deleteLinks(runner: Runner, ifnames: string[], waitMs = 300, owner?: string): Promise<void> {
   const errors: string[] = [];
-  for (const ifname of ifnames.filter(linkExists)) {
+  const foreign = (ifname: string): boolean => {
+    const o = owner === undefined ? undefined : linkOwner(ifname);
+    if (o === undefined || o === owner) return false;
+    errors.push(foreignLink(ifname, o));
+    return true;
+  };
+  const ours = ifnames.filter((i) => !foreign(i));
+  const deadline = Date.now() + waitMs;
+  while (ours.some(linkExists) && Date.now() < deadline) await sleep(5);
+  for (const ifname of ours.filter(linkExists)) {
+    if (foreign(ifname)) continue; // checked again right before: its alias may have come since
     const r = await runner.run("ip", ["link", "del", ifname]);
     if (r.exitCode !== 0 && linkExists(ifname)) errors.push(`delete link "${ifname}": ${firstLine(r.stderr)}`);
   }
+  if (errors.length) throw new Error(errors.join("; "));
+}
+
+/** The host links a state file says its network built (veth host ends: a macvlan has none there). */
+export function recordedHostLinks(st: Pick<NetState, "attach" | "spec"> | undefined): string[] {
+  const names = (st?.spec as { names?: Partial<Record<"lanHost" | "uplinkHost", unknown>> } | undefined)?.names;
+  if (!names) return [];
+  const attach: Attachments = st?.attach ?? LEGACY_ATTACH;
+  const out: string[] = [];
+  if (attach.lan === "veth" && typeof names.lanHost === "string") out.push(names.lanHost);
+  if (attach.uplink === "veth" && typeof names.uplinkHost === "string") out.push(names.uplinkHost);
+  return out.filter(isVnatLink);
+}
+
+/** Host link name → the network (other than EXCEPT) whose state file records it. */
+export async function linksRecordedByOthers(roots: Roots, except: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const other of await listStates(roots)) {
+    if (other === except || !isNetworkName(other)) continue;
+    for (const l of recordedHostLinks(await readState(roots, other).catch(() => undefined))) out.set(l, other);
+  }
+  return out;
+}
+
+/**
+ * The host links network NAME's teardown looks for: those its state file records (what was
+ * built), else today's names and an older vnat's (which named them with 8 hex digits).
+ */
+function teardownLinks(name: string, st: NetState | undefined): string[] {
+  const recorded = (st?.spec as { names?: unknown } | undefined)?.names !== undefined;
+  const k = kernelNames(name);
+  const l = legacyKernelNames(name);
+  const names = recorded
+    ? [...recordedHostLinks(st), k.lanHost, k.uplinkHost]
+    : [k.lanHost, k.uplinkHost, l.lanHost, l.uplinkHost];
+  return [...new Set(names)];
+}
+
+/**
+ * Deletes network NAME's host links (teardownLinks), leaving any link that belongs to another
+ * network: its alias names that network, or it has no alias (an older vnat's) and that
+ * network's state file records it while NAME's does not.
+ */
+async function deleteOwnLinks(runner: Runner, roots: Roots, name: string, st: NetState | undefined): Promise<void> {
+  const candidates = teardownLinks(name, st);
+  const mine = new Set(recordedHostLinks(st));
+  const unaliased = candidates.filter((l) => linkExists(l) && !mine.has(l) && linkOwner(l) === undefined);
+  const others = unaliased.length ? await linksRecordedByOthers(roots, name) : new Map<string, string>();
+  const errors: string[] = [];
+  const ours = candidates.filter((l) => {
+    const other = unaliased.includes(l) ? others.get(l) : undefined;
+    if (other !== undefined) errors.push(`interface "${l}" is recorded by network "${other}"'s state: left in place`);
+    return other === undefined;
+  });
+  await deleteLinks(runner, ours, 300, name).catch((e: unknown) => errors.push((e as Error).message));
   if (errors.length) throw new Error(errors.join("; "));
 }
 
@@ -53,6 +135,7 @@ export async function teardownNetwork(
 ): Promise<string[]> {
   const names = kernelNames(name);
   const paths = netPaths(roots, name);
+  const st = await readState(roots, name).catch(() => undefined);
   const errors: string[] = [];
   const step = async (fn: () => Promise<void>): Promise<void> => {
     try {
@@ -63,15 +146,14 @@ export async function teardownNetwork(
   };
   await step(() => stopNetnsProcesses(runner, names.netns, paths.pidFile));
   await step(() => deleteNetns(runner, names.netns));
-  await step(() => deleteLinks(runner, [names.lanHost, names.uplinkHost]));
-  await step(async () => deleteFdb(runner, [...(await recordedFdb(roots, name)), ...leftFdb]));
+  await step(() => deleteOwnLinks(runner, roots, name, st));
+  await step(async () => deleteFdb(runner, [...recordedFdb(st), ...leftFdb]));
   await step(() => removeNetDir(roots, name));
   await step(() => releaseAllClaims(roots, name));
   return errors;
 }
 
 /** The fdb entries a network's state file says its build added. */
-async function recordedFdb(roots: Roots, name: string): Promise<FdbEntry[]> {
-  const st = await readState(roots, name);
+function recordedFdb(st: NetState | undefined): FdbEntry[] {
   return st?.attach && st.spec ? attachFdb(st.spec as NetSpec, st.attach) : [];
 }

@@ -7,6 +7,7 @@ import type { NetSpec } from "../core/spec.ts";
 import { claimHolderLive } from "../adapters/claims.ts";
 import { claimOwner, readState } from "../adapters/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
+import { linkOwner, linksRecordedByOthers } from "../exec/teardown.ts";
 
 export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   const where = `network "${spec.name}"`;
@@ -32,6 +33,8 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
       );
   }
 
+  await refuseNameCollisions(spec, roots);
+
   // vnat's own leftovers (a crash, a lost `stopped`) are cleaned at `started`; anything
   // else holding vnat's names belongs to somebody else and is not ours to remove.
   const ours = (await readState(roots, spec.name)) !== undefined;
@@ -44,4 +47,29 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   for (const ifname of [lanHost, uplinkHost])
     if (linkExists(ifname))
       throw conflict(`${where}: interface "${ifname}" already exists and vnat did not create it (remove it)`);
+}
+
+/**
+ * Host link names come from a hash of the network name, so two networks can share one. A
+ * name this network would use that a live link holds for another network (its alias
+ * "vnat:OTHER", or, for a link an older vnat made without alias, OTHER's state file) is
+ * refused here, whether or not this network has state: its teardown would leave that link
+ * alone and its build could not make its own. The namespace is named by the network name
+ * itself; the LAN MAC is only ever on the network's own bridge, so sharing it collides with
+ * nothing (core/names.ts lanMac).
+ */
+export async function refuseNameCollisions(spec: NetSpec, roots: Roots): Promise<void> {
+  let recorded: Map<string, string> | undefined;
+  for (const ifname of [spec.names.lanHost, spec.names.uplinkHost]) {
+    if (!linkExists(ifname)) continue;
+    let owner = linkOwner(ifname);
+    if (owner === undefined) {
+      recorded ??= await linksRecordedByOthers(roots, spec.name);
+      owner = recorded.get(ifname);
+    }
+    if (owner !== undefined && owner !== spec.name)
+      throw conflict(
+        `network "${spec.name}": its interface name "${ifname}" collides with network "${owner}"'s (rename one of them)`,
+      );
+  }
 }

@@ -22,7 +22,7 @@ const IP = String.raw`(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0
 const CIDR = String.raw`${IP}/(?:[1-9]|[12]\d|3[0-2])`;
 const MAC = String.raw`(?:[0-9a-f]{2}:){5}[0-9a-f]{2}`;
 const NETNS = String.raw`vnat-[A-Za-z0-9][A-Za-z0-9_.-]{0,31}`;
-const HOSTIF = String.raw`vn[lu]-[0-9a-f]{8}`;
+const HOSTIF = String.raw`vn[lu]-[0-9a-f]{11}`;
 const IFNAME = String.raw`[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}`;
 const LEASE = String.raw`(?:infinite|[1-9]\d{0,8}[smhdw]?)`;
 const HOSTNAME = String.raw`[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?`;
@@ -36,6 +36,7 @@ const HOST_BATCH = [
   `netns add ${NETNS}`,
   `link add ${HOSTIF} type veth peer name lan0 netns ${NETNS}`,
   `link add ${HOSTIF} type veth peer name wan0 address ${MAC} netns ${NETNS}`,
+  `link set ${HOSTIF} alias vnat:[A-Za-z0-9][A-Za-z0-9_.-]{0,31}`,
   `link set ${HOSTIF} addrgenmode none`,
   `link set ${HOSTIF} master ${IFNAME} up`,
   `link add link ${IFNAME} name (?:lan0|wan0) address ${MAC} netns ${NETNS} type macvlan mode bridge`,

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { contains, formatIp, overlaps, parseCidr, parseIp } from "../../src/core/ipv4.ts";
-import { hashName, isVnatLink, kernelNames, uplinkMac } from "../../src/core/names.ts";
+import {
+  aliasOwner,
+  hashName,
+  hostLinkNames,
+  isVnatLink,
+  kernelNames,
+  lanMac,
+  legacyKernelNames,
+  ownerAlias,
+  uplinkMac,
+} from "../../src/core/names.ts";
 
 describe("ipv4", () => {
   const ips: Array<[string, number | undefined]> = [
@@ -31,15 +41,63 @@ describe("ipv4", () => {
 });
 
 describe("names", () => {
-  test("kernel names fit IFNAMSIZ and carry vnat's prefixes", () => {
+  test("kernel names fill IFNAMSIZ (15 characters: 44 bits of hash) and carry vnat's prefixes", () => {
     const n = kernelNames("a".repeat(32));
     assert.equal(n.netns, "vnat-" + "a".repeat(32));
-    assert.ok(n.lanHost.length <= 15 && n.uplinkHost.length <= 15);
+    assert.equal(n.lanHost.length, 15);
+    assert.equal(n.uplinkHost.length, 15);
     assert.ok(isVnatLink(n.lanHost) && isVnatLink(n.uplinkHost));
-    assert.equal(n.lanHost.slice(4), hashName("a".repeat(32)));
+    assert.equal(n.lanHost, "vnl-" + hashName("a".repeat(32)));
+    assert.equal(n.uplinkHost, "vnu-" + hashName("a".repeat(32)));
+    assert.equal(hashName("a".repeat(32)).length, 11);
   });
   test("different networks get different host interface names", () =>
     assert.notEqual(kernelNames("net1").lanHost, kernelNames("net2").lanHost));
+  test("two real names that shared their host links under the 32-bit hash no longer do", () => {
+    const [a, b] = ["tenant-39588", "tenant-67738"];
+    assert.equal(legacyKernelNames(a).uplinkHost, "vnu-b5fd70d4");
+    assert.equal(legacyKernelNames(b).uplinkHost, "vnu-b5fd70d4");
+    assert.equal(legacyKernelNames(a).lanHost, legacyKernelNames(b).lanHost);
+    assert.deepEqual(kernelNames(a), {
+      netns: "vnat-tenant-39588",
+      lanHost: "vnl-b5fd70d430b",
+      uplinkHost: "vnu-b5fd70d430b",
+    });
+    assert.deepEqual(kernelNames(b), {
+      netns: "vnat-tenant-67738",
+      lanHost: "vnl-b5fd70d4d31",
+      uplinkHost: "vnu-b5fd70d4d31",
+    });
+    // the LAN MAC keeps its 32 bits (and its value): it lives on each network's own bridge
+    assert.equal(lanMac(a), "02:77:b5:fd:70:d4");
+    assert.equal(lanMac(b), lanMac(a));
+  });
+  test("an older vnat's link names are still vnat's, and teardown knows them", () => {
+    const old = legacyKernelNames("golden");
+    assert.deepEqual(old, { netns: "vnat-golden", lanHost: "vnl-dd56de41", uplinkHost: "vnu-dd56de41" });
+    assert.ok(isVnatLink(old.lanHost) && isVnatLink(old.uplinkHost));
+    assert.deepEqual(hostLinkNames("golden"), ["vnl-dd56de41379", "vnu-dd56de41379", "vnl-dd56de41", "vnu-dd56de41"]);
+    for (const l of ["vnl-dd56de413", "vnu-dd56de41379a", "vnx-dd56de41379", "vnl-DD56DE41379", "eth0"])
+      assert.ok(!isVnatLink(l), l);
+  });
+  test("the owner alias names the network, and only a network name is read back from one", () => {
+    assert.equal(ownerAlias("tenant-39588"), "vnat:tenant-39588");
+    assert.equal(aliasOwner("vnat:tenant-39588\n"), "tenant-39588");
+    assert.equal(aliasOwner(ownerAlias("a".repeat(32))), "a".repeat(32));
+    for (const other of [
+      "",
+      "\n",
+      "vnat:",
+      "vnat:-x",
+      "vnat:a b",
+      "vnat:" + "a".repeat(33),
+      "other:net1",
+      null,
+      undefined,
+    ])
+      assert.equal(aliasOwner(other), undefined, String(other));
+    assert.throws(() => ownerAlias("a b"), /only letters, digits/);
+  });
   test("the uplink MAC is locally administered and encodes the uplink address", () =>
     assert.equal(uplinkMac(parseIp("198.51.100.12")!), "02:76:c6:33:64:0c"));
 });

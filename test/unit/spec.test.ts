@@ -47,7 +47,7 @@ describe("buildSpec", () => {
     const s = spec({});
     assert.equal(s.name, "net1");
     assert.equal(s.names.netns, "vnat-net1");
-    assert.match(s.names.lanHost, /^vnl-[0-9a-f]{8}$/);
+    assert.match(s.names.lanHost, /^vnl-[0-9a-f]{11}$/);
     assert.equal(s.lanBridge, "virbr7");
     assert.equal(formatIp(s.lan.address), "10.0.0.1");
     assert.equal(s.uplink.mac, "02:76:c6:33:64:0b");

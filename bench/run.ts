@@ -1,11 +1,12 @@
 // `npm run bench [-- PART…]`: vnat against libvirt's own NAT and the bare kernel. Root;
-// sandbox world only; never part of `npm test`. Parts: libvirt, hook, throughput, scale
-// (default: all, in that order). Every figure is a median of several runs with its ratio
+// sandbox world only; never part of `npm test`. Parts: libvirt, hook, throughput, forwards,
+// scale (default: all, in that order). Every figure is a median of several runs with its ratio
 // to a baseline measured in the same run. Prints a table and writes
 // bench/results/DATE.json, bench/results/latest.json and bench/results/latest.svg.
 //
 // Environment: BENCH_RUNS (hook, default 15), BENCH_LIBVIRT_RUNS (7), BENCH_TP_RUNS (5),
-// BENCH_TP_SECONDS (4), BENCH_SCALE_RAMPS (3), BENCH_SCALE_N (1,10,50,100),
+// BENCH_TP_SECONDS (4), BENCH_FWD_RUNS (9), BENCH_FWD_SECONDS (2), BENCH_SCALE_RAMPS (3),
+// BENCH_SCALE_N (1,10,50,100),
 // BENCH_NO_BUILD=1 to measure dist/ as it is.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -16,7 +17,7 @@ import { renderSvg } from "./svg.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const PARTS = ["libvirt", "hook", "throughput", "scale"] as const;
+const PARTS = ["libvirt", "hook", "throughput", "forwards", "scale"] as const;
 type Part = (typeof PARTS)[number];
 
 async function hookPart(): Promise<Figure[]> {
@@ -36,6 +37,7 @@ const RUNNERS: Record<Part, () => Promise<Figure[]>> = {
   libvirt: async () => (await import("./libvirt.ts")).benchLibvirt(),
   hook: hookPart,
   throughput: async () => (await import("./throughput.ts")).benchThroughput(),
+  forwards: async () => (await import("./forwards.ts")).benchForwards(),
   scale: async () => (await import("./scale.ts")).benchScale(),
 };
 

@@ -12,7 +12,7 @@ import { oneLine, VnatError } from "../../src/core/errors.ts";
 import { parseHookData } from "../../src/core/hookdata.ts";
 import { FWD_PORT_MAP, FWD_RANGE_MAP } from "../../src/core/inbound-render.ts";
 import type { Roots } from "../../src/core/paths.ts";
-import { renderNft } from "../../src/core/render.ts";
+import { DHCP_SOURCES_SET, DNS_SOURCES_SET, GUEST_LIMITS, renderNft } from "../../src/core/render.ts";
 import { normalizeRuleset } from "../../src/core/ruleset.ts";
 import { buildSpec, MAX_FLOATING, MAX_FORWARDS, MAX_REMAPPED_PORTS, type NetSpec } from "../../src/core/spec.ts";
 import { MAX_XML_BYTES } from "../../src/core/xml.ts";
@@ -92,9 +92,9 @@ async function assertRefused(stdin: string, message: string): Promise<void> {
 const asRoot = process.getuid?.() === 0 && spawnSync("nft", ["--version"]).status === 0;
 const needsNft = asRoot ? false : "needs root and nft (a throwaway network namespace)";
 
-/** Loads RULESET with nft in a new network namespace and returns its listing (normalized). */
-function loadInThrowawayNamespace(ruleset: string): string {
-  const r = spawnSync("unshare", ["--net", "sh", "-c", "nft -f - && nft list ruleset"], {
+/** Loads RULESET with nft in a new network namespace (then runs THEN there) and returns its listing (normalized). */
+function loadInThrowawayNamespace(ruleset: string, then = ""): string {
+  const r = spawnSync("unshare", ["--net", "sh", "-c", `nft -f - && ${then} nft list ruleset`], {
     input: ruleset,
     encoding: "utf8",
     maxBuffer: 64 << 20,
@@ -183,5 +183,43 @@ describe(`floating IPs: at most ${MAX_FLOATING} per network`, () => {
       doc(floating(MAX_FLOATING + 1), "198.51.100.11/22", "10.0.0.1/16"),
       `network "${NAME}": ${MAX_FLOATING + 1} floating IPs (at most ${MAX_FLOATING})`,
     );
+  });
+});
+
+describe("guests' DHCP and DNS limits (issue 13.3)", () => {
+  const text = renderNft(spec(doc("")), []);
+  const input = text.slice(text.indexOf("chain input {")).split("\n");
+  test("are the input chain's first rules: nothing is accepted before them", () => {
+    const firstAccept = input.findIndex((l) => / accept$/.test(l));
+    const limits = input.map((l, i) => [l, i] as const).filter(([l]) => /limit rate over .* drop$/.test(l));
+    assert.equal(limits.length, 4);
+    assert.ok(limits.every(([, i]) => i < firstAccept));
+    const { dhcpPerMac, dhcpAll, dnsPerSource } = GUEST_LIMITS;
+    assert.match(
+      limits[0]![0],
+      new RegExp(
+        `udp dport 67 update @${DHCP_SOURCES_SET} \\{ ether saddr limit rate over ${dhcpPerMac.rate}/second burst ${dhcpPerMac.burst} packets \\} drop$`,
+      ),
+    );
+    assert.match(
+      limits[1]![0],
+      new RegExp(`udp dport 67 limit rate over ${dhcpAll.rate}/second burst ${dhcpAll.burst} packets drop$`),
+    );
+    assert.match(
+      limits[2]![0],
+      new RegExp(`udp dport 53 update @${DNS_SOURCES_SET} \\{ ip saddr limit rate over ${dnsPerSource.rate}/second`),
+    );
+    assert.match(limits[3]![0], new RegExp(`tcp dport 53 ct state new update @${DNS_SOURCES_SET} \\{ ip saddr`));
+  });
+
+  test("what packets add to the per-source sets is not drift; a changed rule is", { skip: needsNft }, () => {
+    const fresh = loadInThrowawayNamespace(text);
+    const filled = loadInThrowawayNamespace(
+      text,
+      `nft add element ip vnat ${DHCP_SOURCES_SET} '{ 52:54:00:00:00:01 limit rate over 10/second burst 50 packets, 52:54:00:00:00:02 }' && ` +
+        `nft add element ip vnat ${DNS_SOURCES_SET} '{ 10.0.0.5 }' &&`,
+    );
+    assert.equal(filled, fresh);
+    assert.notEqual(loadInThrowawayNamespace(text.replace("burst 200 packets", "burst 201 packets")), fresh);
   });
 });

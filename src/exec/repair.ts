@@ -78,7 +78,8 @@ async function recreate(ctx: ApplyContext, spec: NetSpec): Promise<void> {
   const k = spec.names;
   await stopNetnsProcesses(ctx.runner, k.netns, netPaths(ctx.roots, spec.name).pidFile);
   await deleteNetns(ctx.runner, k.netns);
-  await deleteLinks(ctx.runner, [k.lanHost, k.uplinkHost], 2000);
+  // never another network's link of the same name (its alias says whose it is)
+  await deleteLinks(ctx.runner, [k.lanHost, k.uplinkHost], 2000, spec.name);
   await startNetwork(ctx, spec);
 }
 

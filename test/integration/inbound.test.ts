@@ -259,7 +259,7 @@ describe("inbound: forwards, NAT loopback, floating IPs, static hosts", { skip }
     const ns = nsOf(netB);
     const seq = async (): Promise<number> => (await readSeq(roots(), netB.name)).seq;
     const forwarded = async (): Promise<boolean> =>
-      /dport 9191\b/.test((await nsExec(ns, "nft", ["list", "ruleset"], { check: true })).stdout);
+      /\b9191 : 10\.0\.0\.5 \. 80\b/.test((await nsExec(ns, "nft", ["list", "ruleset"], { check: true })).stdout);
     const port = fwd("tcp", "9191", "10.0.0.5", "80");
     const withPort: NetOpts = { ...netB, extraMetadata: netB.extraMetadata! + port };
     const seq0 = await seq();

@@ -283,7 +283,10 @@ describe("parseConfig", () => {
   const bad: Array<[string, RegExp]> = [
     ["{", /^config x: not valid JSON/],
     ["[]", /^config x: expected a JSON object$/],
-    [`{"provider": []}`, /^config x: unknown key "provider" \(allowed: providers, defaultProvider, start\)$/],
+    [
+      `{"provider": []}`,
+      /^config x: unknown key "provider" \(allowed: providers, defaultProvider, start, strictUplinks, allowOpenIsolation\)$/,
+    ],
     [`{"start": "later"}`, /^config x: "start" must be "foreground", got "later" \(the background start was removed/],
     [`{"start": 1}`, /^config x: "start" must be "foreground", got 1 \(the background start was removed/],
     [

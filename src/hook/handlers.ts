@@ -116,7 +116,8 @@ async function dispatch(call: HookCall, data: HookData, env: HookEnv): Promise<v
         const tail = ` (libvirt keeps bridge "${spec.lanBridge}" after a failed start; the next virsh net-start of "${spec.name}" removes it)`;
         throw e instanceof VnatError ? new VnatError(e.kind, `${why}${tail}`) : new Error(`${why}${tail}`);
       }
-      await clearBegun(roots, spec.name);
+      // NAME.begun stays: the shell hook removes it as it answers 0 (hooks/network), so a
+      // hook killed after this point still leaves it for libvirt's kept bridge
       return;
     }
     case "stopped-end": {

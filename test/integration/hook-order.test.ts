@@ -222,6 +222,28 @@ describe("crashes", () => {
     await stop();
   });
 
+  test("a `started` whose Node dies before doing anything still leaves the marker; the next start removes the kept bridge", async () => {
+    const bridge = `vtq${tag}`;
+    await run("ip", ["link", "add", bridge, "type", "bridge"]);
+    try {
+      const o = { ...net, bridge };
+      await ok("start", "begin", o); // remembered: the shell could answer the next one alone
+      const dead = await runHook(o.name, "started", "begin", hookData(o), { ...env, VNAT_NODE: "/bin/false" });
+      assert.notEqual(dead.exitCode, 0);
+      assert.ok(existsSync(netLockPaths(roots, o.name).begun), "the shell marks a `started` before handing it on");
+      const shell = await runHook(o.name, "start", "begin", hookData(o), { ...env, VNAT_NODE: "/bin/false" });
+      assert.notEqual(shell.exitCode, 0, "after a failed start the shell does not answer alone");
+      await ok("start", "begin", o);
+      assert.equal(existsSync(`/sys/class/net/${bridge}`), false, "the bridge libvirt kept is gone");
+      await ok("started", "begin", o);
+      assert.equal(existsSync(netLockPaths(roots, o.name).begun), false, "a start that succeeded clears it");
+      await ok("stopped", "end", o);
+      assert.deepEqual(vnatDebris(o.name), []);
+    } finally {
+      await sh("ip", ["link", "del", bridge]);
+    }
+  });
+
   test("a failed `started` says what libvirt keeps; the next `start begin` removes that bridge", async () => {
     const bridge = `vto${tag}`;
     await run("ip", ["link", "add", bridge, "type", "bridge"]);

@@ -198,7 +198,7 @@ describe("vnat forward|floating|host (real libvirt)", { skip }, () => {
     const ns = kernelNames(b).netns;
     const seq = async (): Promise<number> => (await readSeq(roots(), b)).seq;
     const forwarded = async (): Promise<boolean> =>
-      /dport 9191\b/.test((await nsExec(ns, "nft", ["list", "ruleset"], { check: true })).stdout);
+      /\b9191 : 10\.0\.0\.5 \. 80\b/.test((await nsExec(ns, "nft", ["list", "ruleset"], { check: true })).stdout);
     const defined = async (): Promise<boolean> =>
       /port="9191"/.test((await virsh(["net-dumpxml", "--inactive", b], { check: true })).stdout);
     const seq0 = await seq();

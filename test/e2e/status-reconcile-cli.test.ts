@@ -130,7 +130,7 @@ describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
     await reconcile(a);
     assert.equal((await status(a)).health, "healthy");
     const rules = (await run("ip", ["netns", "exec", ns, "nft", "list", "ruleset"])).stdout;
-    assert.match(rules, /tcp dport 8080 dnat to 10\.0\.0\.150:80/);
+    assert.match(rules, /tcp \. 8080 : 10\.0\.0\.150 \. 80\b/); // the forward, back in the fwd_port map
     assert.equal((await vnat(cfg, ["forward", "remove", a, "tcp", "8080"])).exitCode, 0);
     assert.equal((await status(a)).health, "healthy");
   });

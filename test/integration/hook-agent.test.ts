@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readState } from "../../src/adapters/state.ts";
-import { updateConfigFile } from "../../src/adapters/config-store.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { agentPaths } from "../../src/core/paths.ts";
 import { stopAgent } from "../../src/exec/agent-control.ts";
@@ -122,30 +121,14 @@ describe("the resident agent", () => {
     const dead = spawn("socat", [`UNIX-LISTEN:${sock},fork`, "/dev/null"], { stdio: "ignore" });
     await waitFor(() => existsSync(sock), 5000, "the stand-in socket");
     dead.kill("SIGKILL");
-    // the hook's own Node reads the host's config, as libvirt runs it: list the world's provider there for now
-    const system = "/etc/vnat/config.json";
-    const had = existsSync(system);
-    const bridge = world.providerBridge;
-    await updateConfigFile(system, (f) => ({
-      ...f,
-      providers: [...(f.providers ?? []), { bridge, gateway: "198.51.100.1/24" }],
-    }));
-    try {
-      for (const [op, subop] of [
-        ["start", "begin"],
-        ["started", "begin"],
-        ["stopped", "end"],
-      ] as const) {
-        const r = await hook(op, subop, process.execPath);
-        assert.equal(r.exitCode, 0, `${op}: ${r.stderr}`);
-      }
-    } finally {
-      const left = await updateConfigFile(system, (f) => ({
-        ...f,
-        providers: (f.providers ?? []).filter((p) => p.bridge !== bridge),
-      }));
-      // made by this test, and nobody else added to it meanwhile
-      if (!had && JSON.stringify(left) === JSON.stringify({ providers: [] })) await rm(system);
+    // the hook's own Node reads the host's config, where the world lists its provider (test/support/world.ts)
+    for (const [op, subop] of [
+      ["start", "begin"],
+      ["started", "begin"],
+      ["stopped", "end"],
+    ] as const) {
+      const r = await hook(op, subop, process.execPath);
+      assert.equal(r.exitCode, 0, `${op}: ${r.stderr}`);
     }
     assert.equal(existsSync(`/run/netns/${kernelNames(net.name).netns}`), false);
   });

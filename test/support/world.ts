@@ -2,8 +2,19 @@
 // keep importing it from here. Here each world's provider bridge is also listed in this
 // test process's own vnat config (TEST_CONFIG), which test/support/hook.ts runHook uses when
 // a test names no config: vnat accepts uplinks only on configured providers (core/policy.ts).
-import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { createWorld as createSandboxWorld, PROVIDER_GATEWAY, PROVIDER_PREFIX } from "../../src/sandbox/world.ts";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { configLockPath } from "../../src/adapters/config-store.ts";
+import { writeAtomic } from "../../src/adapters/files.ts";
+import { withLock } from "../../src/adapters/lock.ts";
+import { roots } from "../../src/adapters/roots.ts";
+import { parseConfig, type ConfigFile } from "../../src/core/config.ts";
+import {
+  createWorld as createSandboxWorld,
+  PROVIDER_GATEWAY,
+  PROVIDER_PREFIX,
+  UPSTREAM_DNS,
+} from "../../src/sandbox/world.ts";
 import type { World, WorldOptions } from "../../src/sandbox/world.ts";
 
 export * from "../../src/sandbox/world.ts";
@@ -30,14 +41,56 @@ process.on("exit", () => {
   }
 });
 
+/**
+ * The hook libvirt runs reads the host's config (/etc/vnat/config.json), as it does for an
+ * administrator: while a world lives, its provider is listed there too, under the config's
+ * lock, and the file (and /etc/vnat) go again when tests made them and nothing else is left.
+ */
+const SYSTEM = roots().config;
+const MADE = "/run/vnat-test/system-config-made-by-test";
+
+async function listInSystemConfig(bridge: string, on: boolean): Promise<void> {
+  const dirWas = existsSync(dirname(SYSTEM)); // the lock below makes the directory
+  let removeDir = false;
+  await withLock(configLockPath(SYSTEM), async () => {
+    const had = existsSync(SYSTEM);
+    const file = had ? (JSON.parse(readFileSync(SYSTEM, "utf8")) as ConfigFile) : { providers: [] };
+    const others = (file.providers ?? []).filter((p) => p.bridge !== bridge);
+    const mine = { bridge, gateway: `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}`, dns: [UPSTREAM_DNS] };
+    const next = { ...file, providers: on ? [...others, mine] : others };
+    if (!had) {
+      mkdirSync(DIR, { recursive: true });
+      writeFileSync(MADE, dirWas ? "file" : "dir");
+    }
+    if (!on && existsSync(MADE) && JSON.stringify(next) === JSON.stringify({ providers: [] })) {
+      removeDir = readFileSync(MADE, "utf8") === "dir";
+      unlinkSync(SYSTEM);
+      unlinkSync(MADE);
+      return;
+    }
+    const text = JSON.stringify(next, null, 2) + "\n";
+    parseConfig(SYSTEM, text);
+    await writeAtomic(SYSTEM, text, 0o644);
+  });
+  if (removeDir) {
+    try {
+      rmdirSync(dirname(SYSTEM));
+    } catch {
+      /* something else lives there now */
+    }
+  }
+}
+
 export async function createWorld(opts: WorldOptions = {}): Promise<World> {
   const w = await createSandboxWorld(opts);
   providers.add(w.providerBridge);
   writeTestConfig();
+  await listInSystemConfig(w.providerBridge, true);
   const destroy = w.destroy.bind(w);
   w.destroy = async () => {
     providers.delete(w.providerBridge);
     writeTestConfig();
+    await listInSystemConfig(w.providerBridge, false);
     await destroy();
   };
   return w;

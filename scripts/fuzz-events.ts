@@ -40,14 +40,20 @@ if (why) {
 }
 
 console.log(`fuzz: seed ${seed} (--seed ${seed} reproduces the sequence)`);
-const r = await run({
-  seed,
-  events,
-  networks,
-  log: (l) => {
-    if (!values.quiet || /VIOLATION|quiet point|^fuzz|kill|finish/.test(l)) console.log(l);
-  },
-});
+let r: Awaited<ReturnType<typeof run>>;
+try {
+  r = await run({
+    seed,
+    events,
+    networks,
+    log: (l) => {
+      if (!values.quiet || /VIOLATION|quiet point|^fuzz|kill|finish/.test(l)) console.log(l);
+    },
+  });
+} catch (e) {
+  console.log(`fuzz: seed ${seed}: aborted: ${(e as Error).message}`);
+  process.exit(1);
+}
 for (const v of r.violations) console.log(`VIOLATION ${v}`);
 console.log(summary(r));
 process.exit(r.violations.length === 0 ? 0 : 1);

@@ -905,6 +905,13 @@ export async function run(o: FuzzOptions): Promise<FuzzReport> {
     const nets: FleetNet[] = [];
     o.onNetworks?.(Array.from({ length: count }, (_, i) => `vnf-${fleet.tag}-${i}`));
     for (let i = 0; i < count; i++) nets.push(await fleet.create(`vnf-${fleet.tag}-${i}`, { uplink: "auto" }));
+    // one plain start and stop first: a host where libvirt cannot start these networks at
+    // all (the hook refuses them) is a setup problem, said once, not a thousand violations
+    const probe = await virsh(["net-start", nets[0]!.name], { timeoutMs: 300_000 });
+    if (probe.exitCode !== 0)
+      throw new Error(`fuzz setup: virsh net-start ${nets[0]!.name} fails before any event: ${oneLine(probe.stderr)}`);
+    const stop = await virsh(["net-destroy", nets[0]!.name], { timeoutMs: 300_000 });
+    if (stop.exitCode !== 0) throw new Error(`fuzz setup: virsh net-destroy ${nets[0]!.name}: ${oneLine(stop.stderr)}`);
     fuzz = new Fuzz(fleet, nets, o);
     await fuzz.run();
   } catch (e) {

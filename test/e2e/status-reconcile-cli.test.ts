@@ -4,7 +4,7 @@
 // not ours to sweep.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -167,5 +167,30 @@ describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
     const n = (JSON.parse(probed.stdout) as StatusDoc).networks[0]!;
     assert.equal(n.reasons[0]?.code, "uplink-duplicate");
     await run("ip", ["-n", intruder.ns, "addr", "flush", "dev", intruder.ifname]);
+  });
+
+  test("doctor: a defined network whose metadata breaks the uplink policy is reported", async () => {
+    const xml = (await virsh(["net-dumpxml", "--inactive", b], { check: true })).stdout;
+    const open = xml.replace("</vnat:network>", `<vnat:isolation host="open"/></vnat:network>`);
+    assert.notEqual(open, xml);
+    const file = join(cfgDir, "b-open.xml");
+    await writeFile(file, open);
+    await virsh(["net-define", file], { check: true });
+    try {
+      const r = await vnat(cfg, ["doctor"]);
+      assert.equal(r.exitCode, 1);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^FAIL {2}policy: network "${b}": isolation host="open" needs "allowOpenIsolation": true in the config \\(guests would reach this host's own addresses\\)`,
+          "m",
+        ),
+      );
+    } finally {
+      await writeFile(file, xml);
+      await virsh(["net-define", file], { check: true });
+    }
+    // other tests' networks on this host may be judged against this test's config: only b is ours
+    assert.doesNotMatch((await vnat(cfg, ["doctor"])).stdout, new RegExp(`policy: network "${b}"`));
   });
 });

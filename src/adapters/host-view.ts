@@ -1,13 +1,14 @@
 // What `vnat net create` must not collide with, read from the live host: every libvirt
-// network's persistent XML (ONE virsh process for all of them), the interfaces in
-// /sys/class/net, and the uplinks running vnat networks have claimed in /run/vnat.
+// network's persistent XML (one virsh process lists them by UUID, ONE more dumps them
+// all), the interfaces in /sys/class/net, and the uplinks running vnat networks have
+// claimed in /run/vnat.
 import { readdir } from "node:fs/promises";
 import type { Config } from "../core/config.ts";
 import { knownNetworks, type KnownNetwork } from "../core/inventory.ts";
 import { parseIp } from "../core/ipv4.ts";
 import type { HostView } from "../core/netcreate.ts";
 import { claimsDir, type Roots } from "../core/paths.ts";
-import { dumpNetworks, listNetworks, type NetListEntry } from "./libvirt.ts";
+import { dumpAllNetworks, type NetListEntry } from "./libvirt.ts";
 
 export interface NetworkRow extends KnownNetwork {
   state: NetListEntry;
@@ -15,13 +16,17 @@ export interface NetworkRow extends KnownNetwork {
 
 /** Every libvirt network with what its persistent XML says. */
 export async function probeNetworks(config: Config): Promise<NetworkRow[]> {
-  const list = await listNetworks();
-  const docs = await dumpNetworks(
-    list.map((n) => n.name),
-    true,
+  const nets = await dumpAllNetworks({ inactive: true });
+  // one fact per document, in order; the name is libvirt's exact one (the parsed XML trims it)
+  const known = knownNetworks(
+    nets.map((n) => [n.name, n.xml]),
+    config,
   );
-  const known = knownNetworks(docs, config);
-  return list.map((state) => ({ ...(known.find((k) => k.name === state.name) ?? { name: state.name }), state }));
+  return nets.map(({ name, uuid, active, autostart, persistent }, i) => ({
+    ...known[i],
+    name,
+    state: { name, uuid, active, autostart, persistent },
+  }));
 }
 
 async function listDir(dir: string): Promise<string[]> {

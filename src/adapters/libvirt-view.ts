@@ -1,7 +1,8 @@
-// Every libvirt network with its XML, for status and reconcile: `net-list` once, then ONE
-// virsh process for all the dumps (live XML, and for an active persistent network also
-// its persistent XML: vnat's CLI writes live-applied changes there).
-import { listNetworks, virshBatch } from "./libvirt.ts";
+// Every libvirt network with its XML, for status and reconcile: one virsh process lists
+// them by UUID, ONE more dumps them all (live XML, and for an active persistent network
+// also its persistent XML: vnat's CLI writes live-applied changes there). Each name is
+// read from its network's XML, never parsed out of virsh's table (see libvirt.ts).
+import { dumpAllNetworks, type NetworkDump } from "./libvirt.ts";
 
 export interface LibvirtNetwork {
   name: string;
@@ -14,22 +15,14 @@ export interface LibvirtNetwork {
   persistentXml?: string;
 }
 
+/** A network undefined between the list and the dump is left out; any other missing XML is an error. */
 export async function readLibvirtNetworks(): Promise<LibvirtNetwork[]> {
-  const list = await listNetworks();
-  const commands: string[][] = [];
-  for (const n of list) {
-    commands.push(["net-dumpxml", n.name]);
-    if (n.active && n.persistent) commands.push(["net-dumpxml", "--inactive", n.name]);
-  }
-  const outs = await virshBatch(commands);
-  const nets: LibvirtNetwork[] = [];
-  let i = 0;
-  for (const n of list) {
-    const xml = outs[i++] ?? "";
-    const persistentXml = n.active && n.persistent ? outs[i++] : undefined;
-    // a network undefined between the list and the dump has no XML: skip it
-    if (!xml.includes("<network")) continue;
-    nets.push({ ...n, xml, ...(persistentXml?.includes("<network") ? { persistentXml } : {}) });
-  }
-  return nets;
+  return (await dumpAllNetworks({ persistentToo: true })).map((n: NetworkDump) => ({
+    name: n.name,
+    active: n.active,
+    autostart: n.autostart,
+    persistent: n.persistent,
+    xml: n.xml,
+    ...(n.persistentXml !== undefined ? { persistentXml: n.persistentXml } : {}),
+  }));
 }

@@ -1,19 +1,33 @@
 // libvirt through virsh, with argument arrays. Used by the CLI only: a hook must never
-// call back into libvirt (deadlock). Many queries go through ONE virsh process reading
-// commands on stdin, separated by `echo` markers (51 spawns: 1.4 s; one process: 92 ms).
+// call back into libvirt (deadlock). Many queries go through ONE virsh process running
+// commands joined by ";", separated by `echo` markers (51 spawns: 1.4 s; one process: 92 ms).
+//
+// Network names are hostile input: libvirt forbids only "/" and a line feed in them. vnat's
+// views of libvirt therefore list networks by UUID and read each name from its XML; an
+// argument that still goes into a command string is quoted by virsh's own grammar
+// (virshQuote), and a name goes after "--", so "--all" is a name, not an option.
+import { randomBytes } from "node:crypto";
 import { execa } from "execa";
 import { oneLine, VnatError } from "../core/errors.ts";
 
 export const LIBVIRT_URI = process.env.VNAT_LIBVIRT_URI ?? "qemu:///system";
-// not "--…": virsh's echo would take it for an option and print nothing
-const MARK = "vnat-split-7f3a";
 
 export interface NetListEntry {
   name: string;
+  uuid: string;
   active: boolean;
   autostart: boolean;
   persistent: boolean;
 }
+
+/** One libvirt network with its XML (see dumpAllNetworks for which XML). */
+export interface NetworkDump extends NetListEntry {
+  xml: string;
+  /** with persistentToo: the persistent definition of an active persistent network */
+  persistentXml?: string;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function virsh(args: string[], input?: string): Promise<string> {
   const r = await execa("virsh", ["-q", "-c", LIBVIRT_URI, ...args], { reject: false, input, env: { LC_ALL: "C" } });
@@ -24,48 +38,158 @@ export async function virsh(args: string[], input?: string): Promise<string> {
   return String(r.stdout);
 }
 
-/** Quotes one argument for virsh's own command parser (used only on stdin batches). */
+/**
+ * Quotes one argument for virsh's own command-string tokenizer (libvirt tools/vsh.c,
+ * vshCommandStringGetArg): between single quotes every character is literal up to the next
+ * single quote, a backslash included; outside quotes a backslash takes the next character
+ * literally. So the argument goes in single quotes, and each ' in it is written '\''
+ * (close the quotes, an escaped quote, open them again). A line feed would end the command
+ * (libvirt refuses it in names anyway), a NUL ends the string: both are refused.
+ */
 export function virshQuote(arg: string): string {
-  if (/[\n\r\0]/.test(arg)) throw new VnatError("invalid-input", `virsh argument contains a line break`);
-  return `'${arg.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  if (/[\n\0]/.test(arg)) throw new VnatError("invalid-input", `virsh argument contains a line feed or a NUL`);
+  return `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
 /**
- * Runs many virsh commands in one process; returns each command's stdout (trimmed). The
- * commands go in ONE argument joined by ";" (virsh's non-interactive mode): on stdin,
- * virsh is interactive and echoes a welcome text, prompts and each command into stdout.
+ * Runs many virsh commands in one process; returns each command's stdout (trimmed; "" when
+ * it failed: its error is on stderr). The commands go in ONE argument joined by ";"
+ * (virsh's non-interactive mode): on stdin, virsh is interactive and echoes a welcome
+ * text, prompts and each command into stdout. The marker between outputs is random, so no
+ * XML can contain it, and exactly one output per command is required: a command string
+ * that virsh read differently than it was meant (or a virsh that stopped early) is an
+ * error, never a shorter answer.
  */
 export async function virshBatch(commands: string[][]): Promise<string[]> {
-  if (commands.length === 0) return [];
-  const script = commands.map((c) => c.map(virshQuote).join(" ")).join(` ; echo ${MARK} ; `);
-  const r = await execa("virsh", ["-q", "-c", LIBVIRT_URI, script], { reject: false, env: { LC_ALL: "C" } });
-  const parts = String(r.stdout).split(MARK);
-  // virsh goes on after a failing command; a missing part means it stopped early
-  if (parts.length < commands.length && r.exitCode !== 0)
-    throw new VnatError("apply-failed", `virsh batch: ${oneLine(String(r.stderr)) || `exit ${r.exitCode}`}`);
-  return parts.slice(0, commands.length).map((p) => (p.trim() ? p.trim() + "\n" : ""));
+  return (await batch(commands)).outs;
 }
 
-export async function listNetworks(): Promise<NetListEntry[]> {
-  const out = await virsh(["net-list", "--all"]);
-  const nets: NetListEntry[] = [];
-  for (const line of out.split("\n")) {
-    const cols = line.trim().split(/\s+/);
-    if (cols.length < 4 || !cols[0]) continue;
-    const [name, state, autostart, persistent] = cols;
-    nets.push({ name, active: state === "active", autostart: autostart === "yes", persistent: persistent === "yes" });
+async function batch(commands: string[][]): Promise<{ outs: string[]; stderr: string }> {
+  if (commands.length === 0) return { outs: [], stderr: "" };
+  // not "--…": virsh's echo would take it for an option and print nothing
+  const mark = `vnat-split-${randomBytes(12).toString("hex")}`;
+  const script = commands.map((c) => c.map(virshQuote).join(" ")).join(` ; echo ${mark} ; `);
+  const r = await execa("virsh", ["-q", "-c", LIBVIRT_URI, script], { reject: false, env: { LC_ALL: "C" } });
+  const parts = String(r.stdout).split(mark);
+  const stderr = String(r.stderr);
+  if (parts.length !== commands.length)
+    throw new VnatError(
+      "apply-failed",
+      `virsh batch: ${parts.length} output(s) for ${commands.length} command(s): ${oneLine(stderr) || `exit ${r.exitCode}`}`,
+    );
+  return { outs: parts.map((p) => (p.trim() ? p.trim() + "\n" : "")), stderr };
+}
+
+function decodeXmlText(s: string): string {
+  return s.replace(/&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|apos|quot));/g, (_m, hex, dec, named) => {
+    if (hex !== undefined) return String.fromCodePoint(Number.parseInt(hex as string, 16));
+    if (dec !== undefined) return String.fromCodePoint(Number.parseInt(dec as string, 10));
+    return { lt: "<", gt: ">", amp: "&", apos: "'", quot: '"' }[named as "lt"];
+  });
+}
+
+/** The exact name and UUID in libvirt's XML of a network (libvirt writes <name> then <uuid> first). */
+export function xmlIdentity(xml: string): { name: string; uuid: string } | undefined {
+  const m = /^\s*<network\b[^>]*>\s*<name>([^<]*)<\/name>\s*<uuid>([^<]*)<\/uuid>/.exec(xml);
+  return m ? { name: decodeXmlText(m[1]!), uuid: m[2]!.trim().toLowerCase() } : undefined;
+}
+
+interface IdList {
+  all: string[];
+  active: Set<string>;
+  persistent: Set<string>;
+  autostart: Set<string>;
+}
+
+/** Every network's UUID and state, from one virsh process (a UUID is always safe to pass on). */
+async function listIds(): Promise<IdList> {
+  const { outs, stderr } = await batch([
+    ["net-list", "--all", "--uuid"],
+    ["net-list", "--uuid"],
+    ["net-list", "--all", "--persistent", "--uuid"],
+    ["net-list", "--all", "--autostart", "--uuid"],
+  ]);
+  // an empty list is a valid answer, so a failed listing must be told by its error
+  if (/^error:/m.test(stderr)) throw new VnatError("apply-failed", `virsh net-list: ${oneLine(stderr)}`);
+  const ids = outs.map((o) => {
+    const lines = o.split("\n").filter((l) => l.trim());
+    const bad = lines.find((l) => !UUID_RE.test(l.trim()));
+    if (bad !== undefined)
+      throw new VnatError("apply-failed", `virsh net-list --uuid: unexpected line "${oneLine(bad)}"`);
+    return lines.map((l) => l.trim());
+  });
+  return { all: ids[0]!, active: new Set(ids[1]), persistent: new Set(ids[2]), autostart: new Set(ids[3]) };
+}
+
+/**
+ * Every libvirt network with its XML through two virsh processes (the list, then all the
+ * dumps), each referred to by UUID. xml: the live XML of an active network, else its
+ * definition; with inactive, the persistent definition where there is one. persistentToo:
+ * also the persistent XML of an active persistent network. A dump that gives no XML is an
+ * error unless the network is gone from a second listing (undefined meanwhile): a network
+ * is never reported missing or stopped because virsh did not answer for it.
+ */
+export async function dumpAllNetworks(o: { inactive?: boolean; persistentToo?: boolean } = {}): Promise<NetworkDump[]> {
+  const ids = await listIds();
+  const commands: string[][] = [];
+  const plan = ids.all.map((uuid) => {
+    const active = ids.active.has(uuid);
+    const persistent = ids.persistent.has(uuid);
+    const at = commands.push(o.inactive ? ["net-dumpxml", "--inactive", uuid] : ["net-dumpxml", uuid]) - 1;
+    const both = o.persistentToo === true && active && persistent;
+    const pat = both ? commands.push(["net-dumpxml", "--inactive", uuid]) - 1 : undefined;
+    return { uuid, active, persistent, autostart: ids.autostart.has(uuid), at, pat };
+  });
+  const { outs, stderr } = await batch(commands);
+  const failed = plan.filter(
+    (p) => !outs[p.at]!.includes("<network") || (p.pat !== undefined && !outs[p.pat]!.includes("<network")),
+  );
+  let gone = new Set<string>();
+  if (failed.length) {
+    const now = new Set((await listIds()).all);
+    const still = failed.find((p) => now.has(p.uuid));
+    if (still)
+      throw new VnatError(
+        "apply-failed",
+        `virsh net-dumpxml ${still.uuid}: no XML: ${oneLine(stderr) || "empty output"}`,
+      );
+    gone = new Set(failed.map((p) => p.uuid));
+  }
+  const nets: NetworkDump[] = [];
+  for (const p of plan) {
+    if (gone.has(p.uuid)) continue;
+    const xml = outs[p.at]!;
+    const id = xmlIdentity(xml);
+    if (!id || id.uuid !== p.uuid)
+      throw new VnatError("apply-failed", `virsh net-dumpxml ${p.uuid}: the XML does not name network ${p.uuid}`);
+    nets.push({
+      name: id.name,
+      uuid: p.uuid,
+      active: p.active,
+      autostart: p.autostart,
+      persistent: p.persistent,
+      xml,
+      ...(p.pat !== undefined ? { persistentXml: outs[p.pat]! } : {}),
+    });
   }
   return nets;
 }
 
-/** Live (or, with inactive, persistent) XML of many networks through one virsh process. */
+export async function listNetworks(): Promise<NetListEntry[]> {
+  return (await dumpAllNetworks()).map(({ name, uuid, active, autostart, persistent }) => ({
+    name,
+    uuid,
+    active,
+    autostart,
+    persistent,
+  }));
+}
+
+/** Live (or, with inactive, persistent) XML of the named networks (looked up by UUID, see dumpAllNetworks). */
 export async function dumpNetworks(names: string[], inactive = false): Promise<Map<string, string>> {
-  const outs = await virshBatch(names.map((n) => (inactive ? ["net-dumpxml", "--inactive", n] : ["net-dumpxml", n])));
+  const wanted = new Set(names);
   const map = new Map<string, string>();
-  names.forEach((n, i) => {
-    const xml = outs[i] ?? "";
-    if (xml.includes("<network")) map.set(n, xml);
-  });
+  for (const n of await dumpAllNetworks({ inactive })) if (wanted.has(n.name)) map.set(n.name, n.xml);
   return map;
 }
 
@@ -80,10 +204,24 @@ export async function defineNetwork(xml: string): Promise<void> {
   }
 }
 
+/**
+ * What to hand virsh for network NAME: the name after "--" (never an option). virsh looks a
+ * 36-character argument up as a UUID first, so a name that reads as one is replaced by
+ * the UUID of the network that has that name.
+ */
+async function networkRef(name: string): Promise<string> {
+  if (name.length !== 36 || !/^[0-9a-f]{32}$/i.test(name.replace(/[-\s]/g, ""))) return name;
+  const net = (await dumpAllNetworks()).find((n) => n.name === name);
+  if (!net) throw new VnatError("invalid-input", `network "${oneLine(name)}": not defined in libvirt`);
+  return net.uuid;
+}
+
+const byName = async (cmd: string[], name: string): Promise<string> => virsh([...cmd, "--", await networkRef(name)]);
+
 /** `virsh net-start`: it returns when vnat's hook has built the namespace. */
-export const startNetwork = (name: string): Promise<string> => virsh(["net-start", name]);
+export const startNetwork = (name: string): Promise<string> => byName(["net-start"], name);
 /** `virsh net-destroy`: it returns when vnat's hook has removed the namespace. */
-export const destroyNetwork = (name: string): Promise<string> => virsh(["net-destroy", name]);
-export const undefineNetwork = (name: string): Promise<string> => virsh(["net-undefine", name]);
+export const destroyNetwork = (name: string): Promise<string> => byName(["net-destroy"], name);
+export const undefineNetwork = (name: string): Promise<string> => byName(["net-undefine"], name);
 export const setAutostart = (name: string, on: boolean): Promise<string> =>
-  virsh(on ? ["net-autostart", name] : ["net-autostart", "--disable", name]);
+  byName(on ? ["net-autostart"] : ["net-autostart", "--disable"], name);

@@ -28,12 +28,14 @@ import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
+import { removeNetnsResolvConf, writeNetnsResolvConf } from "../adapters/netns-etc.ts";
 
 /** how long a start waits for a freed namespace of the same network to release its MACs */
 const MAC_BUSY_WAIT_MS = 5000;
 
 export const START_STEPS = [
   "claim",
+  "resolv",
   "links",
   "sysctl",
   "addresses",
@@ -51,7 +53,8 @@ export type StartStep = (typeof START_STEPS)[number];
  * waits for "addresses". Measured: ~30 ms of a ~85 ms build under load.
  */
 const START_STAGES: readonly (readonly StartStep[])[] = [
-  ["claim"],
+  // resolv: the namespace's resolv.conf is there before any `ip netns exec` into it
+  ["claim", "resolv"],
   ["links"],
   ["sysctl", "addresses", "nftables"],
   ["dnsmasq"],
@@ -131,6 +134,11 @@ function startRun(
         }),
       ).then((found) => found.find((f) => f !== undefined));
       dad.catch(() => {});
+      // recorded before anything else: a build killed at any later point leaves a state file
+      // ("starting"), which status reports and reconcile or the next start clears
+      await ensureNetDir(roots, spec.name);
+      undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
+      await writeState(roots, stateOf(spec, "starting", attach));
       await claimUplink(roots, spec.uplink.bridge, uplinkIp, spec.name);
       undos.push({
         what: "release uplink claim",
@@ -142,12 +150,11 @@ function startRun(
         undos.push({ what: `release floating ${ip} claim`, fn: release });
       }
       // dnsmasq drops to an unprivileged user and re-reads the hosts file on SIGHUP
-      await ensureNetDir(roots, spec.name);
-      undos.push({ what: "remove state directory", fn: () => removeNetDir(roots, spec.name) });
       await writeHostsFile(paths.dhcpHosts, renderDhcpHosts(spec.hosts ?? []));
       attach = resolveAttachments(forced, await hasAddress);
       await writeState(roots, stateOf(spec, "starting", attach));
     },
+    resolv: () => writeResolvConf(ctx, spec, undos),
     links: async () => {
       const lines = renderHostBatch(spec, attach);
       const r = await ipBatch(
@@ -260,6 +267,13 @@ class StepError extends VnatError {
     super("apply-failed", cause);
     this.step = step;
   }
+}
+
+/** /etc/netns/vnat-NAME/resolv.conf, for `vnat exec NAME` (adapters/netns-etc.ts); undone by removing it. */
+async function writeResolvConf(ctx: ApplyContext, spec: NetSpec, undos: Undo[]): Promise<void> {
+  // registered first: a half-written file goes too
+  undos.push({ what: "remove resolv.conf", fn: () => removeNetnsResolvConf(ctx.roots, spec.names.netns) });
+  await writeNetnsResolvConf(ctx.roots, spec);
 }
 
 function registerBatchUndo(ctx: ApplyContext, undos: Undo[], l: BatchLine, pidFile: string): void {

@@ -144,9 +144,14 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
 /** True while some live process holds NAME's lock (an event of it is being processed right now). */
 export function networkBusy(roots: Roots, name: string, held: Set<string> = heldFlocks()): boolean {
+  return flockHeld(netLockPaths(roots, name).lock, held);
+}
+
+/** True while some live process holds a flock on the file at PATH. */
+export function flockHeld(path: string, held: Set<string> = heldFlocks()): boolean {
   let st;
   try {
-    st = statSync(netLockPaths(roots, name).lock);
+    st = statSync(path);
   } catch {
     return false; // never locked
   }

@@ -14,7 +14,7 @@
 import { createServer, type Socket } from "node:net";
 import { readFileSync, watchFile } from "node:fs";
 import { chmod, mkdir, open, unlink, writeFile } from "node:fs/promises";
-import { flockFd } from "../exec/netlock.ts";
+import { flockFd, flockHeld } from "../exec/netlock.ts";
 import { processStart } from "../adapters/lock.ts";
 import { spawnDetached } from "../exec/run.ts";
 import { oneLine, VnatError } from "../core/errors.ts";
@@ -91,9 +91,11 @@ export async function runAgent(roots: Roots, env: Omit<HookEnv, "cacheKey">): Pr
  * Starts the agent for this bundle, fully detached (own session, no stdio: libvirt never
  * waits for it), unless its socket is there already. Best effort: without it the hook works.
  */
-export function ensureAgent(roots: Roots, socketExists: (path: string) => boolean): void {
+export function ensureAgent(roots: Roots): void {
   const id = bundleBuildId();
-  if (id === undefined || socketExists(agentPaths(roots, id).socket)) return;
+  if (id === undefined) return;
+  // alive is what the kernel says: its lock held (a socket file outlives a killed agent)
+  if (flockHeld(agentPaths(roots, id).lock)) return;
   const bundle = new URL(import.meta.url).pathname;
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LC_ALL: "C", HOME: process.env.HOME ?? "/root" };
   if (process.env.VNAT_RUN_DIR) env.VNAT_RUN_DIR = process.env.VNAT_RUN_DIR;

@@ -2,7 +2,7 @@
 // The only place the hook exits. stdout stays silent; stderr gets one line on failure.
 // Start-up is on the user's critical path (every network and guest-port event), so an
 // event for a network without vnat metadata returns before anything heavy is loaded.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { oneLine, VnatError } from "../core/errors.ts";
 import { mentionsVnat } from "../core/hookdata.ts";
 import { parseArgv } from "./event.ts";
@@ -47,7 +47,7 @@ async function main(): Promise<number> {
   } finally {
     // the next event of any network is handed to a warm agent (hook/agent.ts); a hook run with
     // test overrides never starts one (the shell hands such events only to Node)
-    if (agentWanted(process.env)) (await import("./agent.ts")).ensureAgent(r, existsSync);
+    if (agentWanted(process.env)) (await import("./agent.ts")).ensureAgent(r);
   }
 }
 

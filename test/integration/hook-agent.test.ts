@@ -16,7 +16,7 @@ import { readState } from "../../src/adapters/state.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { agentPaths } from "../../src/core/paths.ts";
 import { stopAgent } from "../../src/exec/agent-control.ts";
-import { lockNetwork } from "../../src/exec/netlock.ts";
+import { flockHeld, lockNetwork } from "../../src/exec/netlock.ts";
 import { hookData, portXml, type NetOpts } from "../support/fixtures.ts";
 import { HOOK, runHook, sandboxNet } from "../support/hook.ts";
 import { execa } from "execa";
@@ -112,6 +112,8 @@ describe("the resident agent", () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(existsSync(`/run/netns/${kernelNames(net.name).netns}`), false);
     assert.equal(existsSync(`${run}/net/${net.name}`), false);
+    // the hook's Node started a new agent: the dead one's socket file did not fool it (the kernel's lock did not)
+    await waitFor(() => flockHeld(agentPaths(roots, buildId()).lock), 10_000, "a new agent after the killed one");
   });
 
   test("without an agent (a dead one's socket left behind) the hook does the work alone", async () => {

@@ -1,6 +1,7 @@
 // Bundles each entry point into one ESM file: the hook runs on every libvirt network
 // and guest-port event, so its cold start (one file, no module resolution) matters.
 import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, copyFile, readFile, writeFile } from "node:fs/promises";
 
@@ -37,3 +38,9 @@ await chmod("dist/udhcpc-script.sh", 0o755);
 // a new bundle never trusts an answer an older one gave.
 const id = createHash("sha256").update(await readFile("dist/hook.js")).digest("hex");
 await writeFile("dist/build-id", `${id}\n`);
+// The man page and the bash completion come from the CLI's own command definitions
+// (src/cli/docgen.ts), so they list exactly the commands and options this build has;
+// install.sh installs both.
+const cli = (...args) => execFileSync(process.execPath, ["dist/cli.js", ...args], { encoding: "utf8" });
+await writeFile("dist/vnat.1", cli("manpage"));
+await writeFile("dist/vnat.bash", cli("completion", "bash"));

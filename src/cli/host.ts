@@ -5,7 +5,7 @@ const impl = () => import("./inbound-actions.ts");
 
 export function registerHost(program: Command): void {
   const g = program.command("host").description("static DHCP hosts: a MAC always leases one address (and a name)");
-  g.command("add <net> <mac> <ip> [name]")
+  g.command("add <net> <mac> <ip> [hostname]")
     .description("give MAC the address IP (in the network's subnet) and optionally a DNS name")
     .action(async (net: string, mac: string, ip: string, name: string | undefined) =>
       (await impl()).hostAdd(net, mac, ip, name),

@@ -23,7 +23,7 @@ export function registerNet(program: Command): void {
     .option("--autostart", "start the network when libvirt starts")
     .action(async (name: string, o: Record<string, unknown>) => (await import("./net-create.ts")).netCreate(name, o));
   net
-    .command("delete <name>")
+    .command("delete <net>")
     .description("undefine a vnat network (refused while it is active, unless --force)")
     .option("--force", "stop the network first when it is active")
     .action(async (name: string, o: { force?: boolean }) => (await import("./net-actions.ts")).netDelete(name, o));

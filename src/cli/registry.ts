@@ -1,6 +1,7 @@
 // One line per command group: each group's file declares its commands and imports its
 // implementation lazily inside the action.
 import type { Command } from "commander";
+import { registerCompletion } from "./completion.ts";
 import { registerDemo } from "./demo.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerFloating } from "./floating.ts";
@@ -21,4 +22,5 @@ export function registerCommands(program: Command): void {
   registerReconcile(program);
   registerDoctor(program);
   registerDemo(program);
+  registerCompletion(program);
 }

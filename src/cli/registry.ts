@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { registerCompletion } from "./completion.ts";
 import { registerDemo } from "./demo.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerExec } from "./exec.ts";
 import { registerFloating } from "./floating.ts";
 import { registerForward } from "./forward.ts";
 import { registerHost } from "./host.ts";
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerHost(program);
   registerStatus(program);
   registerReconcile(program);
+  registerExec(program);
   registerDoctor(program);
   registerDemo(program);
   registerCompletion(program);

@@ -6,6 +6,11 @@ export interface Roots {
   run: string;
   config: string;
   log: string;
+  /**
+   * where `ip netns exec NS` finds the namespace's own /etc files (NS/resolv.conf); absent:
+   * /etc/netns, the only place ip reads them (tests with a fake runner point it elsewhere)
+   */
+  netnsEtc?: string;
 }
 
 export interface NetPaths {
@@ -29,6 +34,12 @@ export function netPaths(roots: Roots, name: string): NetPaths {
     dnsmasqLog: `${dir}/dnsmasq.log`,
     ports: `${dir}/ports`,
   };
+}
+
+/** The resolver configuration `ip netns exec NETNS` puts over /etc/resolv.conf (`vnat exec`). */
+export function netnsResolvConfPath(roots: Roots, netns: string): { dir: string; file: string } {
+  const dir = `${roots.netnsEtc ?? "/etc/netns"}/${netns}`;
+  return { dir, file: `${dir}/resolv.conf` };
 }
 
 export function claimsDir(roots: Roots): string {

@@ -10,11 +10,13 @@
 //      state file records) is that network's: never deleted here, reported instead;
 //   4. the bridges' fdb entries for the macvlans, which outlive them (from the state file,
 //      plus any the caller saw left behind);
-//   5. vnat's files and uplink claims last, so a retry still finds what to remove.
+//   5. vnat's files (its state, the namespace's /etc/netns resolv.conf) and uplink claims
+//      last, so a retry still finds what to remove.
 import { readFileSync } from "node:fs";
 import { aliasOwner, isNetworkName, isVnatLink, kernelNames, legacyKernelNames } from "../core/names.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
+import { removeNetnsResolvConf } from "../adapters/netns-etc.ts";
 import { listStates, readState, releaseAllClaims, removeNetDir, type NetState } from "../adapters/state.ts";
 import { LEGACY_ATTACH, type Attachments, type FdbEntry } from "../core/attach.ts";
 import { attachFdb } from "../core/render.ts";
@@ -149,6 +151,7 @@ export async function teardownNetwork(
   await step(() => deleteOwnLinks(runner, roots, name, st));
   await step(async () => deleteFdb(runner, [...recordedFdb(st), ...leftFdb]));
   await step(() => removeNetDir(roots, name));
+  await step(() => removeNetnsResolvConf(roots, names.netns));
   await step(() => releaseAllClaims(roots, name));
   return errors;
 }

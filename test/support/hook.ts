@@ -91,6 +91,7 @@ export function vnatDebris(name: string): string[] {
   for (const l of [k.lanHost, k.uplinkHost]) if (existsSync(`/sys/class/net/${l}`)) out.push(`link ${l}`);
   for (const e of fdbLocals()) if (e.endsWith(` ${lanMac(name)}`)) out.push(`fdb entry ${e}`);
   if (existsSync(`${RUN_DIR}/net/${name}`)) out.push(`state dir ${RUN_DIR}/net/${name}`);
+  if (existsSync(`/etc/netns/${k.netns}/resolv.conf`)) out.push(`/etc/netns/${k.netns}/resolv.conf`);
   const claims = existsSync(`${RUN_DIR}/claims`) ? readdirSync(`${RUN_DIR}/claims`) : [];
   for (const c of claims) {
     try {

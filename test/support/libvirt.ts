@@ -327,6 +327,7 @@ export async function netDebris(name: string, bridge?: string): Promise<string[]
   for (const l of [k.lanHost, k.uplinkHost, ...(bridge ? [bridge] : [])])
     if (existsSync(`/sys/class/net/${l}`)) found.push(`link ${l}`);
   if (existsSync(join(RUN_DIR, "net", name))) found.push(`${RUN_DIR}/net/${name}`);
+  if (existsSync(`/etc/netns/${k.netns}/resolv.conf`)) found.push(`/etc/netns/${k.netns}/resolv.conf`);
   for (const pid of pidsOf("dnsmasq")) {
     let cl = "";
     try {

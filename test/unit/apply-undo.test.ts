@@ -51,7 +51,8 @@ function recorder(opts: { failBatchLine?: number; failCmd?: string }): Runner & 
 function ctx(runner: Runner) {
   const run = mkdtempSync(join(tmpdir(), "vnat-undo-"));
   dirs.push(run);
-  return { runner, roots: { run, config: "/nonexistent", log: run } };
+  // the namespace's resolv.conf goes to the temp dir too, never to the host's /etc/netns
+  return { runner, roots: { run, config: "/nonexistent", log: run, netnsEtc: run } };
 }
 
 describe("startNetwork undo", () => {

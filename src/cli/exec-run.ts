@@ -1,0 +1,93 @@
+// Runs `vnat exec NET -- CMD...`: `ip netns exec vnat-NET CMD...` (an argument array, never
+// a shell string) with vnat's stdin, stdout and stderr, so an interactive ssh works. ip
+// puts /etc/netns/vnat-NET/resolv.conf (written when the namespace is built) over
+// /etc/resolv.conf: names resolve through the namespace's dnsmasq, which knows the guests'
+// DHCP names. ip execs the command in its own place, so the child is the command itself:
+// its exit code is vnat's (128 + N when signal N ended it); only vnat's own refusals, one
+// line starting "vnat:", come before it runs.
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { dumpAllNetworks } from "../adapters/libvirt.ts";
+import { roots } from "../adapters/roots.ts";
+import { readState } from "../adapters/state.ts";
+import { netnsExists } from "../adapters/sysfs.ts";
+import { conflict, invalid, VnatError } from "../core/errors.ts";
+import { parseNetworkXml } from "../core/inventory.ts";
+import { isNetworkName, kernelNames, printable } from "../core/names.ts";
+import { requireRoot } from "./root.ts";
+
+/** UMASK: the one vnat was started with (cli/umask.ts), which the command gets instead of vnat's 077. */
+export async function execIn(network: string, command: string[], umask: number): Promise<void> {
+  if (command.length === 0)
+    throw invalid(`vnat exec "${printable(network)}": no command given (usage: vnat exec NET -- CMD [ARG...])`);
+  requireRoot("exec");
+  process.exitCode = await runIn(await servingNamespace(network), command, umask);
+}
+
+/**
+ * The namespace of network NAME when vnat has built it (the namespace exists and its state
+ * says active: no virsh call on this path); otherwise libvirt says why not, in one line.
+ */
+async function servingNamespace(name: string): Promise<string> {
+  if (isNetworkName(name)) {
+    const { netns } = kernelNames(name);
+    if (netnsExists(netns) && (await readState(roots(), name))?.phase === "active") return netns;
+  }
+  const shown = printable(name);
+  const net = (await dumpAllNetworks()).find((n) => n.name === name);
+  if (!net) throw invalid(`network "${shown}": not defined in libvirt (see vnat net list)`);
+  if (!isNetworkName(name) || !hasVnatMetadata(net.xml))
+    throw invalid(`network "${shown}": not a vnat network (no vnat metadata); vnat exec needs vnat's namespace`);
+  if (!net.active) throw conflict(`network "${name}" is not running (virsh net-start ${name})`);
+  throw conflict(
+    `network "${name}" is active but vnat's namespace ${kernelNames(name).netns} is not serving (see vnat status ${name}; vnat reconcile repairs it)`,
+  );
+}
+
+function hasVnatMetadata(xml: string): boolean {
+  try {
+    return parseNetworkXml(xml).metadata !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs COMMAND in NETNS and resolves to its exit code. While it runs, vnat ignores the
+ * terminal's SIGINT and SIGQUIT (the command gets them itself and decides) and passes
+ * SIGTERM and SIGHUP on to it.
+ */
+function runIn(netns: string, command: string[], umask: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // a child starts with its parent's umask: the caller's for the moment of the spawn
+    const mine = process.umask(umask);
+    let child;
+    try {
+      child = spawn("ip", ["netns", "exec", netns, ...command], { stdio: "inherit" });
+    } finally {
+      process.umask(mine);
+    }
+    const ignore = (): void => {};
+    const pass = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    const handlers: Array<[NodeJS.Signals, (s: NodeJS.Signals) => void]> = [
+      ["SIGINT", ignore],
+      ["SIGQUIT", ignore],
+      ["SIGTERM", pass],
+      ["SIGHUP", pass],
+    ];
+    for (const [s, h] of handlers) process.on(s, h);
+    const done = (): void => {
+      for (const [s, h] of handlers) process.off(s, h);
+    };
+    child.on("error", (e) => {
+      done();
+      reject(new VnatError("apply-failed", `vnat exec: cannot run ip netns exec: ${e.message}`));
+    });
+    child.on("exit", (code, signal) => {
+      done();
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}

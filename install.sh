@@ -7,18 +7,31 @@
 # Options: --no-apt (install no Debian packages), --remove-packages (with --uninstall: also
 # remove the Debian packages install.sh installed), --force (uninstall although vnat
 # networks are active). NODE=/path/to/node picks the Node.js to use (>= 20.10).
+# Where it installs (the same options again for --uninstall of such an installation):
+#   --prefix DIR          vnat's files and MANIFEST (default /usr/local/lib/vnat)
+#   --bin-dir DIR         the vnat command (default /usr/local/bin)
+#   --hook-dir DIR        the hook (default libvirt's /etc/libvirt/hooks/network.d; in any
+#                         other directory the libvirt daemon is neither started nor told)
+#   --config FILE         the config file (default /etc/vnat/config.json; another one is
+#                         given to the command and the hook as VNAT_CONFIG)
+#   --completion-dir DIR  bash completion (default /usr/share/bash-completion/completions)
+#   --man-dir DIR         the man page goes to DIR/man1/vnat.1 (default /usr/local/share/man)
 #
 # Safe on a working hypervisor: it never touches /etc/libvirt/hooks/network or other hooks
-# (vnat's hook is its own file in network.d), never restarts a running libvirt daemon
-# (a SIGHUP, only when the hook is new), and writes the config only when there is none.
+# (vnat's hook is its own file in network.d, and another installation's vnat hook is never
+# replaced), never restarts a running libvirt daemon (a SIGHUP, only when the hook is new),
+# and writes the config only when there is none.
 set -euo pipefail
 
-PREFIX=/usr/local/lib/vnat
-BIN=/usr/local/bin/vnat
-HOOK_DIR=/etc/libvirt/hooks/network.d
-HOOK=$HOOK_DIR/vnat
-CONFIG=/etc/vnat/config.json
-MANIFEST=$PREFIX/MANIFEST
+LIBVIRT_HOOK_DIR=/etc/libvirt/hooks/network.d
+DEFAULT_PREFIX=/usr/local/lib/vnat
+DEFAULT_CONFIG=/etc/vnat/config.json
+PREFIX=$DEFAULT_PREFIX
+BIN_DIR=/usr/local/bin
+HOOK_DIR=$LIBVIRT_HOOK_DIR
+CONFIG=$DEFAULT_CONFIG
+COMPLETION_DIR=/usr/share/bash-completion/completions
+MAN_DIR=/usr/local/share/man
 HOOK_MARK="# vnat network hook, installed by vnat's install.sh"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # the runtime package list is shared with .ci/run
@@ -30,7 +43,21 @@ say() { printf 'vnat install: %s\n' "$*"; }
 die() { printf 'vnat install: %s\n' "$*" >&2; exit 1; }
 
 mode=install demo=0 cleanup=0 apt=1 remove_pkgs=0 force=0
-for arg in "$@"; do
+args=("$@")
+while [ $# -gt 0 ]; do
+  arg=$1 value= takes=0
+  case "$arg" in
+    --prefix=*|--bin-dir=*|--hook-dir=*|--config=*|--completion-dir=*|--man-dir=*) value=${arg#*=} arg=${arg%%=*} takes=1 ;;
+    --prefix|--bin-dir|--hook-dir|--config|--completion-dir|--man-dir)
+      [ $# -ge 2 ] || die "$arg needs a value (see --help)"
+      value=$2 takes=1; shift ;;
+  esac
+  if [ "$takes" -eq 1 ]; then
+    # paths go into shell scripts (the command, the hook): plain absolute paths only
+    case "$value" in /?*) ;; *) die "$arg: an absolute path, not '$value'" ;; esac
+    case "$value" in *[!A-Za-z0-9._/+-]*|*/../*|*/..) die "$arg: '$value' has characters install.sh does not put in scripts" ;; esac
+    value=${value%/}
+  fi
   case "$arg" in
     --uninstall) mode=uninstall ;;
     --demo) demo=1 ;;
@@ -38,10 +65,26 @@ for arg in "$@"; do
     --no-apt) apt=0 ;;
     --remove-packages) remove_pkgs=1 ;;
     --force) force=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --prefix) PREFIX=$value ;;
+    --bin-dir) BIN_DIR=$value ;;
+    --hook-dir) HOOK_DIR=$value ;;
+    --config) CONFIG=$value ;;
+    --completion-dir) COMPLETION_DIR=$value ;;
+    --man-dir) MAN_DIR=$value ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) die "unknown option $arg (see --help)" ;;
   esac
+  shift
 done
+set -- "${args[@]}"
+BIN=$BIN_DIR/vnat
+HOOK=$HOOK_DIR/vnat
+MANIFEST=$PREFIX/MANIFEST
+COMPLETION=$COMPLETION_DIR/vnat
+MANPAGE=$MAN_DIR/man1/vnat.1
+# the hook in libvirt's own directory is the one the daemon runs: only then is it told
+libvirt_hook() { [ "$HOOK_DIR" = "$LIBVIRT_HOOK_DIR" ]; }
+if [ "$demo" -eq 1 ] && ! libvirt_hook; then die "--demo needs the hook in $LIBVIRT_HOOK_DIR (no --hook-dir)"; fi
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 $*)"
 
 # --- the manifest: what this script added, so --uninstall removes exactly that ---------
@@ -80,6 +123,10 @@ EOF
 }
 
 # --- uninstall --------------------------------------------------------------------------
+# A file that carries the hook mark is this installation's hook only if it runs this
+# prefix's hooks/network: another installation's hook (another --prefix) is never removed.
+our_hook() { grep -qF "$HOOK_MARK" "$1" && grep -qF " exec $PREFIX/hooks/network " "$1"; }
+
 uninstall() {
   [ -f "$MANIFEST" ] || { say "nothing to remove: $MANIFEST not found"; return 0; }
   if [ -x "$BIN" ] && [ "$force" -eq 0 ]; then
@@ -87,13 +134,22 @@ uninstall() {
     active=$("$BIN" net list --json 2>/dev/null | grep -c '"state": "active"' || true)
     [ "${active:-0}" -eq 0 ] || die "$active vnat network(s) are active: stop them first (virsh net-destroy NAME), or use --force"
   fi
-  local kind path sum pkgs=()
-  # 1. the hook first, only if it is still vnat's (libvirt stops calling it)
-  if [ -f "$HOOK" ] && grep -qF "$HOOK_MARK" "$HOOK"; then rm -f "$HOOK"; say "removed $HOOK"; fi
+  local kind path sum pkgs=() hup=0
+  # 1. the hook first, only if it is still this installation's (libvirt stops calling it)
+  while read -r kind path sum; do
+    if [ "$kind" = file ] && [ -f "$path" ] && grep -qF "$HOOK_MARK" "$path"; then
+      if our_hook "$path"; then
+        rm -f "$path"; say "removed $path"
+        [ "$(dirname "$path")" != "$LIBVIRT_HOOK_DIR" ] || hup=1
+      else
+        say "kept $path: it is another vnat installation's hook"
+      fi
+    fi
+  done < "$MANIFEST"
   # 2. files, then the config if the user never changed it, then directories deepest first
   while read -r kind path sum; do
     case "$kind" in
-      file) [ "$path" = "$HOOK" ] || rm -f "$path" ;;
+      file) [ ! -f "$path" ] || grep -qF "$HOOK_MARK" "$path" || rm -f "$path" ;;
       config)
         if [ -f "$path" ] && [ "$(sha256sum < "$path" | cut -d' ' -f1)" = "$sum" ]; then rm -f "$path"
         elif [ -f "$path" ]; then say "kept $path: it was changed since install (remove it yourself if unwanted)"; fi ;;
@@ -102,9 +158,10 @@ uninstall() {
   done < "$MANIFEST"
   local dirs
   dirs=$(awk '$1=="dir"{print $2}' "$MANIFEST" | sort -r)
-  rm -rf "$PREFIX"
+  # the prefix goes as a whole only where install.sh created it (never a --prefix that was there)
+  if grep -qxF "dir $PREFIX" "$MANIFEST"; then rm -rf "$PREFIX"; else rm -f "$MANIFEST"; fi
   for path in $dirs; do [ "$path" = "$PREFIX" ] || rmdir "$path" 2>/dev/null || true; done
-  for pid in $(daemon_pids); do kill -HUP "$pid"; done
+  if [ "$hup" -eq 1 ]; then for pid in $(daemon_pids); do kill -HUP "$pid"; done; fi
   say "removed vnat"
   if [ ${#pkgs[@]} -gt 0 ]; then
     if [ "$remove_pkgs" -eq 1 ]; then
@@ -142,6 +199,9 @@ build() {
   PATH="$(dirname "$node"):$PATH" "$npm" run -s build
 }
 
+# `VNAT_CONFIG=VALUE ` for the command and the hook when the config is not the default one
+config_env() { [ "$CONFIG" = "$DEFAULT_CONFIG" ] || printf 'VNAT_CONFIG=%s ' "$1"; }
+
 put() { # put MODE SOURCE DEST: copy a file and note it
   install -m "$1" "$2" "$3.vnat-tmp" && mv "$3.vnat-tmp" "$3"
   note "file $3"
@@ -152,7 +212,7 @@ install_files() {
   mkdir_noted "$PREFIX/dist"
   mkdir_noted "$PREFIX/xml-templates"
   mkdir_noted "$PREFIX/hooks"
-  note "dir $PREFIX"
+  mkdir_noted "$BIN_DIR"
   # The build id keys every answer the shell hook remembers and names the resident agent's
   # socket: without it the hook asks Node for everything. It goes first and comes back last,
   # so no mix of old and new files ever accepts an answer the old code cached.
@@ -165,8 +225,13 @@ install_files() {
   put 0644 "$SRC/dist/build-id" "$PREFIX/dist/build-id"
   printf '{ "type": "module", "private": true }\n' > "$PREFIX/package.json"; note "file $PREFIX/package.json"
   # node by absolute path: libvirt runs hooks with a bare PATH, and sudo resets it
-  printf '#!/bin/sh\nexec %s %s/dist/cli.js "$@"\n' "$node" "$PREFIX" > "$BIN.vnat-tmp"
+  printf '#!/bin/sh\n%sexec %s %s/dist/cli.js "$@"\n' "$(config_env "\${VNAT_CONFIG:-$CONFIG}")" "$node" "$PREFIX" > "$BIN.vnat-tmp"
   chmod 0755 "$BIN.vnat-tmp"; mv "$BIN.vnat-tmp" "$BIN"; note "file $BIN"
+  # bash completion and the man page, both generated by the build from the CLI's commands
+  mkdir_noted "$COMPLETION_DIR"
+  put 0644 "$SRC/dist/vnat.bash" "$COMPLETION"
+  mkdir_noted "$(dirname "$MANPAGE")"
+  put 0644 "$SRC/dist/vnat.1" "$MANPAGE"
 
   if [ ! -f "$CONFIG" ]; then
     mkdir_noted "$(dirname "$CONFIG")"
@@ -207,13 +272,22 @@ install_hook() {
   mkdir_noted "$HOOK_DIR"
   # the temp file lives beside network.d, not in it: libvirt runs every executable there
   tmp=$(mktemp "$(dirname "$HOOK_DIR")/.vnat-hook.XXXXXX")
-  printf '#!/bin/sh\n%s (remove with install.sh --uninstall)\nVNAT_NODE=%s exec %s/hooks/network "$@"\n' "$HOOK_MARK" "$node" "$PREFIX" > "$tmp"
+  printf '#!/bin/sh\n%s (remove with install.sh --uninstall)\n%sVNAT_NODE=%s exec %s/hooks/network "$@"\n' "$HOOK_MARK" "$(config_env "$CONFIG")" "$node" "$PREFIX" > "$tmp"
   chmod 0755 "$tmp"
   if [ -f "$HOOK" ] && cmp -s "$tmp" "$HOOK"; then rm -f "$tmp"; else
+    # one vnat hook per daemon, or vnat would run twice per event: another installation's
+    # hook stays; so does any other hook (vnat's tests' own) unless this is the default one
+    if [ -f "$HOOK" ] && { { grep -qF "$HOOK_MARK" "$HOOK" && ! our_hook "$HOOK"; } ||
+        { ! grep -qF "$HOOK_MARK" "$HOOK" && [ "$PREFIX" != "$DEFAULT_PREFIX" ]; }; }; then
+      rm -f "$tmp"
+      die "$HOOK is not this installation's hook (it runs $(grep -o ' exec [^ ]*' "$HOOK" | head -n1 | cut -c7-)): not replaced (uninstall that one, or choose another --hook-dir)"
+    fi
     [ -f "$HOOK" ] || new=1
     mv "$tmp" "$HOOK"; say "installed $HOOK"
   fi
   note "file $HOOK"
+  # only libvirt's own hook directory concerns the daemon
+  libvirt_hook || { say "hook in $HOOK_DIR: not libvirt's hook directory, the libvirt daemon is left alone"; return 0; }
   # 1. virtlogd first: libvirt needs it to start guests; 2. the daemon looks for hooks when it
   #    starts or reloads, so a new hook needs a SIGHUP; a changed one is read at each call.
   if [ -z "$(pgrep -x virtlogd || true)" ] && [ ! -d /run/systemd/system ]; then virtlogd -d; say "started virtlogd"; fi
@@ -252,6 +326,6 @@ build "$NODE_BIN"
 install_files "$NODE_BIN"
 install_hook "$NODE_BIN"
 if [ "$demo" -eq 1 ] && [ "$first_install" -eq 1 ]; then note "installed-by demo"; fi
-say "vnat installed: $BIN, hook $HOOK, config $CONFIG"
+say "vnat installed: $BIN, hook $HOOK, config $CONFIG, man page $MANPAGE, bash completion $COMPLETION"
 if [ "$demo" -eq 1 ]; then write_manifest; run_demo; fi
 exit 0

@@ -20,6 +20,7 @@ export type ValueKind =
  */
 const VALUE_KINDS: Record<string, ValueKind> = {
   net: "network",
+  network: "network",
   networks: "network",
   bridge: "bridge",
   hostname: "domain",

@@ -15,8 +15,10 @@ import { providerAdd, providerRemove } from "../cli/provider-actions.ts";
 import { invalid, oneLine } from "../core/errors.ts";
 import { createWorld, destroyWorld, listDebris, type World } from "./world.ts";
 
-const TAG = "demo";
-const NETWORKS = ["demo-a", "demo-b"];
+// VNAT_DEMO_TAG (1-6 of [a-z0-9]) runs a second demo beside the user's, with its own names
+// (networks TAG-a and TAG-b, bridge vtp-TAG): the demo's e2e test uses it.
+const TAG = process.env.VNAT_DEMO_TAG || "demo";
+const NETWORKS = [`${TAG}-a`, `${TAG}-b`];
 const HOOK = "/etc/libvirt/hooks/network.d/vnat";
 const say = (line = ""): boolean => process.stdout.write(line + "\n");
 
@@ -68,7 +70,9 @@ export async function runDemo(): Promise<void> {
     for (const r of results) say(`  ${r}`);
     say("  two networks, one guest subnet (10.0.0.0/24), each guest NATed behind its own uplink address.");
     say();
-    say("look around: vnat net list · virsh net-list · ip netns list · ip netns exec vnat-demo-a nft list ruleset");
+    say(
+      `look around: vnat net list · virsh net-list · ip netns list · ip netns exec vnat-${NETWORKS[0]} nft list ruleset`,
+    );
     say("remove it all: sudo ./install.sh --demo --cleanup   (or: vnat demo --cleanup)");
   } catch (e) {
     say(`demo failed: ${oneLine(e)}; removing what it made`);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import {
   addSandboxProvider,
@@ -23,8 +23,9 @@ import {
 import { cacheEntries } from "../support/hook.ts";
 import { run } from "../support/sh.ts";
 import { createWorld, worldUnavailable, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 
 interface ListedNet {
   name: string;
@@ -40,7 +41,7 @@ async function uplinkIn(name: string): Promise<string | undefined> {
   return (JSON.parse(r.stdout) as Array<{ addr_info: Array<{ local: string }> }>)[0]?.addr_info[0]?.local;
 }
 
-describe("vnat CLI + virsh + hook (real libvirt)", { skip }, () => {
+needs(unmet).describe("vnat CLI + virsh + hook (real libvirt)", {}, () => {
   const tracker = new LibvirtTracker();
   let world: World;
   let hook: Awaited<ReturnType<typeof useHook>>;

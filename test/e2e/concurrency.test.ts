@@ -4,15 +4,16 @@
 // distinct uplinks, and a guest on each reaching the internet from its own uplink.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { Fleet, type FleetNet } from "../support/fleet.ts";
 import { libvirtUnavailable } from "../support/libvirt.ts";
 import { worldUnavailable } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 const N = 10;
 
-describe("10 networks at once (real libvirt)", { skip }, () => {
+needs(unmet).describe("10 networks at once (real libvirt)", {}, () => {
   let fleet: Fleet;
   let nets: FleetNet[] = [];
 

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import {
   addSandboxProvider,
@@ -27,8 +27,9 @@ import {
 import { startEcho } from "../support/inbound.ts";
 import { sh, waitFor } from "../support/sh.ts";
 import { createWorld, UDHCPC_SCRIPT, worldUnavailable, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 
 /** stderr of a refusal: exactly one line */
 function oneLine(stderr: string): string {
@@ -37,7 +38,7 @@ function oneLine(stderr: string): string {
   return lines[0]!;
 }
 
-describe("vnat exec (real libvirt)", { skip }, () => {
+needs(unmet).describe("vnat exec (real libvirt)", {}, () => {
   const tracker = new LibvirtTracker();
   let world: World;
   let hook: Awaited<ReturnType<typeof useHook>>;

@@ -7,18 +7,19 @@
 // is checked here again afterwards.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { describe, test } from "node:test";
+import { test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import { run, summary, type FuzzReport } from "../support/fuzz-events.ts";
 import { vnatDebris } from "../support/hook.ts";
 import { libvirtUnavailable, netDebris, virshRaw } from "../support/libvirt.ts";
 import { worldUnavailable } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 const seed = Number(process.env.VNAT_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const events = Number(process.env.VNAT_FUZZ_EVENTS ?? 120);
 
-describe("event fuzzer (real libvirt, real kernel)", { skip }, () => {
+needs(unmet).describe("event fuzzer (real libvirt, real kernel)", {}, () => {
   test(`seed ${seed}, ${events} events over 3 networks: no violation (VNAT_FUZZ_SEED=${seed} reproduces)`, async (t) => {
     console.log(`# fuzz: seed ${seed}`);
     let report: FuzzReport | undefined;

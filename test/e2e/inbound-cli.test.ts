@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { roots } from "../../src/adapters/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { lockNetwork, readSeq } from "../../src/exec/netlock.ts";
@@ -25,13 +25,14 @@ import {
 import { conntrackTo, fetchIn, netnsResolvConf, sources, startEcho, wanAddresses } from "../support/inbound.ts";
 import { nsExec, run, sleep, waitFor } from "../support/sh.ts";
 import { createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 const UP_A = "198.51.100.21";
 const UP_B = "198.51.100.22";
 const FLOAT = "198.51.100.30";
 
-describe("vnat forward|floating|host (real libvirt)", { skip }, () => {
+needs(unmet).describe("vnat forward|floating|host (real libvirt)", {}, () => {
   const tracker = new LibvirtTracker();
   const cleanups: Array<() => Promise<void>> = [];
   let world: World;

@@ -3,16 +3,17 @@
 // bridges and guests are still there). `vnat reconcile` must bring every one back: the
 // same uplinks, healthy, and the guests leasing and reaching the internet again.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { Fleet, type FleetNet } from "../support/fleet.ts";
 import { libvirtUnavailable, virsh } from "../support/libvirt.ts";
 import { run } from "../support/sh.ts";
 import { worldUnavailable, type Guest } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 const N = 4;
 
-describe("reboot: namespaces gone, libvirt networks still active (real libvirt)", { skip }, () => {
+needs(unmet).describe("reboot: namespaces gone, libvirt networks still active (real libvirt)", {}, () => {
   let fleet: Fleet;
   const nets: FleetNet[] = [];
   const guests: Guest[] = [];

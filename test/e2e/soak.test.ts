@@ -3,17 +3,18 @@
 // vnat networks, every invariant checked after every step (test/support/soak.ts). The
 // long run is `npm run soak`. VNAT_SOAK_SEED reproduces a run, VNAT_SOAK_OPS sets its length.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { Fleet, type FleetNet } from "../support/fleet.ts";
 import { libvirtUnavailable } from "../support/libvirt.ts";
 import { Soak } from "../support/soak.ts";
 import { worldUnavailable } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 const seed = Number(process.env.VNAT_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const ops = Number(process.env.VNAT_SOAK_OPS ?? 30);
 
-describe("soak (real libvirt)", { skip }, () => {
+needs(unmet).describe("soak (real libvirt)", {}, () => {
   let fleet: Fleet;
   let soak: Soak | undefined;
   const nets: FleetNet[] = [];

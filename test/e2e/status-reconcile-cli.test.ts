@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
 import { validate } from "../support/json-schema.ts";
@@ -26,13 +26,14 @@ import {
 } from "../support/libvirt.ts";
 import { run } from "../support/sh.ts";
 import { createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 const SCHEMA = JSON.parse(
   readFileSync(fileURLToPath(new URL("../../docs/status.schema.json", import.meta.url)), "utf8"),
 );
 
-describe("vnat status / reconcile / doctor (real libvirt)", { skip }, () => {
+needs(unmet).describe("vnat status / reconcile / doctor (real libvirt)", {}, () => {
   const tracker = new LibvirtTracker();
   let world: World;
   let hook: Awaited<ReturnType<typeof useHook>>;

@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { loadConfig } from "../../src/adapters/config-file.ts";
 import { probeNetworks } from "../../src/adapters/host-view.ts";
 import { readLibvirtNetworks, type LibvirtNetwork } from "../../src/adapters/libvirt-view.ts";
@@ -33,8 +33,9 @@ import {
   vnat,
 } from "../support/libvirt.ts";
 import { createWorld, worldUnavailable, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = libvirtUnavailable() ?? worldUnavailable();
+const unmet = libvirtUnavailable() ?? worldUnavailable();
 
 /** Every ASCII punctuation character but "/", which libvirt refuses in a name. */
 const PUNCTUATION = [..."!\"#$%&'()*+,-.:;<=>?@[\\]^_`{|}~"];
@@ -63,7 +64,7 @@ const xmlName = (xml: string): string | undefined => {
   );
 };
 
-describe("hostile libvirt network names (real virsh)", { skip }, () => {
+needs(unmet).describe("hostile libvirt network names (real virsh)", {}, () => {
   const tracker = new LibvirtTracker();
   const hostile: Hostile[] = [];
   let world: World;

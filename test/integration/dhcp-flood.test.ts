@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, statfsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { GUEST_LIMITS } from "../../src/core/render.ts";
@@ -18,11 +18,12 @@ import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { RUN_DIR, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { nsExec, run } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
 const FRAMES = 100_000;
 const MAX_RUN_GROWTH = 1 << 20;
 const tag = randomBytes(2).toString("hex");
-const skip = worldUnavailable() ?? (existsPython() ? false : "python3 is not installed (the raw frame sender)");
+const unmet = worldUnavailable() ?? (existsPython() ? false : "python3 is not installed (the raw frame sender)");
 let world: World;
 const nets: NetOpts[] = [];
 
@@ -106,7 +107,7 @@ const inRange = (ip: string): boolean =>
   parseIp(ip)! >= parseIp("10.0.0.100")! && parseIp(ip)! <= parseIp("10.0.0.200")!;
 
 before(async () => {
-  if (skip) return;
+  if (unmet) return;
   world = await createWorld();
   const dhcp = `<vnat:dhcp start="10.0.0.100" end="10.0.0.200" lease="1h"/>`;
   nets.push(await sandboxNet(world, `t${tag}fl`, "198.51.100.41/24", { dhcp }));
@@ -122,14 +123,14 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  if (unmet) return;
   for (const n of nets) await runHook(n.name, "stopped", "end", hookData(n));
   await world?.destroy();
   for (const n of nets) assert.deepEqual(vnatDebris(n.name), []);
   if (world) await assertNoWorldDebris(world.tag);
 });
 
-describe("a DHCP flood from one guest", { skip }, () => {
+needs(unmet).describe("a DHCP flood from one guest", {}, () => {
   test(`${FRAMES} DISCOVERs from random MACs: /run grows by at most 1 MB, both networks keep leasing`, async (t) => {
     const [flooded, other] = nets as [NetOpts, NetOpts];
     const flooder = await world.addGuest(flooded.bridge);

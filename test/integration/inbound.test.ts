@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { dnsmasqPid } from "../../src/adapters/dnsmasq.ts";
 import { roots } from "../../src/adapters/roots.ts";
 import { claimOwner } from "../../src/adapters/state.ts";
@@ -33,8 +33,9 @@ import {
 } from "../support/inbound.ts";
 import { nsExec, sleep, waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = worldUnavailable();
+const unmet = worldUnavailable();
 const tag = randomBytes(2).toString("hex");
 const UP_A = "198.51.100.21";
 const UP_B = "198.51.100.22";
@@ -74,7 +75,7 @@ const netOpts = (name: string, bridge: string, uplink: string, extraMetadata: st
 });
 
 before(async () => {
-  if (skip) return;
+  if (unmet) return;
   world = await createWorld();
   const [lanA, lanB] = [await world.addLanBridge(), await world.addLanBridge()];
   for (const [k, lan] of [
@@ -106,7 +107,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  if (unmet) return;
   for (const n of [netA, netB]) if (n) await runHook(n.name, "stopped", "end", hookData(n));
   for (const c of cleanups) await c();
   await world?.destroy();
@@ -114,7 +115,7 @@ after(async () => {
   if (world) await assertNoWorldDebris(world.tag);
 });
 
-describe("inbound: forwards, NAT loopback, floating IPs, static hosts", { skip }, () => {
+needs(unmet).describe("inbound: forwards, NAT loopback, floating IPs, static hosts", {}, () => {
   test("the hook starts both networks with their inbound metadata", async () => {
     for (const n of [netA, netB]) {
       for (const [op, sub] of [

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { roots } from "../../src/adapters/roots.ts";
 import { EMPTY_CONFIG } from "../../src/core/config.ts";
 import { hashName, kernelNames, lanMac, legacyKernelNames, LEGACY_LINK_HASH_HEX } from "../../src/core/names.ts";
@@ -22,9 +22,10 @@ import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
 import { runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { run } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
 const tag = randomBytes(2).toString("hex");
-const skip = worldUnavailable();
+const unmet = worldUnavailable();
 const R = roots({});
 
 let world: World;
@@ -79,7 +80,7 @@ async function olderVnatState(name: string, uplinkHost: string, lanHost: string)
 const oneLine = (stderr: string, text: string): void => assert.equal(stderr, `vnat: ${text}`);
 
 before(async () => {
-  if (skip) return;
+  if (unmet) return;
   world = await createWorld();
   tmp = await mkdtemp(join(tmpdir(), "vnat-nc-"));
   // the provider forces veths: each uplink is a host link named by the network's hash
@@ -89,7 +90,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  if (unmet) return;
   for (const n of started) await runHook(n.name, "stopped", "end", hookData(n), { VNAT_CONFIG: vethConfig });
   for (const l of handMade) if (existsSync(`/sys/class/net/${l}`)) await run("ip", ["link", "del", l]);
   for (const n of fakeStates) await rm(netPaths(R, n).dir, { recursive: true, force: true });
@@ -100,14 +101,14 @@ after(async () => {
   if (world) await assertNoWorldDebris(world.tag);
 });
 
-describe("two networks an older vnat gave the same host links", { skip }, () => {
+needs(unmet).describe("two networks an older vnat gave the same host links", {}, () => {
   let a: NetOpts;
   let b: NetOpts;
   let guest: Guest;
   const env = (): Record<string, string> => ({ VNAT_CONFIG: vethConfig });
 
   before(async () => {
-    if (skip) return;
+    if (unmet) return;
     const [na, nb] = collidingPair(`c${tag}-`);
     a = await sandboxNet(world, na, "198.51.100.41/24");
     b = await sandboxNet(world, nb, "198.51.100.42/24", {
@@ -182,12 +183,12 @@ describe("two networks an older vnat gave the same host links", { skip }, () => 
   });
 });
 
-describe("a name held by another network's link", { skip }, () => {
+needs(unmet).describe("a name held by another network's link", {}, () => {
   let c: NetOpts;
   const other = `k${tag}-other`;
 
   before(async () => {
-    if (skip) return;
+    if (unmet) return;
     c = await sandboxNet(world, `k${tag}-c`, "198.51.100.44/24");
   });
 

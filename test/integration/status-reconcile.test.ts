@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { loadConfig } from "../../src/adapters/config-file.ts";
 import type { LibvirtNetwork } from "../../src/adapters/libvirt-view.ts";
 import { roots } from "../../src/adapters/roots.ts";
@@ -32,6 +32,7 @@ import { fdbLocals, runHook, vnatDebris } from "../support/hook.ts";
 import { validate } from "../support/json-schema.ts";
 import { run, sleep, waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type World } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
 const SCHEMA = JSON.parse(
   readFileSync(fileURLToPath(new URL("../../docs/status.schema.json", import.meta.url)), "utf8"),
@@ -39,7 +40,7 @@ const SCHEMA = JSON.parse(
 const TCP_STREAM = fileURLToPath(new URL("../support/tcp-stream.mjs", import.meta.url));
 const R = roots({});
 const tag = randomBytes(2).toString("hex");
-const skip = worldUnavailable();
+const unmet = worldUnavailable();
 
 let world: World;
 let config: Config;
@@ -128,7 +129,7 @@ async function vethConfig(): Promise<string> {
 }
 
 before(async () => {
-  if (skip) return;
+  if (unmet) return;
   config = await loadConfig(R.config);
   world = await createWorld();
   for (const i of [1, 2]) {
@@ -158,7 +159,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  if (unmet) return;
   for (const n of nets) await runHook(n.name, "stopped", "end", hookData(n));
   await world?.destroy();
   for (const d of tmpDirs) await rm(d, { recursive: true, force: true });
@@ -166,7 +167,7 @@ after(async () => {
   if (world) await assertNoWorldDebris(world.tag);
 });
 
-describe("status and reconcile on real namespaces", { skip }, () => {
+needs(unmet).describe("status and reconcile on real namespaces", {}, () => {
   test("freshly started networks are healthy, and the JSON matches its documented schema", async () => {
     for (const n of nets) await assertGuestWorks(n.name);
     const { observations } = await observe();

@@ -5,7 +5,6 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
 import { run, waitFor } from "../support/sh.ts";
 import {
   UDHCPC_SCRIPT,
@@ -17,8 +16,9 @@ import {
   type BuildStep,
   type World,
 } from "../support/world.ts";
+import { needs } from "../support/needs.ts";
 
-const skip = worldUnavailable();
+const unmet = worldUnavailable();
 
 async function hostResolvConfHash(): Promise<string> {
   return createHash("sha256")
@@ -35,7 +35,7 @@ async function assertNoHostAddresses(w: World): Promise<void> {
   for (const l of mine) assert.deepEqual(l.addr_info, [], `host link ${l.ifname} has addresses`);
 }
 
-test("a provider host resolves and fetches from the internet through the router", { skip }, async () => {
+needs(unmet).test("a provider host resolves and fetches from the internet through the router", {}, async () => {
   const resolvBefore = await hostResolvConfHash();
   await withWorld(async (w) => {
     const h = await w.addProviderHost("198.51.100.50");
@@ -57,7 +57,7 @@ test("a provider host resolves and fetches from the internet through the router"
   assert.equal(await hostResolvConfHash(), resolvBefore, "the host's /etc/resolv.conf changed");
 });
 
-test("a guest on a LAN bridge gets a lease with udhcpc, in its own resolv.conf", { skip }, async () => {
+needs(unmet).test("a guest on a LAN bridge gets a lease with udhcpc, in its own resolv.conf", {}, async () => {
   const resolvBefore = await hostResolvConfHash();
   await withWorld(async (w) => {
     const lan = await w.addLanBridge();
@@ -101,7 +101,7 @@ test("a guest on a LAN bridge gets a lease with udhcpc, in its own resolv.conf",
   assert.equal(await hostResolvConfHash(), resolvBefore, "the host's /etc/resolv.conf changed");
 });
 
-test("the udhcpc script refuses to run anywhere but the namespace it was given", { skip }, async () => {
+needs(unmet).test("the udhcpc script refuses to run anywhere but the namespace it was given", {}, async () => {
   // Run inside a world namespace with a wrong VT_NETNS: if the guard failed, only that
   // namespace's own resolv.conf could be hit, never the host's.
   await withWorld(async (w) => {
@@ -116,7 +116,7 @@ test("the udhcpc script refuses to run anywhere but the namespace it was given",
   });
 });
 
-test("a gratuitous ARP on the provider network creates a router neighbour entry", { skip }, async () => {
+needs(unmet).test("a gratuitous ARP on the provider network creates a router neighbour entry", {}, async () => {
   await withWorld(async (w) => {
     const h = await w.addProviderHost("198.51.100.50");
     await h.addStaticAddress("198.51.100.77/24");
@@ -131,7 +131,7 @@ test("a gratuitous ARP on the provider network creates a router neighbour entry"
   });
 });
 
-test("privateSourcePackets counts a private source that reaches the router", { skip }, async () => {
+needs(unmet).test("privateSourcePackets counts a private source that reaches the router", {}, async () => {
   await withWorld(async (w) => {
     // A misconfigured "leaky" host: a 10.x source sent straight at the router.
     const leaky = await w.addGuest(w.providerBridge);
@@ -144,7 +144,7 @@ test("privateSourcePackets counts a private source that reaches the router", { s
   });
 });
 
-test("two worlds run side by side and clean up independently", { skip }, async () => {
+needs(unmet).test("two worlds run side by side and clean up independently", {}, async () => {
   const [a, b] = await Promise.all([createWorld(), createWorld()]);
   try {
     assert.notEqual(a.tag, b.tag);
@@ -167,7 +167,7 @@ test("two worlds run side by side and clean up independently", { skip }, async (
 });
 
 for (const step of ["provider-bridge", "router", "internet", "dns", "http"] as BuildStep[]) {
-  test(`a world that fails after step "${step}" removes everything it made`, { skip }, async () => {
+  needs(unmet).test(`a world that fails after step "${step}" removes everything it made`, {}, async () => {
     const err = await createWorld({ faultAfter: step }).then(
       () => assert.fail("createWorld should have failed"),
       (e: unknown) => e as Error,
@@ -179,7 +179,7 @@ for (const step of ["provider-bridge", "router", "internet", "dns", "http"] as B
   });
 }
 
-test("destroy also ends processes it did not start itself inside its namespaces", { skip }, async () => {
+needs(unmet).test("destroy also ends processes it did not start itself inside its namespaces", {}, async () => {
   let pid = 0;
   await withWorld(async (w) => {
     const g = await w.addGuest(await w.addLanBridge());

@@ -1,7 +1,9 @@
 // Shared helpers for tests against the real libvirt daemon (qemu:///system).
 //
-// - ensureDaemons(): libvirtd and virtlogd run (started with -d when no daemon runs; a
-//   daemon this process did not start is never stopped, see mayRestartLibvirtd()).
+// - ensureDaemons(): libvirtd and virtlogd run (started with -d when no daemon runs).
+// - restartLibvirtd(): the network daemon restarted and back as it was (systemctl restart
+//   where systemd runs it; the same command line, environment and directory where it was
+//   started by hand); where it cannot be, the test fails saying why (libvirtdRestartPlan).
 // - useHook(): vnat's hook is in /etc/libvirt/hooks/network.d/vnat for the test. An
 //   installed hook (install.sh) is used as it is; only when none exists is one put there
 //   (this checkout's dist/hook.js), shared by every test process on the machine through a
@@ -9,7 +11,8 @@
 //   hook file, or vnat would run twice per event.
 // - a tracker that removes every network and domain a test defined, even on failure.
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { chmod, chown, mkdir, readFile, rm, rmdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -109,7 +112,11 @@ export async function ensureDaemons(): Promise<void> {
   await waitFor(async () => (await virsh(["version"])).exitCode === 0, 20_000, "libvirtd to answer");
 }
 
-/** Restarting libvirtd ends a daemon: allowed when this process started it, or when the machine's owner says so. */
+/**
+ * Whether the soak test's random restarts may end this libvirtd: only one the test suite
+ * started (or when the machine's owner says so). The VM test's restart does not ask this:
+ * it restarts any daemon it can restore (libvirtdRestartPlan).
+ */
 export function mayRestartLibvirtd(): string | undefined {
   const pids = pidsOf("libvirtd");
   if (pids.length !== 1) return `expected one libvirtd, found ${pids.length}`;
@@ -118,16 +125,108 @@ export function mayRestartLibvirtd(): string | undefined {
   return "libvirtd was not started by this test; set VNAT_E2E_RESTART_LIBVIRTD=1 to allow restarting it";
 }
 
-/** Stops libvirtd (SIGTERM, running guests and networks stay up) and starts it again. */
+/** How the daemon that runs libvirt's network driver is restarted and comes back as it was. */
+export type RestartPlan =
+  | { how: "systemd"; unit: string }
+  | {
+      how: "by-hand";
+      pid: number;
+      /** its executable, argv, environment and directory, read from /proc: started again exactly so */
+      exe: string;
+      argv: string[];
+      env: Record<string, string>;
+      cwd: string;
+      /** it was started with -d/--daemon; otherwise it runs detached, its output where it went before */
+      daemon: boolean;
+      output: { stdout?: string; stderr?: string };
+    };
+
+const readLink = (p: string): string | undefined => {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+};
+const procStrings = (pid: number, file: string): string[] =>
+  readFileSync(`/proc/${pid}/${file}`, "utf8").split("\0").filter(Boolean);
+/** where fd N of PID writes, if it is a regular file (a log) that is still there */
+const outputFile = (pid: number, fd: number): string | undefined => {
+  const target = readLink(`/proc/${pid}/fd/${fd}`);
+  return target?.startsWith("/") && existsSync(target) && statSync(target).isFile() ? target : undefined;
+};
+
+/**
+ * How to restart the network daemon here, or why it cannot be (a reason, never a skip):
+ * systemd as PID 1 with libvirtd.service (or virtnetworkd.service) active restarts its
+ * unit; a daemon no init system manages (`libvirtd -d` by hand, or by these tests) is
+ * stopped and started again with the same executable, arguments, environment and
+ * directory; a foreground daemon under a supervisor is that supervisor's to restart.
+ */
+export function libvirtdRestartPlan(): RestartPlan | { why: string } {
+  if (existsSync("/run/systemd/system"))
+    for (const unit of ["libvirtd.service", "virtnetworkd.service"])
+      if (spawnSync("systemctl", ["is-active", "--quiet", unit]).status === 0) return { how: "systemd", unit };
+  const name = pidsOf("virtnetworkd").length ? "virtnetworkd" : "libvirtd";
+  const pids = pidsOf(name);
+  if (pids.length !== 1) return { why: `expected one ${name} process, found ${pids.length}` };
+  const pid = pids[0]!;
+  try {
+    const argv = procStrings(pid, "cmdline");
+    const env = Object.fromEntries(
+      procStrings(pid, "environ").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+    const exe = (readLink(`/proc/${pid}/exe`) ?? "").replace(/ \(deleted\)$/, "");
+    if (!exe || !existsSync(exe)) return { why: `${name} (pid ${pid}): its executable ${exe || "?"} is gone` };
+    const daemon = argv.slice(1).some((a) => a === "--daemon" || /^-[a-z]*d[a-z]*$/.test(a));
+    const ppid = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+    if (!daemon && ppid !== 1) {
+      const parent = readFileSync(`/proc/${ppid}/comm`, "utf8").trim();
+      return {
+        why: `${name} (pid ${pid}) runs in the foreground under ${parent} (pid ${ppid}): that is what restarts it`,
+      };
+    }
+    const output = { stdout: outputFile(pid, 1), stderr: outputFile(pid, 2) };
+    return { how: "by-hand", pid, exe, argv, env, cwd: readLink(`/proc/${pid}/cwd`) ?? "/", daemon, output };
+  } catch (e) {
+    return { why: `${name} (pid ${pid}): ${(e as Error).message}` };
+  }
+}
+
+/** Starts the daemon PLAN describes as it was started before. */
+async function startAsBefore(plan: Extract<RestartPlan, { how: "by-hand" }>): Promise<void> {
+  const opts = { argv0: plan.argv[0]!, env: plan.env, cwd: plan.cwd };
+  if (plan.daemon) {
+    // libvirtd -d: the first process exits once the daemon it forked is up
+    await execa(plan.exe, plan.argv.slice(1), { ...opts, extendEnv: false, stdio: "ignore", timeout: 60_000 });
+    return;
+  }
+  const out = (f?: string): number | "ignore" => (f ? openSync(f, "a") : "ignore");
+  const child = spawn(plan.exe, plan.argv.slice(1), {
+    ...opts,
+    detached: true,
+    stdio: ["ignore", out(plan.output.stdout), out(plan.output.stderr)],
+  });
+  child.unref();
+}
+
+/**
+ * Stops the network daemon (running guests and networks stay up) and starts it again the
+ * way it was running (libvirtdRestartPlan); throws with the reason where that cannot be.
+ */
 export async function restartLibvirtd(): Promise<void> {
-  const why = mayRestartLibvirtd();
-  if (why) throw new Error(`restart libvirtd: ${why}`);
-  const [pid] = pidsOf("libvirtd");
-  process.kill(pid!, "SIGTERM");
-  await waitFor(() => !existsSync(`/proc/${pid}`), 30_000, `libvirtd ${pid} to exit`);
-  startedDaemons.delete(pid!);
-  await run("libvirtd", ["-d"]);
-  recordSuiteDaemon(); // the tests started this one
+  const plan = libvirtdRestartPlan();
+  if ("why" in plan) throw new Error(`restart libvirtd: ${plan.why}`);
+  if (plan.how === "systemd") await run("systemctl", ["restart", plan.unit]);
+  else {
+    // a daemon the tests started stays theirs; one that was running before stays not
+    const ours = startedDaemons.has(plan.pid) || suiteDaemon() === plan.pid;
+    process.kill(plan.pid, "SIGTERM");
+    await waitFor(() => !existsSync(`/proc/${plan.pid}`), 30_000, `libvirtd ${plan.pid} to exit`);
+    startedDaemons.delete(plan.pid);
+    await startAsBefore(plan);
+    if (ours) recordSuiteDaemon();
+  }
   await waitFor(async () => (await virsh(["net-list"])).exitCode === 0, 30_000, "libvirtd to answer again");
 }
 

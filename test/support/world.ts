@@ -49,7 +49,7 @@ process.on("exit", () => {
 const SYSTEM = roots().config;
 const MADE = "/run/vnat-test/system-config-made-by-test";
 
-async function listInSystemConfig(bridge: string, on: boolean): Promise<void> {
+export async function listInSystemConfig(bridge: string, on: boolean): Promise<void> {
   const dirWas = existsSync(dirname(SYSTEM)); // the lock below makes the directory
   let removeDir = false;
   await withLock(configLockPath(SYSTEM), async () => {

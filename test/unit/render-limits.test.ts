@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
+import { needs } from "../support/needs.ts";
 import { pino } from "pino";
 import { EMPTY_CONFIG } from "../../src/core/config.ts";
 import { oneLine, VnatError } from "../../src/core/errors.ts";
@@ -111,11 +112,9 @@ function mapElements(listing: string, name: string): number {
 }
 
 describe(`forwards: at most ${MAX_FORWARDS} per network`, () => {
-  test(
+  needs(needsNft).test(
     `exactly ${MAX_FORWARDS} (${MAX_REMAPPED_PORTS} of their ports remapped) render to two map rules, and nft loads them`,
-    {
-      skip: needsNft,
-    },
+    {},
     () => {
       const ranges = 64;
       const stdin = doc(singles(MAX_FORWARDS - ranges) + remapped(ranges, MAX_REMAPPED_PORTS / ranges));
@@ -138,7 +137,7 @@ describe(`forwards: at most ${MAX_FORWARDS} per network`, () => {
     );
   });
 
-  test("ranges that keep their ports are one interval element each, loaded by nft", { skip: needsNft }, () => {
+  needs(needsNft).test("ranges that keep their ports are one interval element each, loaded by nft", {}, () => {
     const body: string[] = [];
     for (let i = 0; i < 2000; i++)
       body.push(`<v:forward proto="udp" port="${1000 + i * 10}-${1000 + i * 10 + 4}" to="10.0.0.7"/>`);
@@ -171,7 +170,7 @@ describe(`floating IPs: at most ${MAX_FLOATING} per network`, () => {
       );
     return out.join("");
   };
-  test(`exactly ${MAX_FLOATING} are accepted and loaded by nft`, { skip: needsNft }, () => {
+  needs(needsNft).test(`exactly ${MAX_FLOATING} are accepted and loaded by nft`, {}, () => {
     const s = spec(doc(floating(MAX_FLOATING), "198.51.100.11/22", "10.0.0.1/16"));
     assert.equal(s.floating!.length, MAX_FLOATING);
     const listing = loadInThrowawayNamespace(renderNft(s, []));
@@ -212,7 +211,7 @@ describe("guests' DHCP and DNS limits (issue 13.3)", () => {
     assert.match(limits[3]![0], new RegExp(`tcp dport 53 ct state new update @${DNS_SOURCES_SET} \\{ ip saddr`));
   });
 
-  test("what packets add to the per-source sets is not drift; a changed rule is", { skip: needsNft }, () => {
+  needs(needsNft).test("what packets add to the per-source sets is not drift; a changed rule is", {}, () => {
     const fresh = loadInThrowawayNamespace(text);
     const filled = loadInThrowawayNamespace(
       text,

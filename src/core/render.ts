@@ -7,6 +7,7 @@ import type { NetPaths } from "./paths.ts";
 import type { NetSpec } from "./spec.ts";
 import { chainLines, renderInboundRules } from "./inbound-render.ts";
 import { DEFAULT_ISOLATION, renderHostSet, renderIsolationRules } from "./isolation.ts";
+import { leaseScriptPath } from "./lease-status.ts";
 
 /** One `ip -batch` line and how to undo it once it has succeeded. */
 export interface BatchLine {
@@ -238,6 +239,9 @@ export function renderDnsmasqArgs(spec: NetSpec, paths: NetPaths): string[] {
       // 13.3); refusals and errors are still logged, at most as fast as GUEST_LIMITS lets
       // DHCP in
       "--quiet-dhcp",
+      // libvirt's view of the leases (core/lease-status.ts): renewals are lease changes too
+      `--dhcp-script=${leaseScriptPath(paths)}`,
+      "--script-on-renewal",
     );
   }
   return args;

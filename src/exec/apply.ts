@@ -28,6 +28,7 @@ import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, writeHostsFile } from "../adapters/netdir.ts";
+import { prepareLeaseStatus, removeLeaseStatus } from "../adapters/lease-status.ts";
 import { removeNetnsResolvConf, writeNetnsResolvConf } from "../adapters/netns-etc.ts";
 
 /** how long a start waits for a freed namespace of the same network to release its MACs */
@@ -197,6 +198,8 @@ function startRun(
     },
     dnsmasq: async () => {
       await prepareDnsmasqFiles(paths);
+      await prepareLeaseStatus(spec, paths);
+      undos.push({ what: "remove lease status", fn: () => removeLeaseStatus(spec.lanBridge) });
       const r = await runner.run("ip", ["netns", "exec", netns, "dnsmasq", ...renderDnsmasqArgs(spec, paths)], {
         timeoutMs: 10_000,
       });

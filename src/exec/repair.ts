@@ -9,6 +9,7 @@ import { renderAnnounceArgs, renderDnsmasqArgs, renderNft } from "../core/render
 import type { NetSpec } from "../core/spec.ts";
 import { isOurDnsmasq, terminate } from "../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, touchHostsFile } from "../adapters/netdir.ts";
+import { prepareLeaseStatus } from "../adapters/lease-status.ts";
 import { startNetwork, type ApplyContext } from "./apply.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import { ipBatch } from "./ip.ts";
@@ -95,5 +96,6 @@ async function restartDnsmasq(
   // keep the hosts file's content (static hosts): only make sure it exists
   await touchHostsFile(paths.dhcpHosts);
   await prepareDnsmasqFiles(paths);
+  await prepareLeaseStatus(spec, paths);
   await must("ip", ["netns", "exec", spec.names.netns, "dnsmasq", ...renderDnsmasqArgs(spec, paths)]);
 }

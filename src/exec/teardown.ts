@@ -10,13 +10,16 @@
 //      state file records) is that network's: never deleted here, reported instead;
 //   4. the bridges' fdb entries for the macvlans, which outlive them (from the state file,
 //      plus any the caller saw left behind);
-//   5. vnat's files (its state, the namespace's /etc/netns resolv.conf) and uplink claims
-//      last, so a retry still finds what to remove.
+//   5. vnat's files (its state, then libvirt's lease status file for its bridge, when the
+//      dhcp-script can no longer find its lease file; the namespace's /etc/netns resolv.conf)
+//      and uplink claims last, so a retry still finds what to remove.
 import { readFileSync } from "node:fs";
 import { aliasOwner, isNetworkName, isVnatLink, kernelNames, legacyKernelNames } from "../core/names.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
 import { removeNetnsResolvConf } from "../adapters/netns-etc.ts";
+import { removeLeaseStatus } from "../adapters/lease-status.ts";
+import { validateIfname } from "../core/ifname.ts";
 import { listStates, readState, releaseAllClaims, removeNetDir, type NetState } from "../adapters/state.ts";
 import { LEGACY_ATTACH, type Attachments, type FdbEntry } from "../core/attach.ts";
 import { attachFdb } from "../core/render.ts";
@@ -151,9 +154,22 @@ export async function teardownNetwork(
   await step(() => deleteOwnLinks(runner, roots, name, st));
   await step(async () => deleteFdb(runner, [...recordedFdb(st), ...leftFdb]));
   await step(() => removeNetDir(roots, name));
+  await step(() => removeRecordedLeaseStatus(st));
   await step(() => removeNetnsResolvConf(roots, names.netns));
   await step(() => releaseAllClaims(roots, name));
   return errors;
+}
+
+/** libvirt's lease status file for the bridge the state file records (core/lease-status.ts). */
+async function removeRecordedLeaseStatus(st: NetState | undefined): Promise<void> {
+  const bridge = st?.lanBridge;
+  if (typeof bridge !== "string") return;
+  try {
+    validateIfname("bridge", bridge);
+  } catch {
+    return; // not a name libvirt could have given a bridge: no file of ours
+  }
+  await removeLeaseStatus(bridge);
 }
 
 /** The fdb entries a network's state file says its build added. */

@@ -3,11 +3,12 @@
 // dnsmasq and fetches from the sandbox internet, which sees two distinct uplinks. Then
 // libvirtd is restarted under a running guest, and the networks are destroyed.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { leaseStatusPath } from "../../src/core/lease-status.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { normalizeRuleset } from "../../src/core/ruleset.ts";
 import {
@@ -37,6 +38,13 @@ const unmet =
   ((await sh("virt-install", ["--version"])).exitCode === 0
     ? undefined
     : "virt-install missing (apt-get install virtinst)");
+
+/** python3-libvirt: a domain's addresses from libvirt's DHCP lease API, as JSON. */
+const LEASE_API_PY = [
+  "import json, sys, libvirt",
+  'dom = libvirt.open("qemu:///system").lookupByName(sys.argv[1])',
+  "print(json.dumps(dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)))",
+].join("\n");
 
 /** What must not change when libvirtd restarts under a running guest. */
 async function snapshot(name: string): Promise<Record<string, string>> {
@@ -151,6 +159,36 @@ needs(unmet).describe(
       assert.equal(await world.privateSourcePackets(), 0);
     });
 
+    test("2b. libvirt's lease API reports each guest's lease: net-dhcp-leases, domifaddr --source lease, python3-libvirt", async () => {
+      const macs = new Map<string, string>();
+      for (const n of nets) {
+        const mac = /\b([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/.exec(
+          (await virsh(["domiflist", n.domain], { check: true })).stdout,
+        )?.[1];
+        assert.ok(mac, `${n.domain}: no MAC in virsh domiflist`);
+        macs.set(n.name, mac);
+      }
+      for (const n of nets) {
+        const mac = macs.get(n.name)!;
+        const lease = await waitForSerial(n.log, (s) => s.leases.at(-1), { what: `${n.domain} lease` });
+        // libvirt prints /0: a vnat network has no <ip> element to take a prefix from
+        const row = new RegExp(`${mac}\\s+ipv4\\s+${lease.ip.replace(/\./g, "\\.")}/0\\b`);
+        const listed = (await virsh(["net-dhcp-leases", n.name], { check: true })).stdout;
+        assert.match(listed, row, `virsh net-dhcp-leases ${n.name}`);
+        for (const [other, m] of macs)
+          if (other !== n.name) assert.ok(!listed.includes(m), `${n.name} lists ${other}'s guest`);
+        assert.match((await virsh(["domifaddr", n.domain, "--source", "lease"], { check: true })).stdout, row);
+        // Debian's python3-libvirt is for Debian's own python3 (a pyenv python3 may come first on PATH)
+        const py = await sh("/usr/bin/python3", ["-c", LEASE_API_PY, n.domain], { timeoutMs: 30_000 });
+        assert.equal(py.exitCode, 0, `python3-libvirt: ${py.stderr}`);
+        const ifaces = JSON.parse(py.stdout) as Record<string, { hwaddr: string; addrs: Array<{ addr: string }> }>;
+        assert.deepEqual(
+          Object.values(ifaces).map((i) => [i.hwaddr, i.addrs.map((a) => a.addr)]),
+          [[mac, [lease.ip]]],
+        );
+      }
+    });
+
     /** Waits for the guest's fetch loop to succeed again, from its own uplink. */
     async function stillFetching(n: (typeof nets)[number]): Promise<void> {
       const last = await waitForSerial(n.log, (s) => s.fetches.at(-1)?.seq, { what: "a fetch" });
@@ -206,6 +244,7 @@ needs(unmet).describe(
       for (const n of nets) await virsh(["destroy", n.domain]);
       for (const n of nets) await virsh(["net-destroy", n.name], { check: true });
       for (const n of nets) assert.deepEqual(await netDebris(n.name, n.bridge), []);
+      for (const n of nets) assert.ok(!existsSync(leaseStatusPath(n.bridge)), `${n.bridge}: lease status file left`);
     });
   },
 );

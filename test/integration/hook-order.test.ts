@@ -20,6 +20,7 @@ import { hookCacheKey } from "../../src/core/hookcache.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { netLockPaths } from "../../src/core/paths.ts";
 import { networkBusy, readSeq } from "../../src/exec/netlock.ts";
+import { isDnsmasqHelper } from "../support/dnsmasq.ts";
 import { hookData, portXml, type NetOpts } from "../support/fixtures.ts";
 import { cacheEntries, HOOK, RUN_DIR, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { run, sh, waitFor } from "../support/sh.ts";
@@ -64,7 +65,7 @@ async function stop(): Promise<void> {
   assert.deepEqual(vnatDebris(net.name), []);
 }
 
-/** dnsmasq processes inside the network's namespace (arping may run there for a second after a start) */
+/** dnsmasq daemons in the network's namespace (not its lease-script helper; arping may run there for a second after a start) */
 async function netnsPids(): Promise<string[]> {
   const r = await sh("ip", ["netns", "pids", kernelNames(net.name).netns]);
   const comm = (p: string): string => {
@@ -74,7 +75,7 @@ async function netnsPids(): Promise<string[]> {
       return "";
     }
   };
-  return r.stdout.split("\n").filter((p) => p && comm(p) === "dnsmasq");
+  return r.stdout.split("\n").filter((p) => p && comm(p) === "dnsmasq" && !isDnsmasqHelper(p));
 }
 
 /** The namespace serves: addresses up, NAT table loaded, exactly one dnsmasq answering. */

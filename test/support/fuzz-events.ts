@@ -29,6 +29,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { kernelNames } from "../../src/core/names.ts";
 import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
+import { isDnsmasqHelper } from "./dnsmasq.ts";
 import { Fleet, type FleetNet } from "./fleet.ts";
 import { portXml } from "./fixtures.ts";
 import { runHook, vnatDebris } from "./hook.ts";
@@ -882,7 +883,9 @@ async function wanAddresses(netns: string): Promise<string[]> {
 }
 
 function dnsmasqsOf(name: string): number[] {
+  // daemons only: a network with DHCP also has dnsmasq's lease-script helper
   return pidsOf("dnsmasq").filter((pid) => {
+    if (isDnsmasqHelper(pid)) return false;
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`--pid-file=/run/vnat/net/${name}/`);
     } catch {

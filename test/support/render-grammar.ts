@@ -5,6 +5,7 @@
 // vnat never writes.
 import { LEGACY_ATTACH, fdbAddLine, fdbDelLine } from "../../src/core/attach.ts";
 import { netPaths, type Roots } from "../../src/core/paths.ts";
+import { leaseScriptPath } from "../../src/core/lease-status.ts";
 import { renderDhcpHosts } from "../../src/core/hosts.ts";
 import { renderFloatingAnnounceArgs } from "../../src/core/inbound-render.ts";
 import {
@@ -64,12 +65,14 @@ function dnsmasqGrammar(spec: NetSpec, roots: Roots): RegExp[] {
     "--interface=lan0",
     "--except-interface=lo",
     `--listen-address=${IP}`,
-    "--(?:bind-interfaces|no-resolv|no-hosts|no-poll|domain-needed|bogus-priv|dhcp-authoritative|no-ping|quiet-dhcp)",
+    "--(?:bind-interfaces|no-resolv|no-hosts|no-poll|domain-needed|bogus-priv|dhcp-authoritative|no-ping|quiet-dhcp|script-on-renewal)",
     `--log-facility=${file}`,
     `--server=${IP}`,
     `--dhcp-range=${IP},${IP},${IP},${LEASE}`,
     `--dhcp-option=option:(?:router|dns-server),${IP}`,
     `--dhcp-(?:leasefile|hostsfile)=${file}`,
+    // the one script dnsmasq's root helper may run: vnat's own, in the network's state directory
+    `--dhcp-script=${esc(leaseScriptPath(p))}`,
   ].map(re);
 }
 

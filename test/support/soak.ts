@@ -21,6 +21,7 @@ import { roots } from "../../src/adapters/roots.ts";
 import { probeHostAddresses } from "../../src/exec/host-addrs.ts";
 import { probeAll } from "../../src/exec/probe.ts";
 import { processRunner } from "../../src/exec/run.ts";
+import { isDnsmasqHelper } from "./dnsmasq.ts";
 import type { Fleet, FleetNet } from "./fleet.ts";
 import { HOOK_FILE, mayRestartLibvirtd, netDebris, pidsOf, restartLibvirtd, virsh } from "./libvirt.ts";
 import { runHook } from "./hook.ts";
@@ -333,7 +334,9 @@ async function hostAddrs(): Promise<string> {
 
 /** pids of dnsmasq processes started for network NAME (by their pid-file argument). */
 function dnsmasqsOf(name: string): number[] {
+  // daemons only: a network with DHCP also has dnsmasq's lease-script helper
   return pidsOf("dnsmasq").filter((pid) => {
+    if (isDnsmasqHelper(pid)) return false;
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`--pid-file=/run/vnat/net/${name}/dnsmasq.pid`);
     } catch {

@@ -86,10 +86,10 @@ function optionModel(o: Option): OptionModel {
   };
 }
 
-function argumentModel(a: Argument, parent: Command | null): ArgumentModel {
+function argumentModel(a: Argument, cmd: Command, parent: Command | null): ArgumentModel {
   // `vnat help [command]` completes to its siblings
   const kind: ValueKind =
-    a.name() === "command" && parent
+    cmd.name() === "help" && a.name() === "command" && parent
       ? {
           words: parent
             .createHelp()
@@ -110,7 +110,7 @@ export function commandModel(cmd: Command, path: string[] = [], parent: Command 
     description: cmd.description(),
     usage: cmd.usage(),
     // commander's implicit help command has no parent of its own
-    args: cmd.registeredArguments.map((a) => argumentModel(a, parent)),
+    args: cmd.registeredArguments.map((a) => argumentModel(a, cmd, parent)),
     options: help.visibleOptions(cmd).map(optionModel),
     commands: help.visibleCommands(cmd).map((c) => commandModel(c, [...path, c.name()], cmd)),
   };
@@ -249,8 +249,14 @@ export function bashCompletion(program: Command): string {
     '    file) COMPREPLY=($(compgen -f -- "$cur")) ;;',
     "    none) COMPREPLY=() ;;",
     "    *)",
-    "      local IFS=$'\\n'",
-    '      COMPREPLY=($(compgen -W "$(_vnat_candidates "$kind")" -- "$cur")) ;;',
+    "      # not compgen -W: it would expand $(…) in a network's or a guest's name",
+    "      local line q",
+    "      COMPREPLY=()",
+    "      while IFS= read -r line; do",
+    '        [[ -n $line && $line == "$cur"* ]] || continue',
+    "        printf -v q '%q' \"$line\"",
+    '        COMPREPLY+=("$q")',
+    '      done < <(_vnat_candidates "$kind") ;;',
     "  esac",
     "}",
     "complete -F _vnat vnat",

@@ -129,7 +129,8 @@ our_hook() { grep -qF "$HOOK_MARK" "$1" && grep -qF " exec $PREFIX/hooks/network
 
 uninstall() {
   [ -f "$MANIFEST" ] || { say "nothing to remove: $MANIFEST not found"; return 0; }
-  if [ -x "$BIN" ] && [ "$force" -eq 0 ]; then
+  # active networks run this installation's hook only where the daemon runs it
+  if [ -x "$BIN" ] && [ "$force" -eq 0 ] && libvirt_hook; then
     local active
     active=$("$BIN" net list --json 2>/dev/null | grep -c '"state": "active"' || true)
     [ "${active:-0}" -eq 0 ] || die "$active vnat network(s) are active: stop them first (virsh net-destroy NAME), or use --force"

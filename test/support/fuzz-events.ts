@@ -33,7 +33,7 @@ import { isDnsmasqHelper } from "./dnsmasq.ts";
 import { Fleet, type FleetNet } from "./fleet.ts";
 import { portXml } from "./fixtures.ts";
 import { runHook, vnatDebris } from "./hook.ts";
-import { netDebris, pidsOf, REPO, virsh, virshRaw } from "./libvirt.ts";
+import { netDebris, pidsOf, removeLibvirtKeptRules, REPO, virsh, virshRaw } from "./libvirt.ts";
 import { rng } from "./mutate.ts";
 import { sh, sleep, waitFor, type ShResult } from "./sh.ts";
 
@@ -932,6 +932,9 @@ export async function run(o: FuzzOptions): Promise<FuzzReport> {
   // bridge names are vnat's (vnatbrN): once a network of this run is undefined, another
   // network on this host (another test's) may be given its bridge name and create it
   const leftovers = await notReused(await fleet.close(), bridges);
+  // every killed `started` made libvirt keep 11 firewall rules for its bridge: the host's firewall as it was
+  const rules = await removeLibvirtKeptRules(bridges.keys());
+  if (rules) o.log?.(`removed ${rules} firewall rule(s) libvirt kept for this run's bridges`);
   if (failure) {
     if (leftovers.length) o.log?.(`cleanup after the failure left: ${leftovers.join("; ")}`);
     throw failure;

@@ -441,3 +441,26 @@ export async function netDebris(name: string, bridge?: string): Promise<string[]
     if (readFileSync(join(claims, f), "utf8").trim() === name) found.push(`claim ${f}`);
   return found;
 }
+
+/**
+ * libvirt 9.0 keeps 11 of its own iptables rules (LIBVIRT_INP/OUT/FWI/FWO/FWX) for the bridge of
+ * every network whose `started` hook failed or was killed, and nothing ever removes them (FACTS).
+ * vnat never touches the host firewall; a test that makes starts fail on purpose (the fuzzer's
+ * SIGKILLs) removes the rules naming ITS bridges once no link of that name exists, so the host's
+ * firewall is as it found it. Returns how many rules went.
+ */
+export async function removeLibvirtKeptRules(bridges: Iterable<string>): Promise<number> {
+  const gone = new Set([...bridges].filter((b) => !existsSync(`/sys/class/net/${b}`)));
+  if (gone.size === 0) return 0;
+  const saved = await sh("iptables-save", []);
+  let removed = 0;
+  for (const line of saved.stdout.split("\n")) {
+    const words = line.trim().split(/\s+/);
+    if (words[0] !== "-A" || !/^LIBVIRT_(INP|OUT|FWI|FWO|FWX)$/.test(words[1] ?? "")) continue;
+    const dev = words.findIndex((w, i) => (w === "-i" || w === "-o") && gone.has(words[i + 1] ?? ""));
+    if (dev < 0) continue;
+    const r = await sh("iptables", ["-D", ...words.slice(1)]);
+    if (r.exitCode === 0) removed++;
+  }
+  return removed;
+}

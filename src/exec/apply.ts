@@ -22,7 +22,6 @@ import { renderFloatingAnnounceArgs } from "../core/inbound-render.ts";
 import { claimOwner, claimUplink, releaseUplink, removeNetDir, writeState, type NetState } from "../adapters/state.ts";
 import { bridgeHasAddress, probeHostAddresses } from "./host-addrs.ts";
 import { addFdb, deleteFdb } from "./fdb.ts";
-import { probeDuplicateOnBridge } from "./probe-dad.ts";
 import { ipBatch } from "./ip.ts";
 import { firstLine, spawnDetached, type Runner } from "./run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
@@ -101,7 +100,6 @@ function startRun(
   const uplinkIp = formatIp(spec.uplink.address.address);
   const undos: Undo[] = [];
   let attach: Attachments = LEGACY_ATTACH;
-  let dad: Promise<string | undefined> = Promise.resolve(undefined);
   const fail = (step: StartStep, cause: string): never => {
     throw new StepError(step, cause);
   };
@@ -125,16 +123,6 @@ function startRun(
       // a process of its own: asked now, answered while the claims and files are written
       const hasAddress = forced ? Promise.resolve(false) : bridgeHasAddress(runner, spec.uplink.bridge);
       hasAddress.catch(() => {});
-      // nobody else may answer for the addresses this network is about to take (checked before "addresses")
-      dad = Promise.all(
-        [uplinkIp, ...(spec.floating ?? []).map((f) => formatIp(f.address))].map(async (ip) => {
-          const holder = await probeDuplicateOnBridge(runner, spec.uplink.bridge, ip, spec.uplink.mac);
-          return holder === null
-            ? undefined
-            : `${ip} on bridge "${spec.uplink.bridge}" is already answered for by ${holder}`;
-        }),
-      ).then((found) => found.find((f) => f !== undefined));
-      dad.catch(() => {});
       // recorded before anything else: a build killed at any later point leaves a state file
       // ("starting"), which status reports and reconcile or the next start clears
       await ensureNetDir(roots, spec.name);
@@ -179,9 +167,6 @@ function startRun(
       // macvlans keep their MACs busy on the bridges: a network started again at once
       // cannot bring up a macvlan with the same MAC for a moment. Waiting here costs only
       // such a restart, where deleting the links at every stop would cost every stop.
-      const duplicate = await dad;
-      if (duplicate !== undefined)
-        fail("addresses", `duplicate address: ${duplicate} (another host holds it; pick a free one)`);
       const deadline = Date.now() + MAC_BUSY_WAIT_MS;
       for (;;) {
         const r = await ipBatch(runner, renderNetnsBatch(spec), netns);

@@ -8,6 +8,7 @@ import { registerExec } from "./exec.ts";
 import { registerFloating } from "./floating.ts";
 import { registerForward } from "./forward.ts";
 import { registerHost } from "./host.ts";
+import { registerLog } from "./log.ts";
 import { registerNet } from "./net.ts";
 import { registerProvider } from "./provider.ts";
 import { registerReconcile } from "./reconcile.ts";
@@ -22,6 +23,7 @@ export function registerCommands(program: Command): void {
   registerStatus(program);
   registerReconcile(program);
   registerExec(program);
+  registerLog(program);
   registerDoctor(program);
   registerDemo(program);
   registerCompletion(program);

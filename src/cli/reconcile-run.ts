@@ -1,5 +1,6 @@
 // Runs `vnat reconcile`: one reconcile at a time on a host (a lock in /run/vnat); progress
-// on stderr, the summary on stdout; exit 4 when something is still wrong afterwards.
+// on stderr, the summary on stdout. Exit 4 (apply-failed) when a repair failed; exit 1
+// (needs attention) when problems are left that reconcile cannot repair.
 import { loadConfig } from "../adapters/config-file.ts";
 import { readLibvirtNetworks } from "../adapters/libvirt-view.ts";
 import { withLock } from "../adapters/lock.ts";
@@ -48,10 +49,17 @@ export async function reconcileCommand(
   const text = summarize(report, o.dryRun === true, performance.now() - t0);
   if (!o.quiet || text.failed) await writeOut(text.lines.join("\n") + "\n");
   if (text.failed && !o.dryRun)
-    throw new VnatError("apply-failed", `reconcile: ${text.failed} network(s) still not healthy (see above)`);
+    throw new VnatError(
+      text.repairFailed ? "apply-failed" : "needs-attention",
+      `reconcile: ${text.failed} network(s) still not healthy (see above)`,
+    );
 }
 
-export function summarize(report: ReconcileReport, dryRun: boolean, ms: number): { lines: string[]; failed: number } {
+export function summarize(
+  report: ReconcileReport,
+  dryRun: boolean,
+  ms: number,
+): { lines: string[]; failed: number; repairFailed: boolean } {
   const lines: string[] = [];
   let failed = 0;
   for (const o of report.outcomes) {
@@ -71,5 +79,9 @@ export function summarize(report: ReconcileReport, dryRun: boolean, ms: number):
         : "") +
       ` (${(ms / 1000).toFixed(2)} s)`,
   );
-  return { lines, failed: failed + (report.strayFailed.length ? 1 : 0) };
+  return {
+    lines,
+    failed: failed + (report.strayFailed.length ? 1 : 0),
+    repairFailed: report.strayFailed.length > 0 || report.outcomes.some((o) => o.failed.length > 0),
+  };
 }

@@ -16,6 +16,7 @@
 #                         given to the command and the hook as VNAT_CONFIG)
 #   --completion-dir DIR  bash completion (default /usr/share/bash-completion/completions)
 #   --man-dir DIR         the man page goes to DIR/man1/vnat.1 (default /usr/local/share/man)
+#   --logrotate-dir DIR   logrotate's rules for /var/log/vnat (default /etc/logrotate.d)
 #
 # Safe on a working hypervisor: it never touches /etc/libvirt/hooks/network or other hooks
 # (vnat's hook is its own file in network.d, and another installation's vnat hook is never
@@ -32,6 +33,7 @@ HOOK_DIR=$LIBVIRT_HOOK_DIR
 CONFIG=$DEFAULT_CONFIG
 COMPLETION_DIR=/usr/share/bash-completion/completions
 MAN_DIR=/usr/local/share/man
+LOGROTATE_DIR=/etc/logrotate.d
 HOOK_MARK="# vnat network hook, installed by vnat's install.sh"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # the runtime package list is shared with .ci/run
@@ -47,8 +49,8 @@ args=("$@")
 while [ $# -gt 0 ]; do
   arg=$1 value= takes=0
   case "$arg" in
-    --prefix=*|--bin-dir=*|--hook-dir=*|--config=*|--completion-dir=*|--man-dir=*) value=${arg#*=} arg=${arg%%=*} takes=1 ;;
-    --prefix|--bin-dir|--hook-dir|--config|--completion-dir|--man-dir)
+    --prefix=*|--bin-dir=*|--hook-dir=*|--config=*|--completion-dir=*|--man-dir=*|--logrotate-dir=*) value=${arg#*=} arg=${arg%%=*} takes=1 ;;
+    --prefix|--bin-dir|--hook-dir|--config|--completion-dir|--man-dir|--logrotate-dir)
       [ $# -ge 2 ] || die "$arg needs a value (see --help)"
       value=$2 takes=1; shift ;;
   esac
@@ -71,7 +73,8 @@ while [ $# -gt 0 ]; do
     --config) CONFIG=$value ;;
     --completion-dir) COMPLETION_DIR=$value ;;
     --man-dir) MAN_DIR=$value ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --logrotate-dir) LOGROTATE_DIR=$value ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) die "unknown option $arg (see --help)" ;;
   esac
   shift
@@ -82,6 +85,7 @@ HOOK=$HOOK_DIR/vnat
 MANIFEST=$PREFIX/MANIFEST
 COMPLETION=$COMPLETION_DIR/vnat
 MANPAGE=$MAN_DIR/man1/vnat.1
+LOGROTATE=$LOGROTATE_DIR/vnat
 # the hook in libvirt's own directory is the one the daemon runs: only then is it told
 libvirt_hook() { [ "$HOOK_DIR" = "$LIBVIRT_HOOK_DIR" ]; }
 if [ "$demo" -eq 1 ] && ! libvirt_hook; then die "--demo needs the hook in $LIBVIRT_HOOK_DIR (no --hook-dir)"; fi
@@ -228,6 +232,10 @@ install_files() {
   put 0644 "$SRC/dist/vnat.bash" "$COMPLETION"
   mkdir_noted "$(dirname "$MANPAGE")"
   put 0644 "$SRC/dist/vnat.1" "$MANPAGE"
+  # the hook's log grows with every event: logrotate keeps a month of it (copytruncate: the
+  # resident agent holds the file open, see the file's comment)
+  mkdir_noted "$LOGROTATE_DIR"
+  put 0644 "$SRC/packaging/logrotate/vnat" "$LOGROTATE"
   put 0644 "$SRC/dist/build-id" "$PREFIX/dist/build-id"
   printf '{ "type": "module", "private": true }\n' > "$PREFIX/package.json"; note "file $PREFIX/package.json"
   # node by absolute path: libvirt runs hooks with a bare PATH, and sudo resets it
@@ -327,6 +335,6 @@ build "$NODE_BIN"
 install_files "$NODE_BIN"
 install_hook "$NODE_BIN"
 if [ "$demo" -eq 1 ] && [ "$first_install" -eq 1 ]; then note "installed-by demo"; fi
-say "vnat installed: $BIN, hook $HOOK, config $CONFIG, man page $MANPAGE, bash completion $COMPLETION"
+say "vnat installed: $BIN, hook $HOOK, config $CONFIG, man page $MANPAGE, bash completion $COMPLETION, log rotation $LOGROTATE"
 if [ "$demo" -eq 1 ]; then write_manifest; run_demo; fi
 exit 0

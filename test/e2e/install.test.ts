@@ -1,7 +1,8 @@
 // install.sh, without touching a real installation: everything goes into a scratch tree
-// (--prefix, --bin-dir, --hook-dir, --config, --completion-dir, --man-dir), so the test
-// runs where vnat is installed too. It installs, reinstalls (idempotent), runs the
-// installed command and hook, and --uninstall removes exactly what it added. The part only
+// (--prefix, --bin-dir, --hook-dir, --config, --completion-dir, --man-dir,
+// --logrotate-dir), so the test runs where vnat is installed too. It installs, reinstalls
+// (idempotent), runs the installed command and hook, checks the logrotate rules with
+// logrotate, and --uninstall removes exactly what it added. The part only
 // the real daemon can show (a new hook in libvirt's directory is reloaded and run) runs
 // under the hook lock the other tests share: with no hook in place, a scratch installation
 // puts its hook there and takes it away again; with one in place (vnat installed, or
@@ -46,6 +47,7 @@ const REAL = [
   "/usr/local/bin/vnat",
   "/usr/share/bash-completion/completions/vnat",
   "/usr/local/share/man/man1/vnat.1",
+  "/etc/logrotate.d/vnat",
 ];
 const realState = (): Record<string, string[]> => Object.fromEntries(REAL.map((p) => [p, tree(p)]));
 
@@ -57,6 +59,7 @@ interface Scratch {
   config: string;
   completion: string;
   man: string;
+  logrotate: string;
   /** install.sh's options for this tree (hookDir: libvirt's own instead of the scratch one) */
   args: (o?: { libvirtHookDir?: boolean }) => string[];
 }
@@ -73,6 +76,7 @@ async function scratch(): Promise<Scratch> {
     config: join(root, "etc/vnat/config.json"),
     completionDir: join(root, "share/bash-completion/completions"),
     manDir: join(root, "share/man"),
+    logrotateDir: join(root, "etc/logrotate.d"),
   };
   return {
     root,
@@ -82,10 +86,11 @@ async function scratch(): Promise<Scratch> {
     config: s.config,
     completion: join(s.completionDir, "vnat"),
     man: join(s.manDir, "man1/vnat.1"),
+    logrotate: join(s.logrotateDir, "vnat"),
     args: (o = {}) => [
       ...["--prefix", s.prefix, "--bin-dir", s.bin, "--config", s.config],
       ...(o.libvirtHookDir ? [] : ["--hook-dir", s.hookDir]),
-      ...["--completion-dir", s.completionDir, `--man-dir=${s.manDir}`],
+      ...["--completion-dir", s.completionDir, `--man-dir=${s.manDir}`, "--logrotate-dir", s.logrotateDir],
     ],
   };
 }
@@ -113,7 +118,7 @@ needs(unmet).test(
       const first = await install(...s.args());
       assert.equal(first.exitCode, 0, first.stderr + first.stdout);
       assert.match(first.stdout, /not libvirt's hook directory, the libvirt daemon is left alone/);
-      for (const f of [s.bin, s.hook, s.config, s.completion, s.man, join(s.prefix, "dist/hook.js")])
+      for (const f of [s.bin, s.hook, s.config, s.completion, s.man, s.logrotate, join(s.prefix, "dist/hook.js")])
         assert.ok(existsSync(f), `${f} missing`);
       const manifest = readFileSync(join(s.prefix, "MANIFEST"), "utf8");
       for (const line of manifest.split("\n").filter((l) => /^(file|dir|config) /.test(l)))
@@ -141,6 +146,16 @@ needs(unmet).test(
       const c = await sh("bash", ["-c", `. ${s.completion} && complete -p vnat`]);
       assert.match(c.stdout, /complete -F _vnat vnat/, c.stderr);
 
+      // log rotation: the repository's rules, which logrotate (a runtime package) reads without
+      // a complaint (-d: debug, rotates nothing; its own state file, not the system's)
+      assert.equal(readFileSync(s.logrotate, "utf8"), readFileSync(join(REPO, "packaging/logrotate/vnat"), "utf8"));
+      assert.equal((statSync(s.logrotate).mode & 0o777).toString(8), "644");
+      assert.ok(manifest.includes(`file ${s.logrotate}\n`), "the logrotate file is in the MANIFEST");
+      const lr = await sh("logrotate", ["-d", "-s", join(s.root, "logrotate.state"), s.logrotate]);
+      assert.equal(lr.exitCode, 0, lr.stderr + lr.stdout);
+      assert.match(lr.stderr + lr.stdout, /rotating pattern: \/var\/log\/vnat\/\*\.log\s+weekly \(4 rotations\)/);
+      assert.doesNotMatch(lr.stderr + lr.stdout, /error|unknown|ignor/i);
+
       const second = await install(...s.args());
       assert.equal(second.exitCode, 0, second.stderr);
       assert.doesNotMatch(second.stdout, /installed \/|SIGHUP|wrote \//, "a reinstall changed the hook or config");
@@ -149,8 +164,9 @@ needs(unmet).test(
 
       const u = await install("--uninstall", ...s.args());
       assert.equal(u.exitCode, 0, u.stderr);
+      assert.ok(!existsSync(s.logrotate), "--uninstall left the logrotate file");
       assert.deepEqual(
-        tree(s.root).filter((p) => !/^(run|log)\b/.test(p)),
+        tree(s.root).filter((p) => !/^(run|log|logrotate\.state)\b/.test(p)),
         before,
         "--uninstall left something",
       );

@@ -28,6 +28,21 @@ export function registerNet(program: Command): void {
     .option("--force", "stop the network first when it is active")
     .action(async (name: string, o: { force?: boolean }) => (await import("./net-actions.ts")).netDelete(name, o));
   net
+    .command("set <net> <key=value...>")
+    .description(
+      "change a network's uplink, dns, dhcp, dhcp-range, dhcp-lease, isolation-host or isolation-provider (validated, defined, applied live when active; see docs/net-set.md)",
+    )
+    .option("--dry-run", "validate and show the change; change nothing")
+    .option("--json", "print what changed as JSON")
+    .action(async (name: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
+      (await import("./net-set.ts")).netSet(name, words, o),
+    );
+  net
+    .command("show <net>")
+    .description("show a network's configuration beside what runs (forwards, floating IPs, hosts, dnsmasq, links)")
+    .option("--json", "print JSON")
+    .action(async (name: string, o: { json?: boolean }) => (await import("./net-show.ts")).netShow(name, o));
+  net
     .command("list")
     .description("list vnat networks")
     .option("--json", "print JSON")

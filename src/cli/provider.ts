@@ -24,6 +24,16 @@ export function registerProvider(program: Command): void {
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) => (await import("./provider-actions.ts")).providerList(o));
   provider
+    .command("set <bridge> <key=value...>")
+    .description(
+      "change a provider's gateway, pool, dns, attach or uplinksInPool (refused when a running network would be stranded)",
+    )
+    .option("--dry-run", "validate and show the change; change nothing")
+    .option("--json", "print the provider before and after as JSON")
+    .action(async (bridge: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
+      (await import("./provider-set.ts")).providerSet(bridge, words, o),
+    );
+  provider
     .command("remove <bridge>")
     .description("remove a provider network from the config (refused while a vnat network uses it)")
     .option("--force", "remove it even though vnat networks use it")

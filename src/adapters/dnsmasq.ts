@@ -2,6 +2,7 @@
 // signal (Neutron's ProcessManager), so a recycled pid is never hit.
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { signal } from "../exec/run.ts";
 import { readIfExists } from "./files.ts";
 
 export async function readPid(pidFile: string): Promise<number | undefined> {
@@ -25,32 +26,17 @@ export async function dnsmasqPid(pidFile: string): Promise<number | undefined> {
   return pid !== undefined && (await isOurDnsmasq(pid, pidFile)) ? pid : undefined;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const isAlive = (pid: number): boolean => signal(pid, 0);
 
 /** SIGTERM, wait up to waitMs, then SIGKILL. Resolves once the process is gone. */
 export async function terminate(pid: number, waitMs = 1000): Promise<void> {
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
+  if (!signal(pid, "SIGTERM")) return;
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid) || isZombieOrGone(pid)) return;
     await sleep(5);
   }
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    /* already gone */
-  }
+  signal(pid, "SIGKILL"); // false: already gone
 }
 
 function isZombieOrGone(pid: number): boolean {

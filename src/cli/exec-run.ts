@@ -5,8 +5,6 @@
 // DHCP names. ip execs the command in its own place, so the child is the command itself:
 // its exit code is vnat's (128 + N when signal N ended it); only vnat's own refusals, one
 // line starting "vnat:", come before it runs.
-import { spawn } from "node:child_process";
-import { constants } from "node:os";
 import { dumpAllNetworks } from "../adapters/libvirt.ts";
 import { roots } from "../adapters/roots.ts";
 import { readState } from "../adapters/state.ts";
@@ -14,6 +12,7 @@ import { netnsExists } from "../adapters/sysfs.ts";
 import { conflict, invalid, VnatError } from "../core/errors.ts";
 import { parseNetworkXml } from "../core/inventory.ts";
 import { isNetworkName, kernelNames, printable } from "../core/names.ts";
+import { runAttached } from "../exec/run.ts";
 import { requireRoot } from "./root.ts";
 
 /** UMASK: the one vnat was started with (cli/umask.ts), which the command gets instead of vnat's 077. */
@@ -54,40 +53,10 @@ function hasVnatMetadata(xml: string): boolean {
 
 /**
  * Runs COMMAND in NETNS and resolves to its exit code. While it runs, vnat ignores the
- * terminal's SIGINT and SIGQUIT (the command gets them itself and decides) and passes
- * SIGTERM and SIGHUP on to it.
+ * terminal's SIGINT and SIGQUIT and passes SIGTERM and SIGHUP on to it (exec/run.ts).
  */
-function runIn(netns: string, command: string[], umask: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // a child starts with its parent's umask: the caller's for the moment of the spawn
-    const mine = process.umask(umask);
-    let child;
-    try {
-      child = spawn("ip", ["netns", "exec", netns, ...command], { stdio: "inherit" });
-    } finally {
-      process.umask(mine);
-    }
-    const ignore = (): void => {};
-    const pass = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
-    const handlers: Array<[NodeJS.Signals, (s: NodeJS.Signals) => void]> = [
-      ["SIGINT", ignore],
-      ["SIGQUIT", ignore],
-      ["SIGTERM", pass],
-      ["SIGHUP", pass],
-    ];
-    for (const [s, h] of handlers) process.on(s, h);
-    const done = (): void => {
-      for (const [s, h] of handlers) process.off(s, h);
-    };
-    child.on("error", (e) => {
-      done();
-      reject(new VnatError("apply-failed", `vnat exec: cannot run ip netns exec: ${e.message}`));
-    });
-    child.on("exit", (code, signal) => {
-      done();
-      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-    });
-  });
+async function runIn(netns: string, command: string[], umask: number): Promise<number> {
+  const r = await runAttached("ip", ["netns", "exec", netns, ...command], { umask });
+  if ("error" in r) throw new VnatError("apply-failed", `vnat exec: cannot run ip netns exec: ${r.error}`);
+  return r.exitCode;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { agentPaths, type Roots } from "../core/paths.ts";
 import { readIfExists } from "../adapters/files.ts";
 import { processStart as startTime } from "../adapters/lock.ts";
+import { signal } from "./run.ts";
 
 const isAgent = (pid: number): boolean => {
   try {
@@ -18,9 +19,9 @@ export async function stopAgent(roots: Roots, buildId: string, timeoutMs = 3000)
   const [pidText, start] = ((await readIfExists(agentPaths(roots, buildId).pid)) ?? "").trim().split(" ");
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid < 2 || startTime(pid) !== start || !isAgent(pid)) return false;
-  process.kill(pid, "SIGTERM");
+  signal(pid, "SIGTERM");
   const deadline = Date.now() + timeoutMs;
   while (startTime(pid) === start && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  if (startTime(pid) === start) process.kill(pid, "SIGKILL");
+  if (startTime(pid) === start) signal(pid, "SIGKILL");
   return true;
 }

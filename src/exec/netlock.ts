@@ -14,12 +14,12 @@
 // that finished under the lock. A reader that looked at the network without the lock
 // (reconcile's probe) takes the lock and compares SEQ: if it moved, the network changed
 // since it looked, and what it saw is no longer true.
-import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { mkdir, open, readdir, type FileHandle } from "node:fs/promises";
 import { conflict } from "../core/errors.ts";
 import { netLockPaths, type Roots } from "../core/paths.ts";
 import { readIfExists, writeAtomic } from "../adapters/files.ts";
+import { firstLine, NOT_STARTED, processRunner, type Runner } from "./run.ts";
 
 export interface NetLock {
   /** the network's event count when the lock was taken */
@@ -37,16 +37,12 @@ export interface LockWait {
 }
 
 /** flock(1) on this process's file: 0 taken, 1 held by someone else (-n) or timed out (-w). */
-export function flockFd(fh: FileHandle, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("flock", [...args, "3"], { stdio: ["ignore", "ignore", "pipe", fh.fd] });
-    let err = "";
-    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
-    child.on("error", (e) => reject(new Error(`flock: ${e.message} (install util-linux)`)));
-    child.on("close", (code) =>
-      code === 0 || code === 1 ? resolve(code) : reject(new Error(`flock: ${err.trim() || `exit ${code}`}`)),
-    );
-  });
+export async function flockFd(fh: FileHandle, args: string[], runner: Runner = processRunner): Promise<number> {
+  const r = await runner.run("flock", [...args, "3"], { fds: [fh.fd] });
+  if (r.exitCode === 0 || r.exitCode === 1) return r.exitCode;
+  if (r.exitCode === NOT_STARTED && /ENOENT/.test(r.stderr))
+    throw new Error(`${firstLine(r.stderr)} (install util-linux)`);
+  throw new Error(`flock: ${r.stderr.trim() ? firstLine(r.stderr) : `exit ${r.exitCode}`}`);
 }
 
 /** The network's event count and its last event ("0 none -" before the first one). */

@@ -17,7 +17,15 @@ import { invalid, oneLine, VnatError } from "../core/errors.ts";
 import { takenAddresses } from "../core/inbound-edit.ts";
 import { knownNetworks, parseNetworkXml } from "../core/inventory.ts";
 import { modelFromMetadata, renderMetadata, replaceMetadata } from "../core/metadata.ts";
-import { applyNetSet, NET_KEYS, netChanges, parseAssignments, type KeyChange, type NetKey } from "../core/netset.ts";
+import {
+  applyNetSet,
+  checkUplinkFree,
+  NET_KEYS,
+  netChanges,
+  parseAssignments,
+  type KeyChange,
+  type NetKey,
+} from "../core/netset.ts";
 import { checkPolicy } from "../core/policy.ts";
 import { buildSpec, type NetSpec } from "../core/spec.ts";
 import { applyNetSetLocked, type NetSetLive } from "../exec/netset.ts";
@@ -79,6 +87,7 @@ export async function netSet(name: string, words: string[], o: { dryRun?: boolea
         renderMetadata(applyNetSet(name, model, assigns, { config, taken: bridgeTaken })),
       );
       const spec = buildSpec(parseNetworkXml(nextXml), config, taken);
+      if (assigns.some((a) => a.key === "uplink")) checkUplinkFree(spec, taken);
       checkPolicy(spec, config, await probePolicyFacts(processRunner, r));
       const changes = netChanges(
         old,

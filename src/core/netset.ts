@@ -6,6 +6,7 @@ import { pickUplink } from "./allocate.ts";
 import type { Config, ConfigFile, ProviderInput } from "./config.ts";
 import { findProvider } from "./config.ts";
 import { conflict, invalid, oneLine } from "./errors.ts";
+import type { TakenAddress } from "./inbound.ts";
 import { parseNetworkXml } from "./inventory.ts";
 import { checkPolicy, type HostFacts } from "./policy.ts";
 import { buildSpec } from "./spec.ts";
@@ -172,6 +173,16 @@ export function applyNetSet(
   };
   if (isolation) out.isolation = isolation;
   return out;
+}
+
+/** Refuses an uplink another vnat network holds on the same bridge (its definition or a running claim). */
+export function checkUplinkFree(spec: NetSpec, taken: readonly TakenAddress[]): void {
+  const { bridge, address } = spec.uplink;
+  const holder = taken.find((t) => t.bridge === bridge && t.ip === address.address && t.owner !== spec.name);
+  if (holder)
+    throw conflict(
+      `network "${spec.name}": uplink ${formatIp(address.address)} on "${bridge}" is already used by vnat network "${holder.owner}"`,
+    );
 }
 
 /** Each key's effective value in a spec (defaults filled in), for "from → to" lines and JSON. */

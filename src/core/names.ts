@@ -13,12 +13,22 @@ export const UPLINK_HOST_PREFIX = "vnu-";
 /** interface names inside the namespace: the namespace gives them their own scope */
 export const LAN_IF = "lan0";
 export const UPLINK_IF = "wan0";
+/** vnat's nft table inside each namespace: `table ip vnat` (core/render.ts renders it) */
+export const NFT_TABLE = "vnat";
 export const MAX_NAME_LENGTH = 32;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
+declare const checked: unique symbol;
+/**
+ * A network name validateNetworkName (or isNetworkName) accepted: 1-32 of [A-Za-z0-9_.-],
+ * safe in paths and kernel names. The hook checks the name libvirt passes once, at its
+ * entry (hook/event.ts), and hands this type on; everything it calls can rely on it.
+ */
+export type NetworkName = string & { readonly [checked]: "NetworkName" };
+
 /** Refuses names that would not fit vnat's derived names or that carry anything but [A-Za-z0-9_.-]. */
-export function validateNetworkName(name: string): string {
+export function validateNetworkName(name: string): NetworkName {
   if (name.length === 0) throw invalid(`network name is empty (expected 1-${MAX_NAME_LENGTH} characters)`);
   if (name.length > MAX_NAME_LENGTH)
     throw invalid(
@@ -28,11 +38,11 @@ export function validateNetworkName(name: string): string {
     throw invalid(
       `network name "${printable(name)}": only letters, digits, "_", "." and "-" are allowed, starting with a letter or digit`,
     );
-  return name;
+  return name as NetworkName;
 }
 
 /** NAME is a valid network name (validateNetworkName would accept it). */
-export function isNetworkName(name: string): boolean {
+export function isNetworkName(name: string): name is NetworkName {
   return name.length >= 1 && name.length <= MAX_NAME_LENGTH && NAME_RE.test(name);
 }
 
@@ -58,15 +68,25 @@ export interface KernelNames {
   uplinkHost: string;
 }
 
+/** Network NAME's namespace: "vnat-NAME" (`ip netns exec vnat-NAME`, /run/netns/vnat-NAME). */
+export function netnsName(name: string): string {
+  return NETNS_PREFIX + name;
+}
+
+/** The network a namespace of vnat's is named after ("vnat-NAME" → NAME); undefined for any other namespace. */
+export function netnsNetwork(netns: string): string | undefined {
+  return isVnatNetns(netns) ? netns.slice(NETNS_PREFIX.length) : undefined;
+}
+
 export function kernelNames(name: string): KernelNames {
   const h = hashName(name);
-  return { netns: NETNS_PREFIX + name, lanHost: LAN_HOST_PREFIX + h, uplinkHost: UPLINK_HOST_PREFIX + h };
+  return { netns: netnsName(name), lanHost: LAN_HOST_PREFIX + h, uplinkHost: UPLINK_HOST_PREFIX + h };
 }
 
 /** The names an older vnat (32-bit hash) gave network NAME's host links: teardown still finds them. */
 export function legacyKernelNames(name: string): KernelNames {
   const h = hashName(name, LEGACY_LINK_HASH_HEX);
-  return { netns: NETNS_PREFIX + name, lanHost: LAN_HOST_PREFIX + h, uplinkHost: UPLINK_HOST_PREFIX + h };
+  return { netns: netnsName(name), lanHost: LAN_HOST_PREFIX + h, uplinkHost: UPLINK_HOST_PREFIX + h };
 }
 
 /** Every host link name network NAME may have (today's first, then an older vnat's). */

@@ -15,15 +15,16 @@ import {
   isNetworkName,
   isVnatLink,
   isVnatMac,
-  isVnatNetns,
   kernelNames,
   legacyKernelNames,
-  NETNS_PREFIX,
+  netnsName,
+  netnsNetwork,
+  NFT_TABLE,
   type KernelNames,
 } from "../core/names.ts";
 import type { NetObservation, VethState } from "../core/observed.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
-import { NFT_TABLE, attachFdb, renderDnsmasqArgs } from "../core/render.ts";
+import { attachFdb, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { networkBusy, readSeq } from "./netlock.ts";
@@ -68,14 +69,17 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
     listStates(opts.roots),
     listDir("/sys/class/net"),
   ]);
-  const netnsSet = new Set(nsList.filter(isVnatNetns));
+  // vnat's namespaces, each with the network it is named after
+  const vnatNetns = nsList.flatMap((netns) => {
+    const name = netnsNetwork(netns);
+    return name === undefined ? [] : [{ name, netns }];
+  });
+  const netnsSet = new Set(vnatNetns.map((t) => t.netns));
   const wantedName = (n: string): boolean => !opts.only || opts.only.includes(n);
   // 1. every namespace's probe starts now; they need nothing from libvirt
   const cpus = availableParallelism();
   const limit = limiter(Math.max(2, Math.min(8, cpus * 2)));
-  const targets = [...netnsSet]
-    .map((netns) => ({ name: netns.slice(NETNS_PREFIX.length), netns }))
-    .filter((t) => wantedName(t.name));
+  const targets = vnatNetns.filter((t) => wantedName(t.name));
   const inside = probeInside(opts.runner, opts.roots, targets, limit, Math.max(2, Math.min(4, cpus * 2)));
   // 2. meanwhile libvirt says which networks should run, and how
   const networks = await opts.networks;
@@ -84,12 +88,12 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
   for (const n of networks) desired.set(n.name, desiredSpec(n.xml, n.persistentXml, opts.config));
   const all = new Set<string>([
     ...networks.filter((n) => desired.get(n.name)?.vnat).map((n) => n.name),
-    ...[...netnsSet].map((ns) => ns.slice(NETNS_PREFIX.length)),
+    ...vnatNetns.map((t) => t.name),
     ...stateNames,
   ]);
   const names = [...all].filter(wantedName).sort();
   const refSpecs = names
-    .filter((n) => libvirt.get(n)?.active && netnsSet.has(kernelNames(n).netns))
+    .filter((n) => libvirt.get(n)?.active && netnsSet.has(netnsName(n)))
     .map((n) => desired.get(n)?.spec)
     .filter((s): s is NetSpec => s !== undefined);
   const fdb = await fdbProbe;

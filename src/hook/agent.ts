@@ -32,14 +32,15 @@ export function bundleBuildId(): string | undefined {
 }
 
 async function answer(sock: Socket, text: string, env: Omit<HookEnv, "cacheKey">): Promise<void> {
-  const { handle, parseHookData } = await import("./handlers.ts");
-  const { parseArgv } = await import("./event.ts");
+  const { runEvent } = await import("./handlers.ts");
   let reply = "0";
   try {
     const req = parseAgentRequest(text);
-    const call = parseArgv([req.name, req.op, req.subop]);
-    if (call.event !== "other" && call.event !== "updated")
-      await handle(call, parseHookData(req.data), { ...env, ...(req.cacheKey ? { cacheKey: req.cacheKey } : {}) });
+    // the same entry as the hook's own Node (hook/main.ts): one dispatch, one name check
+    await runEvent([req.name, req.op, req.subop], req.data, {
+      ...env,
+      ...(req.cacheKey ? { cacheKey: req.cacheKey } : {}),
+    });
   } catch (e) {
     env.log.error({ err: e }, "agent: event failed");
     reply = `${e instanceof VnatError ? e.exitCode : 1} ${oneLine(e)}`;

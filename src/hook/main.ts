@@ -4,8 +4,7 @@
 // event for a network without vnat metadata returns before anything heavy is loaded.
 import { readFileSync } from "node:fs";
 import { oneLine, VnatError } from "../core/errors.ts";
-import { mentionsVnat } from "../core/hookdata.ts";
-import { parseArgv } from "./event.ts";
+import { concernsVnat } from "./event.ts";
 
 async function main(): Promise<number> {
   // whatever vnat and its dnsmasq create is root's alone unless a mode says otherwise
@@ -18,11 +17,10 @@ async function main(): Promise<number> {
     /* no stdin */
   }
   if (process.argv[2] === "--agent") return serveAgent();
-  const call = parseArgv(process.argv.slice(2));
-  if (call.event === "other" || call.event === "updated") return 0;
-  if (!mentionsVnat(stdin)) return 0;
+  const argv = process.argv.slice(2);
+  if (!concernsVnat(argv, stdin)) return 0;
 
-  const [{ handle, parseHookData }, { roots }, { openLog }, { processRunner }] = await Promise.all([
+  const [{ runEvent }, { roots }, { openLog }, { processRunner }] = await Promise.all([
     import("./handlers.ts"),
     import("../adapters/roots.ts"),
     import("../adapters/log.ts"),
@@ -39,10 +37,10 @@ async function main(): Promise<number> {
     ...(key && configHash ? { cacheKey: { key, configHash } } : {}),
   };
   try {
-    await handle(call, parseHookData(stdin), env);
+    await runEvent(argv, stdin, env);
     return 0;
   } catch (e) {
-    log.error({ network: call.name, op: call.op, subop: call.subop, err: e }, "hook failed");
+    log.error({ network: argv[0], op: argv[1], subop: argv[2], err: e }, "hook failed");
     throw e;
   } finally {
     // the next event of any network is handed to a warm agent (hook/agent.ts); a hook run with

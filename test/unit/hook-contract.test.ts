@@ -1,22 +1,80 @@
-// The shell hook (hooks/network) and the TypeScript side share one contract: where files
-// live under /run/vnat, which lines a cache entry may hold, which names the shell may turn
-// into paths, and what it sends the agent. The TypeScript is the definition; this test reads
+// The shell hook (hooks/network) and the TypeScript side share one contract: which events
+// vnat handles (and which of them the shell marks or answers alone), where files live under
+// /run/vnat, which lines a cache entry may hold, which names the shell may turn into paths,
+// and what it sends the agent. The TypeScript is the definition; this test reads
 // the shell and fails when the two drift apart.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { HOOK_EVENTS, IGNORED_EVENTS, hookEvent, hookEventSpec, type HookEventName } from "../../src/core/events.ts";
 import { CACHE_KINDS, cacheEntryName } from "../../src/core/hookcache.ts";
 import { validateNetworkName } from "../../src/core/names.ts";
 import { agentPaths, claimsDir, hookCacheDir, netLockPaths, netPaths } from "../../src/core/paths.ts";
 import { parseAgentRequest } from "../../src/hook/agent-protocol.ts";
+import { concernsVnat } from "../../src/hook/event.ts";
 import { BEGIN_DAD_WAIT_MS } from "../../src/exec/probe-dad.ts";
 
 const SHELL = readFileSync(new URL("../../hooks/network", import.meta.url), "utf8");
 // the shell's own variables stand for the run dir, the network's name and the build id
 const R = { run: "$run", config: "", log: "" };
 
+const EVENTS = Object.keys(HOOK_EVENTS) as HookEventName[];
+const opSubop = (e: { op: string; subop: string }): string => `${e.op} ${e.subop}`;
+const VNAT_DOC = `<hookData><network><name>web</name><metadata><vnat:network xmlns:vnat="urn:vnat:network:1"/></metadata></network></hookData>`;
+
 describe("hooks/network agrees with src/core", () => {
+  test("the shell hands on exactly the events core/events.ts lists", () => {
+    const m = /^case "\$2 \$3" in\n {2}(.*)\) ;;\n {2}\*\) exit 0 ;;\nesac$/m.exec(SHELL);
+    assert.ok(m, "the shell's first case, on OP SUBOP");
+    const listed = m[1]!.split(" | ").map((q) => JSON.parse(q) as string);
+    assert.deepEqual(listed.sort(), EVENTS.map((e) => opSubop(HOOK_EVENTS[e])).sort());
+    // and sh itself, on each: a handled event goes on to read the document, any other exits 0
+    const script = `${m[0]}\necho on\n`;
+    const others = [
+      ...IGNORED_EVENTS.map(opSubop),
+      "start end",
+      "started end",
+      "stopped begin",
+      "plugged begin",
+      "- -",
+    ];
+    for (const e of others) assert.equal(hookEvent(...(e.split(" ") as [string, string])), undefined, e);
+    for (const [e, handled] of [...listed.map((l) => [l, true] as const), ...others.map((o) => [o, false] as const)]) {
+      const [op, subop] = e.split(" ");
+      const r = spawnSync("sh", ["-c", script, "hook", "web", op!, subop!, "-"], { encoding: "utf8" });
+      assert.equal(r.status, 0, e);
+      assert.equal(r.stdout.trim() === "on", handled, `${e}: the shell ${handled ? "drops" : "hands on"} it`);
+      // Node's entry decides the same (hook/event.ts, for hook/main.ts and the agent)
+      assert.equal(concernsVnat(["web", op!, subop!, "-"], VNAT_DOC), handled, `${e}: hook/event.ts`);
+    }
+  });
+
+  test("the shell decides by OP alone after its first case: each handled event has its own", () => {
+    const ops = EVENTS.map((e) => HOOK_EVENTS[e].op);
+    assert.equal(new Set(ops).size, ops.length);
+  });
+
+  test("the shell marks NAME.begun for the event core/events.ts marks it for", () => {
+    const m = /^if \[ "\$op" = ([a-z-]+) \]; then\n {2}begun=\$run/m.exec(SHELL);
+    assert.ok(m, "the shell's begun marker");
+    const marking = EVENTS.filter((e) => hookEventSpec(e).begun === "mark");
+    assert.deepEqual(
+      marking.map((e) => HOOK_EVENTS[e].op),
+      [m[1]],
+    );
+  });
+
+  test("the shell's fast path answers only the event core/events.ts gives it", () => {
+    const m = /^\[ "\$op" = ([a-z-]+) \] \|\| to_agent$/m.exec(SHELL);
+    assert.ok(m, "the shell's fast-path gate");
+    const fast = EVENTS.filter((e) => hookEventSpec(e).fastPath);
+    assert.deepEqual(
+      fast.map((e) => HOOK_EVENTS[e].op),
+      [m[1]],
+    );
+  });
+
   test("every path the shell builds is the one core/paths.ts defines", () => {
     const paths = [
       `entry=${hookCacheDir(R)}/${cacheEntryName("$name", "$VNAT_HOOK_KEY")}`,

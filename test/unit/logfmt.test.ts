@@ -1,6 +1,7 @@
 // `vnat log`'s formatting (src/core/logfmt.ts): pino's JSON lines as the hook writes them
 // (copied from a real hook.log), and what an operator sees for each.
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   formatLogLine,
@@ -147,4 +148,25 @@ test("--since: durations back from now, local dates and times; anything else is 
       bad,
     );
   }
+});
+
+test("every message the hook logs is placed under its event (the table in logfmt.ts follows src/hook)", () => {
+  const dir = new URL("../../src/hook/", import.meta.url);
+  const calls = readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .flatMap((f) => [
+      ...readFileSync(new URL(f, dir), "utf8").matchAll(
+        /\blog\.(?:info|warn|error)\(\s*\{([^}]*)\},\s*"([^"]+)"\s*\)/g,
+      ),
+    ]);
+  assert.ok(calls.length >= 10, `found ${calls.length} log calls in src/hook`);
+  const unplaced = calls
+    .filter(([, fields]) => !/\b(event|op)\b/.test(fields!))
+    .map(([, , msg]) => msg!)
+    .filter(
+      (msg) =>
+        parse(JSON.stringify({ level: 30, time: T, msg })).kind === "entry" &&
+        fmt(JSON.stringify({ time: T, msg })).split(/ {2,}/)[2] === "-",
+    );
+  assert.deepEqual(unplaced, [], 'messages logged without an event field that vnat log shows under event "-"');
 });

@@ -30,9 +30,9 @@ for (const [name, entry] of Object.entries(entries)) {
   });
   await chmod(`dist/${name}.js`, 0o755);
 }
-// The sandbox world (src/sandbox, bundled into the CLI for `vnat demo`) runs these two
-// files by path, next to the module: in a bundle that is dist/.
-for (const f of ["http-echo-server.mjs", "udhcpc-script.sh"]) await copyFile(`src/sandbox/${f}`, `dist/${f}`);
+// `vnat demo` (src/demo, bundled into the CLI) runs these two files by path, next to the
+// module: in a bundle that is dist/.
+for (const f of ["http-echo-server.mjs", "udhcpc-script.sh"]) await copyFile(`src/demo/${f}`, `dist/${f}`);
 await chmod("dist/udhcpc-script.sh", 0o755);
 // The shell hook's fast path keys what vnat has validated by this id (src/core/hookcache.ts):
 // a new bundle never trusts an answer an older one gave.

@@ -7,7 +7,7 @@ export function registerDemo(program: Command): void {
     .description("run two vnat networks on 10.0.0.0/24 against a sandboxed provider network, with a guest on each")
     .option("--cleanup", "remove everything the demo made")
     .action(async (o: { cleanup?: boolean }) => {
-      const demo = await import("../sandbox/demo.ts");
+      const demo = await import("../demo/demo.ts");
       await (o.cleanup ? demo.cleanupDemo() : demo.runDemo());
     });
 }

@@ -13,7 +13,16 @@ import { roots } from "../adapters/roots.ts";
 import { netCreate } from "../cli/net-create.ts";
 import { providerAdd, providerRemove } from "../cli/provider-actions.ts";
 import { invalid, oneLine } from "../core/errors.ts";
-import { createWorld, destroyWorld, listDebris, type World } from "./world.ts";
+import {
+  createDemoWorld,
+  demoWorldDebris,
+  destroyDemoWorld,
+  DNS_NAME,
+  INTERNET_IP,
+  PROVIDER_GATEWAY,
+  PROVIDER_SUBNET,
+  type DemoWorld,
+} from "./world.ts";
 
 // VNAT_DEMO_TAG (1-6 of [a-z0-9]) runs a second demo beside the user's, with its own names
 // (networks TAG-a and TAG-b, bridge vtp-TAG): the demo's e2e test uses it.
@@ -29,22 +38,20 @@ async function step<T>(command: string, fn: () => Promise<T>): Promise<T> {
 
 export async function runDemo(): Promise<void> {
   if (!existsSync(HOOK)) throw invalid(`demo: vnat's hook ${HOOK} is not installed (run: sudo ./install.sh --demo)`);
-  if ((await listDebris(TAG)).length || (await demoNetworks()).length) {
+  if ((await demoWorldDebris(TAG)).length || (await demoNetworks()).length) {
     say("an earlier demo is still here: removing it first");
     await cleanupDemo();
   }
-  let world: World | undefined;
   try {
     say("building the sandbox: provider bridge (no host address), upstream router, internet host…");
-    world = await createWorld({ tag: TAG });
-    const w = world;
-    say(`  provider network ${w.providerSubnet} on bridge ${w.providerBridge}, router ${w.providerGateway}`);
-    say(`  internet host ${w.internetIp}: DNS (${w.dnsName}) and an HTTP server that answers with your source address`);
+    const w: DemoWorld = await createDemoWorld(TAG);
+    say(`  provider network ${PROVIDER_SUBNET} on bridge ${w.providerBridge}, router ${PROVIDER_GATEWAY}`);
+    say(`  internet host ${INTERNET_IP}: DNS (${DNS_NAME}) and an HTTP server that answers with your source address`);
     say();
     const pool = "198.51.100.10-198.51.100.99";
     await step(
-      `vnat provider add ${w.providerBridge} --gateway ${w.providerGateway}/24 --pool ${pool} --dns ${w.upstreamDns}`,
-      () => providerAdd(w.providerBridge, { gateway: `${w.providerGateway}/24`, pool, dns: [w.upstreamDns] }),
+      `vnat provider add ${w.providerBridge} --gateway ${PROVIDER_GATEWAY}/24 --pool ${pool} --dns ${INTERNET_IP}`,
+      () => providerAdd(w.providerBridge, { gateway: `${PROVIDER_GATEWAY}/24`, pool, dns: [INTERNET_IP] }),
     );
     for (const name of NETWORKS)
       await step(`vnat net create ${name} --subnet 10.0.0.0/24 --provider ${w.providerBridge} --uplink auto`, () =>
@@ -59,11 +66,11 @@ export async function runDemo(): Promise<void> {
       if (!net?.bridge) throw new Error(`demo: network ${name} has no bridge`);
       const guest = await w.addGuest(net.bridge);
       const lease = await guest.dhcp();
-      const resolved = await guest.resolve(w.dnsName);
-      const seen = (await guest.fetch(`http://${w.dnsName}/`)).trim();
+      const resolved = await guest.resolve(DNS_NAME);
+      const seen = (await guest.fetch(`http://${DNS_NAME}/`)).trim();
       results.push(
         `${name}: guest ${guest.ns} on ${net.bridge} leased ${lease.ip}/${lease.prefix} (gateway ${lease.router}, DNS ${lease.dns.join(",")}); ` +
-          `${w.dnsName} → ${resolved}; the internet server saw it come from ${seen} (vnat uplink ${net.vnat?.uplink.address})`,
+          `${DNS_NAME} → ${resolved}; the internet server saw it come from ${seen} (vnat uplink ${net.vnat?.uplink.address})`,
       );
     }
     say("what happened:");
@@ -100,8 +107,8 @@ export async function cleanupDemo(): Promise<void> {
   const config = await loadConfig(roots().config);
   if (config.providers.some((p) => p.bridge === `vtp-${TAG}`))
     await attempt("vnat provider remove", () => providerRemove(`vtp-${TAG}`, { force: true }));
-  await attempt("sandbox", () => destroyWorld(TAG));
-  const left = await listDebris(TAG);
+  await attempt("sandbox", () => destroyDemoWorld(TAG));
+  const left = await demoWorldDebris(TAG);
   if (left.length) errors.push(`still present: ${left.join(", ")}`);
   if (errors.length) throw new Error(`demo cleanup: ${errors.join("; ")}`);
   say("demo removed");

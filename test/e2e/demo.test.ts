@@ -22,7 +22,7 @@ import { needs } from "../support/needs.ts";
 import { listDebris, listInSystemConfig, worldUnavailable } from "../support/world.ts";
 
 const unmet = libvirtUnavailable() ?? worldUnavailable();
-// the CLI this test runs reads it (src/sandbox/demo.ts)
+// the CLI this test runs reads it (src/demo/demo.ts)
 const tag = `t${randomBytes(2).toString("hex")}`;
 process.env.VNAT_DEMO_TAG = tag;
 const NETS = [`${tag}-a`, `${tag}-b`];

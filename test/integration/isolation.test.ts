@@ -79,7 +79,7 @@ before(async () => {
   await start(b);
   const guestB = await world.addGuest(b.bridge);
   await guestB.addStaticAddress("10.0.0.5/24", "10.0.0.1");
-  const echo = "src/sandbox/http-echo-server.mjs";
+  const echo = "src/demo/http-echo-server.mjs";
   const p = await world.startProcess(guestB.ns, "echo-b", process.execPath, [
     echo,
     `${world.tmpDir}/echo-b.jsonl`,

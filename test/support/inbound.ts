@@ -11,7 +11,7 @@ import { hookData, type NetOpts } from "./fixtures.ts";
 import { nsExec, run, waitFor, type ShResult } from "./sh.ts";
 import type { Guest, World } from "./world.ts";
 
-const ECHO_SCRIPT = fileURLToPath(new URL("../../src/sandbox/http-echo-server.mjs", import.meta.url));
+const ECHO_SCRIPT = fileURLToPath(new URL("../../src/demo/http-echo-server.mjs", import.meta.url));
 
 export const specOf = (o: NetOpts): NetSpec => buildSpec(parseHookData(hookData(o)).network, EMPTY_CONFIG);
 

@@ -1,7 +1,8 @@
-// The sandbox world of vnat's integration tests and of `vnat demo` (which is why it lives
-// in src/ and ships in the bundle): a small provider network and "internet" built entirely
-// from network namespaces and bridges that this file creates, so tests can run vnat's
-// hook for real without touching this machine's own network.
+// The sandbox world of vnat's integration tests: a small provider network and "internet"
+// built entirely from network namespaces and bridges that this file creates, so tests can
+// run vnat's hook for real without touching this machine's own network. It is test code,
+// never bundled; `vnat demo` builds the same shape, with the same names, from its own
+// src/demo/world.ts (this file's listDebris finds a demo's objects too).
 //
 //   guest ns ──veth── LAN bridge vtb-TAGn ──(vnat's NAT ns)── provider bridge vtp-TAG
 //                                                               │  (no host address)
@@ -17,8 +18,8 @@
 // /etc/netns/NS/resolv.conf before anything runs in it, and every name carries a random
 // per-world tag so concurrent worlds never collide and teardown can find its objects
 // on the live system by name alone.
-import { parseFdbLocals } from "../core/attach.ts";
-import { isVnatMac } from "../core/names.ts";
+import { parseFdbLocals } from "../../src/core/attach.ts";
+import { isVnatMac } from "../../src/core/names.ts";
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from "node:fs";
@@ -36,8 +37,8 @@ export const PROVIDER_GATEWAY = "198.51.100.1";
 export const PROVIDER_PREFIX = 24;
 export const PROVIDER_SUBNET = "198.51.100.0/24";
 
-const HTTP_SERVER_SCRIPT = fileURLToPath(new URL("./http-echo-server.mjs", import.meta.url));
-export const UDHCPC_SCRIPT = fileURLToPath(new URL("./udhcpc-script.sh", import.meta.url));
+const HTTP_SERVER_SCRIPT = fileURLToPath(new URL("../../src/demo/http-echo-server.mjs", import.meta.url));
+export const UDHCPC_SCRIPT = fileURLToPath(new URL("../../src/demo/udhcpc-script.sh", import.meta.url));
 
 /** Interface name inside guest / provider-host namespaces. */
 const GUEST_IF = "eth0";

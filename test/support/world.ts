@@ -1,7 +1,7 @@
-// The sandbox world now lives in src/sandbox/world.ts, so `vnat demo` can ship it; tests
-// keep importing it from here. Here each world's provider bridge is also listed in this
-// test process's own vnat config (TEST_CONFIG), which test/support/hook.ts runHook uses when
-// a test names no config: vnat accepts uplinks only on configured providers (core/policy.ts).
+// The sandbox world (test/support/sandbox.ts) as tests use it: each world's provider bridge
+// is also listed in this test process's own vnat config (TEST_CONFIG), which
+// test/support/hook.ts runHook uses when a test names no config: vnat accepts uplinks only
+// on configured providers (core/policy.ts).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { configLockPath } from "../../src/adapters/config-store.ts";
@@ -9,15 +9,10 @@ import { writeAtomic } from "../../src/adapters/files.ts";
 import { withLock } from "../../src/adapters/lock.ts";
 import { roots } from "../../src/adapters/roots.ts";
 import { parseConfig, type ConfigFile } from "../../src/core/config.ts";
-import {
-  createWorld as createSandboxWorld,
-  PROVIDER_GATEWAY,
-  PROVIDER_PREFIX,
-  UPSTREAM_DNS,
-} from "../../src/sandbox/world.ts";
-import type { World, WorldOptions } from "../../src/sandbox/world.ts";
+import { createWorld as createSandboxWorld, PROVIDER_GATEWAY, PROVIDER_PREFIX, UPSTREAM_DNS } from "./sandbox.ts";
+import type { World, WorldOptions } from "./sandbox.ts";
 
-export * from "../../src/sandbox/world.ts";
+export * from "./sandbox.ts";
 
 const DIR = "/run/vnat-test/config";
 /** The config file hook-driven tests of this process run with (every live world's provider). */

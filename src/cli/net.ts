@@ -43,6 +43,31 @@ export function registerNet(program: Command): void {
     .option("--json", "print JSON")
     .action(async (name: string, o: { json?: boolean }) => (await import("./net-show.ts")).netShow(name, o));
   net
+    .command("adopt <net>")
+    .description(
+      "turn a libvirt NAT network into a vnat network, keeping its bridge, subnet, DHCP range and reservations (docs/adopt.md)",
+    )
+    .requiredOption("--provider <bridge>", "the provider network to take the uplink on (see vnat provider list)")
+    .option(
+      "--uplink <addr[/prefix]|auto>",
+      "vnat's address on the provider network, or auto: a free one from the pool",
+      "auto",
+    )
+    .option("--restart", "switch an active network now: restart it and move its running guests over")
+    .option("--dry-run", "validate everything and print the vnat definition it would write; change nothing")
+    .option("--json", "print what was done as one JSON object")
+    .action(async (name: string, o: { provider: string }) => (await import("./net-adopt.ts")).netAdopt(name, o));
+  net
+    .command("release <net>")
+    .description(
+      "turn a vnat network back into a libvirt NAT network (same bridge, subnet, DHCP range; hosts as reservations)",
+    )
+    .option("--force", "drop port forwards and floating IPs (libvirt NAT has none) instead of refusing")
+    .option("--restart", "switch an active network now: restart it and move its running guests over")
+    .option("--dry-run", "validate everything and print the libvirt definition it would write; change nothing")
+    .option("--json", "print what was done as one JSON object")
+    .action(async (name: string, o: object) => (await import("./net-adopt.ts")).netRelease(name, o));
+  net
     .command("list")
     .description("list vnat networks")
     .option("--json", "print JSON")

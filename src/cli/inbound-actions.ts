@@ -9,17 +9,29 @@ import { formatPorts, parsePortRange } from "../core/inbound.ts";
 import * as edits from "../core/inbound-edit.ts";
 import type { ForwardModel, MetadataModel } from "../core/metadata.ts";
 import { editInbound, type EditOutcome } from "./inbound-edit.ts";
+import { report, type OutputFlags } from "./output.ts";
 import { printTable } from "./table.ts";
 
-function report(what: string, o: EditOutcome): void {
-  for (const w of o.warnings) process.stderr.write(`vnat: warning: ${w}\n`);
-  const how = {
-    applied: "applied live",
-    current: "in effect: the network was restarted with it meanwhile",
-    inactive: "network inactive: applies at its next start",
-    deferred: "applies at the next start",
-  };
-  process.stdout.write(`network "${o.spec.name}": ${what} (${how[o.live]})\n`);
+const HOW: Record<EditOutcome["live"], string> = {
+  applied: "applied live",
+  current: "in effect: the network was restarted with it meanwhile",
+  inactive: "network inactive: applies at its next start",
+  deferred: "applies at the next start",
+};
+
+/**
+ * One inbound change's outcome: a line, or with --json
+ * `{network, change: "forward add", forward: {...}, live}` (live: applied | current |
+ * inactive | deferred).
+ */
+function done(f: OutputFlags, what: string, change: string, entry: Record<string, unknown>, o: EditOutcome) {
+  const [kind] = change.split(" ");
+  return report(
+    f,
+    `network "${o.spec.name}": ${what} (${HOW[o.live]})`,
+    { network: o.spec.name, change, [kind!]: entry, live: o.live },
+    o.warnings,
+  );
 }
 
 /** The guest side of a forward as `IP:PORT[-PORT]`. */
@@ -30,47 +42,68 @@ export function forwardTarget(f: ForwardModel): string {
   return `${f.to}:${formatPorts(start, start + b - a)}`;
 }
 
-export async function forwardAdd(net: string, proto: string, port: string, target: string): Promise<void> {
+export async function forwardAdd(
+  net: string,
+  proto: string,
+  port: string,
+  target: string,
+  f: OutputFlags = {},
+): Promise<void> {
   const o = await editInbound(net, (m) => edits.addForward(m, net, proto, port, target));
-  const f = o.spec.forwards?.at(-1);
-  report(`forward ${proto} ${f ? formatPorts(f.port, f.portEnd) : port} -> ${target} added`, o);
+  const added = o.spec.forwards?.at(-1);
+  const ports = added ? formatPorts(added.port, added.portEnd) : port;
+  await done(f, `forward ${proto} ${ports} -> ${target} added`, "forward add", { proto, port: ports, to: target }, o);
 }
 
-export async function forwardRemove(net: string, proto: string, port: string): Promise<void> {
-  report(`forward ${proto} ${port} removed`, await editInbound(net, (m) => edits.removeForward(m, net, proto, port)));
+export async function forwardRemove(net: string, proto: string, port: string, f: OutputFlags = {}): Promise<void> {
+  const o = await editInbound(net, (m) => edits.removeForward(m, net, proto, port));
+  await done(f, `forward ${proto} ${port} removed`, "forward remove", { proto, port }, o);
 }
 
-export async function floatingAdd(net: string, address: string, guest: string): Promise<void> {
-  report(
-    `floating ${address} -> ${guest} added`,
-    await editInbound(net, (m) => edits.addFloating(m, net, address, guest)),
+export async function floatingAdd(net: string, address: string, guest: string, f: OutputFlags = {}): Promise<void> {
+  const o = await editInbound(net, (m) => edits.addFloating(m, net, address, guest));
+  await done(f, `floating ${address} -> ${guest} added`, "floating add", { address, to: guest }, o);
+}
+
+export async function floatingRemove(net: string, address: string, f: OutputFlags = {}): Promise<void> {
+  const o = await editInbound(net, (m) => edits.removeFloating(m, net, address));
+  await done(f, `floating ${address} removed`, "floating remove", { address }, o);
+}
+
+export async function hostAdd(net: string, mac: string, ip: string, name?: string, f: OutputFlags = {}): Promise<void> {
+  const o = await editInbound(net, (m) => edits.addHost(m, net, mac, ip, name));
+  const m = mac.toLowerCase();
+  await done(
+    f,
+    `host ${m} -> ${ip}${name ? ` (${name})` : ""} added`,
+    "host add",
+    { mac: m, ip, name: name ?? null },
+    o,
   );
 }
 
-export async function floatingRemove(net: string, address: string): Promise<void> {
-  report(`floating ${address} removed`, await editInbound(net, (m) => edits.removeFloating(m, net, address)));
-}
-
-export async function hostAdd(net: string, mac: string, ip: string, name?: string): Promise<void> {
-  const o = await editInbound(net, (m) => edits.addHost(m, net, mac, ip, name));
-  report(`host ${mac.toLowerCase()} -> ${ip}${name ? ` (${name})` : ""} added`, o);
-}
-
-export async function hostRemove(net: string, mac: string): Promise<void> {
-  report(`host ${mac.toLowerCase()} removed`, await editInbound(net, (m) => edits.removeHost(m, net, mac)));
+export async function hostRemove(net: string, mac: string, f: OutputFlags = {}): Promise<void> {
+  const o = await editInbound(net, (m) => edits.removeHost(m, net, mac));
+  await done(f, `host ${mac.toLowerCase()} removed`, "host remove", { mac: mac.toLowerCase() }, o);
 }
 
 type Kind = "forward" | "floating" | "host";
-const COLUMNS: Record<Kind, { header: string[]; rows: (m: MetadataModel) => Record<string, string>[] }> = {
+const COLUMNS: Record<
+  Kind,
+  { header: string[]; plural: string; rows: (m: MetadataModel) => Record<string, string>[] }
+> = {
   forward: {
+    plural: "port forwards",
     header: ["PROTO", "PORT", "TO"],
     rows: (m) => (m.forwards ?? []).map((f) => ({ proto: f.proto, port: f.port, to: forwardTarget(f) })),
   },
   floating: {
+    plural: "floating IPs",
     header: ["ADDRESS", "TO"],
     rows: (m) => (m.floating ?? []).map((f) => ({ address: f.address, to: f.to })),
   },
   host: {
+    plural: "static hosts",
     header: ["MAC", "IP", "NAME"],
     rows: (m) => (m.hosts ?? []).map((h) => ({ mac: h.mac, ip: h.ip, name: h.name ?? "" })),
   },
@@ -87,8 +120,9 @@ export async function inboundList(kind: Kind, net: string | undefined, o: { json
     process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
     return;
   }
-  printTable(
+  await printTable(
     ["NETWORK", ...COLUMNS[kind].header],
     rows.map((r) => Object.values(r).map((v) => v || "-")),
+    `no ${COLUMNS[kind].plural}${net === undefined ? "" : ` on network "${net}"`}`,
   );
 }

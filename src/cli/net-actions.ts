@@ -11,6 +11,8 @@ import { readState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { conflict, invalid } from "../core/errors.ts";
 import { kernelNames } from "../core/names.ts";
+import { report, type OutputFlags } from "./output.ts";
+import { NO_NETWORKS } from "./status-format.ts";
 import { printTable } from "./table.ts";
 
 async function vnatNetworks(): Promise<NetworkRow[]> {
@@ -33,7 +35,7 @@ export async function netList(o: { json?: boolean }): Promise<void> {
     process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
     return;
   }
-  printTable(
+  await printTable(
     ["NAME", "STATE", "AUTOSTART", "BRIDGE", "LAN", "UPLINK", "PROVIDER"],
     rows.map((r) => [
       r.name,
@@ -44,24 +46,26 @@ export async function netList(o: { json?: boolean }): Promise<void> {
       r.uplink ?? "-",
       r.provider ?? "-",
     ]),
+    NO_NETWORKS,
   );
 }
 
-export async function netDelete(name: string, o: { force?: boolean }): Promise<void> {
+export async function netDelete(name: string, o: { force?: boolean } & OutputFlags): Promise<void> {
   const net = (await probeNetworks(await loadConfig(roots().config))).find((n) => n.name === name);
   if (!net) throw invalid(`network "${name}": not defined in libvirt (see vnat net list)`);
   if (!net.vnat) throw invalid(`network "${name}": not a vnat network (no vnat metadata); vnat leaves it alone`);
+  const warnings: string[] = [];
   if (net.state.active) {
     if (!o.force)
       throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
     await destroyNetwork(name);
     // the hook's teardown is best effort and libvirt ignores its outcome: say what it left
     if (netnsExists(kernelNames(name).netns) || (await readState(roots(), name)))
-      process.stderr.write(
-        `vnat: warning: network "${name}": stopped, but vnat's namespace or state is still there (vnat reconcile removes it; see vnat status)\n`,
+      warnings.push(
+        `network "${name}": stopped, but vnat's namespace or state is still there (vnat reconcile removes it; see vnat status)`,
       );
   }
   if (net.state.persistent) await undefineNetwork(name);
   await removeCacheEntries(roots(), name);
-  process.stdout.write(`deleted network "${name}"\n`);
+  await report(o, `deleted network "${name}"`, { network: name, deleted: true, stopped: net.state.active }, warnings);
 }

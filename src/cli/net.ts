@@ -1,11 +1,13 @@
 // `vnat net create|delete|list`: vnat networks as libvirt networks (defined through virsh).
 import type { Command } from "commander";
+import { changeOptions } from "./output.ts";
 
-const collect = (v: string, acc: string[]): string[] => [...acc, v];
+// no default value: commander would print it in the help as "(default: [])"
+const collect = (v: string, acc: string[] = []): string[] => [...acc, v];
 
 export function registerNet(program: Command): void {
   const net = program.command("net").description("vnat networks (libvirt networks with vnat metadata)");
-  net
+  const create = net
     .command("create <name>")
     .description("define a libvirt network run by vnat (start it with: virsh net-start NAME)")
     .requiredOption("--subnet <cidr>", "the guests' subnet, e.g. 10.0.0.0/24 (gateway: its first host)")
@@ -16,17 +18,22 @@ export function registerNet(program: Command): void {
       "auto",
     )
     .option("--gateway <addr>", "the provider's router (default: the provider's)")
-    .option("--dns <addr>", "upstream DNS server (repeatable; default: the provider's)", collect, [])
+    .option("--dns <addr>", "upstream DNS server (repeatable; default: the provider's)", collect)
     .option("--dhcp-range <start-end>", "DHCP range (default: the upper half of the subnet)")
     .option("--bridge <name>", "the libvirt bridge's name (default: a free vnatbrN)")
     .option("--template <file>", "network XML to start from (default: vnat's xml-templates/vnat-network.xml)")
-    .option("--autostart", "start the network when libvirt starts")
-    .action(async (name: string, o: Record<string, unknown>) => (await import("./net-create.ts")).netCreate(name, o));
-  net
+    .option("--autostart", "start the network when libvirt starts");
+  changeOptions(
+    create,
+    "validate everything as the network's start would, and print what would be defined (its XML too); change nothing",
+  ).action(async (name: string, o: Record<string, unknown>) => (await import("./net-create.ts")).netCreate(name, o));
+  const del = net
     .command("delete <net>")
     .description("undefine a vnat network (refused while it is active, unless --force)")
-    .option("--force", "stop the network first when it is active")
-    .action(async (name: string, o: { force?: boolean }) => (await import("./net-actions.ts")).netDelete(name, o));
+    .option("--force", "stop the network first when it is active");
+  changeOptions(del).action(async (name: string, o: { force?: boolean; json?: boolean }) =>
+    (await import("./net-actions.ts")).netDelete(name, o),
+  );
   net
     .command("set <net> <key=value...>")
     .description(

@@ -5,17 +5,23 @@ import { probeNetworks } from "../adapters/host-view.ts";
 import { roots } from "../adapters/roots.ts";
 import { conflict } from "../core/errors.ts";
 import { addProvider, removeProvider } from "../core/providers.ts";
+import { report, type OutputFlags } from "./output.ts";
 import { printTable } from "./table.ts";
 
 export async function providerAdd(
   bridge: string,
-  o: { gateway: string; pool?: string; dns: string[]; attach?: string },
+  o: { gateway: string; pool?: string; dns?: string[]; attach?: string } & OutputFlags,
 ): Promise<void> {
   const path = roots().config;
-  await updateConfigFile(path, (f) =>
+  const file = await updateConfigFile(path, (f) =>
     addProvider(f, { bridge, gateway: o.gateway, pool: o.pool, dns: o.dns, attach: o.attach }),
   );
-  process.stdout.write(`added provider "${bridge}" to ${path}\n`);
+  const entry = file.providers?.find((p) => p.bridge === bridge);
+  await report(o, `added provider "${bridge}" to ${path}`, {
+    provider: entry ?? { bridge },
+    config: path,
+    added: true,
+  });
 }
 
 export async function providerList(o: { json?: boolean }): Promise<void> {
@@ -25,13 +31,14 @@ export async function providerList(o: { json?: boolean }): Promise<void> {
     process.stdout.write(JSON.stringify(providers, null, 2) + "\n");
     return;
   }
-  printTable(
+  await printTable(
     ["BRIDGE", "GATEWAY", "POOL", "DNS", "ATTACH"],
     providers.map((p) => [p.bridge, p.gateway, p.pool ?? "-", (p.dns ?? []).join(",") || "-", p.attach ?? "auto"]),
+    "no provider networks (add one: vnat provider add)",
   );
 }
 
-export async function providerRemove(bridge: string, o: { force?: boolean }): Promise<void> {
+export async function providerRemove(bridge: string, o: { force?: boolean } & OutputFlags): Promise<void> {
   const path = roots().config;
   if (!o.force) {
     const users = (await probeNetworks(await loadConfig(path))).filter((n) => n.vnat && n.uplinkBridge === bridge);
@@ -40,6 +47,14 @@ export async function providerRemove(bridge: string, o: { force?: boolean }): Pr
         `provider "${bridge}": used by vnat network(s) ${users.map((n) => `"${n.name}"`).join(", ")} (delete them first, or use --force)`,
       );
   }
-  await updateConfigFile(path, (f) => removeProvider(f, bridge));
-  process.stdout.write(`removed provider "${bridge}" from ${path}\n`);
+  let entry: unknown;
+  await updateConfigFile(path, (f) => {
+    entry = f.providers?.find((p) => p.bridge === bridge);
+    return removeProvider(f, bridge);
+  });
+  await report(o, `removed provider "${bridge}" from ${path}`, {
+    provider: entry ?? { bridge },
+    config: path,
+    removed: true,
+  });
 }

@@ -1,23 +1,26 @@
 // `vnat provider add|list|remove`: the provider networks in vnat's config file.
 import type { Command } from "commander";
+import { changeOptions } from "./output.ts";
 
-const collect = (v: string, acc: string[]): string[] => [...acc, v];
+// no default value: commander would print it in the help as "(default: [])"
+const collect = (v: string, acc: string[] = []): string[] => [...acc, v];
 
 export function registerProvider(program: Command): void {
   const provider = program.command("provider").description("provider networks (bridges vnat takes uplinks on)");
-  provider
+  const add = provider
     .command("add <bridge>")
     .description("add a provider network to the config")
     .requiredOption("--gateway <addr[/prefix]>", "the provider's router (prefix: the provider subnet, default /24)")
     .option("--pool <start-end>", "addresses --uplink auto may hand out, e.g. 198.51.100.10-198.51.100.99")
-    .option("--dns <addr>", "DNS server for networks on this provider (repeatable)", collect, [])
+    .option("--dns <addr>", "DNS server for networks on this provider (repeatable)", collect)
     .option(
       "--attach <auto|veth|macvlan>",
       "how uplinks attach to the bridge: macvlan (faster), veth (reachable from the host's own address on the bridge), auto: veth only when the bridge has a host address",
-    )
-    .action(async (bridge: string, o: { gateway: string; pool?: string; dns: string[]; attach?: string }) =>
-      (await import("./provider-actions.ts")).providerAdd(bridge, o),
     );
+  changeOptions(add).action(
+    async (bridge: string, o: { gateway: string; pool?: string; dns?: string[]; attach?: string; json?: boolean }) =>
+      (await import("./provider-actions.ts")).providerAdd(bridge, o),
+  );
   provider
     .command("list")
     .description("list provider networks")
@@ -33,11 +36,11 @@ export function registerProvider(program: Command): void {
     .action(async (bridge: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
       (await import("./provider-set.ts")).providerSet(bridge, words, o),
     );
-  provider
+  const remove = provider
     .command("remove <bridge>")
     .description("remove a provider network from the config (refused while a vnat network uses it)")
-    .option("--force", "remove it even though vnat networks use it")
-    .action(async (bridge: string, o: { force?: boolean }) =>
-      (await import("./provider-actions.ts")).providerRemove(bridge, o),
-    );
+    .option("--force", "remove it even though vnat networks use it");
+  changeOptions(remove).action(async (bridge: string, o: { force?: boolean; json?: boolean }) =>
+    (await import("./provider-actions.ts")).providerRemove(bridge, o),
+  );
 }

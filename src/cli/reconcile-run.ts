@@ -14,7 +14,7 @@ import { writeOut } from "./output.ts";
 
 export async function reconcileCommand(
   networks: string[],
-  o: { dryRun?: boolean; quiet?: boolean; force?: boolean },
+  o: { dryRun?: boolean; quiet?: boolean; force?: boolean; json?: boolean },
 ): Promise<void> {
   requireRoot("reconcile");
   const r = roots();
@@ -38,7 +38,9 @@ export async function reconcileCommand(
         force: o.force === true,
         progress: (line) => {
           // a dry run's plan is its output; a real run's progress is a side channel
-          if (o.dryRun) process.stdout.write(line + "\n");
+          // (with --json it is in the document, and stdout is the document's alone)
+          if (o.dryRun && !o.json) process.stdout.write(line + "\n");
+          else if (o.dryRun) process.stderr.write(line + "\n");
           else if (!o.quiet || /FAILED/.test(line)) process.stderr.write(line + "\n");
         },
         ...(process.env.VNAT_FAILPOINT ? { failpoint: process.env.VNAT_FAILPOINT } : {}),
@@ -47,7 +49,8 @@ export async function reconcileCommand(
     { what: "vnat reconcile", timeoutMs: 120_000 },
   );
   const text = summarize(report, o.dryRun === true, performance.now() - t0);
-  if (!o.quiet || text.failed) await writeOut(text.lines.join("\n") + "\n");
+  if (o.json) await writeOut(JSON.stringify(reportJson(report, o.dryRun === true), null, 2) + "\n");
+  else if (!o.quiet || text.failed) await writeOut(text.lines.join("\n") + "\n");
   if (text.failed && !o.dryRun)
     throw new VnatError(
       text.repairFailed ? "apply-failed" : "needs-attention",
@@ -83,5 +86,23 @@ export function summarize(
     lines,
     failed: failed + (report.strayFailed.length ? 1 : 0),
     repairFailed: report.strayFailed.length > 0 || report.outcomes.some((o) => o.failed.length > 0),
+  };
+}
+
+/** `reconcile --json`: per network what was repaired (dry run: would be), what failed, what is left */
+export function reportJson(report: ReconcileReport, dryRun: boolean): Record<string, unknown> {
+  return {
+    checked: report.checked,
+    networks: report.outcomes.map((o) => ({
+      network: o.name,
+      repairs: o.planned,
+      failed: o.failed,
+      remaining: o.remaining,
+      ...(o.skipped ? { skipped: o.skipped } : {}),
+    })),
+    strayLinks: report.strayLinks,
+    strayFdb: report.strayFdb,
+    strayFailed: report.strayFailed,
+    ...(dryRun ? { dryRun: true } : {}),
   };
 }

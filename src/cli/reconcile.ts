@@ -10,7 +10,8 @@ export function registerReconcile(program: Command): void {
     .option("--dry-run", "print the plan, change nothing")
     .option("-q, --quiet", "print only problems")
     .option("--force", "remove leftovers even when libvirt lists no network at all")
-    .action(async (networks: string[], o: { dryRun?: boolean; quiet?: boolean; force?: boolean }) =>
+    .option("--json", "print what was repaired (with --dry-run: what would be) as one JSON object")
+    .action(async (networks: string[], o: { dryRun?: boolean; quiet?: boolean; force?: boolean; json?: boolean }) =>
       (await import("./reconcile-run.ts")).reconcileCommand(networks, o),
     );
 }

@@ -14,12 +14,29 @@ const HEALTH_COLOUR: Record<Health, Colour> = {
 };
 
 function libvirtText(n: NetworkDoc): string {
-  if (!n.libvirt) return "unknown";
+  // what vnat left of a network libvirt no longer has (an orphan namespace, state)
+  if (!n.libvirt) return "not defined";
   const flags = [n.libvirt.autostart ? "autostart" : "", n.libvirt.persistent ? "" : "transient"].filter(Boolean);
   return (n.libvirt.active ? "active" : "inactive") + (flags.length ? ` (${flags.join(", ")})` : "");
 }
 
 const pkts = (c: { packets: number } | null): string => (c ? String(c.packets) : "-");
+
+const UNITS = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+/** A byte count for people, in 1024-based units: 512 B, 1.5 KiB, 20 MiB. */
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < UNITS.length - 1);
+  return `${v < 10 ? v.toFixed(1).replace(/\.0$/, "") : Math.round(v)} ${UNITS[i]}`;
+}
+
+/** Said on stderr by every list command that has nothing to list (stdout stays empty). */
+export const NO_NETWORKS = "no vnat networks";
 
 export function formatSummary(doc: StatusDoc, colour: boolean): string {
   const header = [
@@ -30,7 +47,7 @@ export function formatSummary(doc: StatusDoc, colour: boolean): string {
     "PROVIDER",
     "LAN",
     "BRIDGE",
-    "NAT OUT/IN",
+    "NAT PKTS OUT/IN",
     "CONNS",
     "LEASES",
     "GUESTS",
@@ -57,12 +74,12 @@ export function formatSummary(doc: StatusDoc, colour: boolean): string {
       })
       .join("  ")
       .trimEnd();
-  const out = [paint(colour, "bold", line(header))];
+  // nothing to list: no header (the caller says so on stderr, as every list command does)
+  const out = doc.networks.length ? [paint(colour, "bold", line(header))] : [];
   doc.networks.forEach((n, i) => {
     out.push(line(rows[i]!, n.health));
     for (const r of n.reasons) out.push(`  ${paint(colour, HEALTH_COLOUR[n.health], "-")} ${r.message}`);
   });
-  if (doc.networks.length === 0) out.push("(no vnat networks)");
   if (doc.strayLinks.length)
     out.push(paint(colour, "red", `stray vnat interfaces (no known network): ${doc.strayLinks.join(", ")}`));
   const bad = doc.networks.filter((n) => n.health !== "healthy" && n.health !== "stopped").length;
@@ -76,7 +93,7 @@ export function formatSummary(doc: StatusDoc, colour: boolean): string {
     );
   if (bad || doc.strayLinks.length || doc.strayFdb.length)
     out.push(`\n${bad} network(s) need attention: vnat reconcile --dry-run shows the repairs`);
-  return out.join("\n") + "\n";
+  return out.length ? out.join("\n") + "\n" : "";
 }
 
 /** How one side is attached: the veth's host end, or the macvlan's fdb entry on the bridge. */
@@ -91,7 +108,7 @@ function attachment(s: SideDoc, ifname: string): string {
 export function formatDetail(n: NetworkDoc, colour: boolean): string {
   const up = (x: boolean | null): string => (x === null ? "missing" : x ? "up" : "down");
   const nat = (c: { packets: number; bytes: number } | null): string =>
-    c ? `${c.packets} packets, ${c.bytes} bytes` : "-";
+    c ? `${c.packets} packets, ${humanBytes(c.bytes)}` : "-";
   const kv: Array<[string, string]> = [
     ["network", n.name],
     ["health", paint(colour, HEALTH_COLOUR[n.health], n.health)],

@@ -8,7 +8,8 @@ import { probeAll } from "../exec/probe.ts";
 import { processRunner } from "../exec/run.ts";
 import { colourEnabled } from "./color.ts";
 import { requireRoot } from "./root.ts";
-import { formatDetail, formatSummary } from "./status-format.ts";
+import { formatDetail, formatSummary, NO_NETWORKS } from "./status-format.ts";
+import { sayEmpty } from "./table.ts";
 import { writeOut } from "./output.ts";
 
 export async function status(names: string[], o: { json?: boolean; probe?: boolean }): Promise<void> {
@@ -32,5 +33,7 @@ export async function status(names: string[], o: { json?: boolean; probe?: boole
   const doc = statusDoc(result.observations, result.strayLinks, result.strayFdb, new Date());
   if (o.json) return writeOut(JSON.stringify(doc, null, 2) + "\n");
   const colour = colourEnabled();
-  return writeOut(names.length === 1 ? formatDetail(doc.networks[0]!, colour) : formatSummary(doc, colour));
+  if (names.length === 1) return writeOut(formatDetail(doc.networks[0]!, colour));
+  if (doc.networks.length === 0) sayEmpty(NO_NETWORKS);
+  return writeOut(formatSummary(doc, colour));
 }

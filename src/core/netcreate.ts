@@ -71,6 +71,11 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
   } else {
     uplinkText = o.uplink!.includes("/") ? o.uplink! : `${o.uplink}/${provider.gateway.prefix}`;
     const up = requireCidr(`${where}: uplink`, uplinkText);
+    // the uplink's prefix is the provider's: a wrong one is named as such, not as an address outside it
+    if (up.prefix !== provider.gateway.prefix)
+      throw invalid(
+        `${where}: uplink ${o.uplink}: provider "${provider.bridge}" is a /${provider.gateway.prefix} (give ${formatIp(up.address)}/${provider.gateway.prefix}, or the bare address)`,
+      );
     const holder = host.networks.find(
       (n) =>
         (n.uplinkBridge === provider.bridge && n.uplink?.address === up.address) || floatingOf(n).includes(up.address),

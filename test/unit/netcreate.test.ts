@@ -113,6 +113,11 @@ describe("planCreate", () => {
       'network "net-a": uplink address 198.51.101.5/24 is outside provider "br-prov" subnet 198.51.100.0/24',
     ],
     [
+      "uplink with another prefix than the provider's",
+      { uplink: "198.51.100.50/16" },
+      'network "net-a": uplink 198.51.100.50/16: provider "br-prov" is a /24 (give 198.51.100.50/24, or the bare address)',
+    ],
+    [
       "dhcp range outside",
       { dhcpRange: "10.0.1.5-10.0.1.9" },
       'network "net-a": dhcp start 10.0.1.5 is outside the lan subnet 10.0.0.0/24 (or not a host address)',

@@ -18,7 +18,7 @@ import {
 } from "../../src/core/proc-net.ts";
 import { normalizeRuleset, parseCounters, suffixTables, unsuffixListing } from "../../src/core/ruleset.ts";
 import { statusDoc } from "../../src/core/status-doc.ts";
-import { formatDetail, formatSummary } from "../../src/cli/status-format.ts";
+import { formatDetail, formatSummary, humanBytes } from "../../src/cli/status-format.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { networkXml, type NetOpts } from "../support/fixtures.ts";
 import { validate } from "../support/json-schema.ts";
@@ -278,16 +278,40 @@ describe("status document", () => {
     });
     const summary = formatSummary(doc, false);
     assert.doesNotMatch(summary, /\x1b\[/);
-    assert.match(summary, /^NETWORK +LIBVIRT +HEALTH/);
+    assert.match(summary, /^NETWORK +LIBVIRT +HEALTH +UPLINK +PROVIDER +LAN +BRIDGE +NAT PKTS OUT\/IN +CONNS/);
     assert.match(summary, /\nn1 +active +down +198\.51\.100\.10\/24 +br0 +10\.0\.0\.1\/24 +virbr5 +- +- +1 +1\n/);
     assert.match(summary, /\n {2}- network active but namespace missing\n/);
     assert.match(summary, /stray vnat interfaces \(no known network\): vnl-0123abcd/);
     assert.match(summary, /stray vnat fdb entries \(no known network\): 02:76:c6:33:64:99 on br0/);
     assert.match(formatSummary(doc, true), /\x1b\[31mdown/);
+    const gone = { ...doc.networks[0]!, libvirt: null };
+    assert.match(formatSummary({ ...doc, networks: [gone] }, false), /\nn1 +not defined +down /);
+    assert.equal(
+      formatSummary({ ...doc, networks: [], strayLinks: [], strayFdb: [] }, false),
+      "",
+      "nothing to list: no header (status says so on stderr, as the list commands do)",
+    );
+    const counted = { ...doc.networks[0]!, nat: { out: { packets: 12, bytes: 1536 }, in: { packets: 0, bytes: 0 } } };
+    const counts = formatDetail(counted, false);
+    assert.match(counts, /\nnat out +12 packets, 1\.5 KiB\n/);
+    assert.match(counts, /\nnat in +0 packets, 0 B\n/);
     const detail = formatDetail(doc.networks[0]!, false);
     assert.match(detail, /^network +n1\nhealth +down\n/);
     assert.match(detail, /\nuplink link +macvlan wan0 on br0, fdb entry 02:76:c6:33:64:0a missing\n/);
     assert.match(detail, /leases \(1\):\n {2}10\.0\.0\.150 +52:54:00:12:34:56 +g1 +2023-11-14T22:13:20\.000Z\n/);
+  });
+
+  test("byte counts in 1024-based units", () => {
+    assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024 + 100, 5 * 1024 ** 2, 3.25 * 1024 ** 3, 2 ** 62].map(humanBytes), [
+      "0 B",
+      "1023 B",
+      "1 KiB",
+      "1.5 KiB",
+      "10 KiB",
+      "5 MiB",
+      "3.3 GiB",
+      "4096 PiB",
+    ]);
   });
 
   test("the example in docs/status-json.md matches the schema", () => {

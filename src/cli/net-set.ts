@@ -103,7 +103,8 @@ export async function netSet(name: string, words: string[], o: { dryRun?: boolea
       if (!entry.active) return { ...base, dryRun: false, live: "inactive" };
       let live: NetSetLive;
       try {
-        live = await applyNetSetLocked(processRunner, r, spec);
+        const failpoint = process.env.VNAT_FAILPOINT; // tests only
+        live = await applyNetSetLocked(processRunner, r, spec, failpoint ? { failpoint } : {});
       } catch (e) {
         // the network's lock is released here: libvirt may be asked again
         const restored = await defineNetwork(xml).then(

@@ -39,7 +39,13 @@ function fixedPart(spec: NetSpec): string {
   return key(rest);
 }
 
-export async function applyNetSetLocked(runner: Runner, roots: Roots, next: NetSpec): Promise<NetSetLive> {
+/** `failpoint`: test-only fault injection ("net-set"): fail once everything was redone, so the undo runs. */
+export async function applyNetSetLocked(
+  runner: Runner,
+  roots: Roots,
+  next: NetSpec,
+  opts: { failpoint?: string } = {},
+): Promise<NetSetLive> {
   return withNetworkLock(roots, next.name, async (lock) => {
     const state = await readState(roots, next.name);
     if (state?.phase !== "active" || state.spec === undefined || !netnsExists(next.names.netns))
@@ -68,6 +74,7 @@ export async function applyNetSetLocked(runner: Runner, roots: Roots, next: NetS
         await restartDnsmasq(merged);
         redone.push("dnsmasq");
       }
+      if (opts.failpoint === "net-set") throw new Error("injected failure (VNAT_FAILPOINT)");
     } catch (e) {
       const left: string[] = [];
       for (const u of undos.reverse()) await u.fn().catch((err: unknown) => left.push(`${u.what}: ${oneLine(err)}`));

@@ -143,6 +143,53 @@ needs(unmet).describe("vnat CLI + virsh + hook (real libvirt)", {}, () => {
     assert.equal((await vnat(cfg, ["net", "delete", name])).exitCode, 0);
   });
 
+  test("7. --dry-run validates and defines nothing; --json says what was done (the uplink auto chose)", async () => {
+    const name = net("j");
+    const bridge = `vnb-${tag}j`;
+    const dry = await createSandboxNet(cfg, world, name, { bridge, extra: ["--dry-run", "--json"] });
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout) as {
+      network: string;
+      bridge: string;
+      uplink: { address: string; auto: boolean };
+      dryRun?: boolean;
+      xml: string;
+    };
+    assert.equal(planned.network, name);
+    assert.equal(planned.bridge, bridge);
+    assert.equal(planned.dryRun, true);
+    assert.equal(planned.uplink.auto, true);
+    assert.match(planned.uplink.address, /^198\.51\.100\.\d+\/24$/);
+    assert.match(planned.xml, new RegExp(`<name>${name}</name>`));
+    assert.notEqual((await virsh(["net-info", name])).exitCode, 0, "a dry run defines nothing");
+    assert.deepEqual(await netDebris(name, bridge), []);
+
+    // the same checks as a real create: a wrong prefix is named as such, and nothing is defined
+    const wrong = await createSandboxNet(cfg, world, name, {
+      bridge,
+      uplink: "198.51.100.50/16",
+      extra: ["--dry-run"],
+    });
+    assert.equal(wrong.exitCode, 2);
+    assert.equal(
+      wrong.stderr,
+      `vnat: network "${name}": uplink 198.51.100.50/16: provider "${world.providerBridge}" is a /24 (give 198.51.100.50/24, or the bare address)\n`,
+    );
+
+    const made = await createSandboxNet(cfg, world, name, { bridge, extra: ["--json"] });
+    assert.equal(made.exitCode, 0, made.stderr);
+    const done = JSON.parse(made.stdout) as { network: string; uplink: { address: string; auto: boolean } };
+    assert.equal(done.network, name);
+    assert.equal("dryRun" in done, false);
+    assert.equal(done.uplink.address, planned.uplink.address, "nothing took the planned address meanwhile");
+    assert.equal((await list()).find((n) => n.name === name)?.uplink, done.uplink.address);
+
+    const del = await vnat(cfg, ["net", "delete", name, "--json"]);
+    assert.equal(del.exitCode, 0, del.stderr);
+    assert.deepEqual(JSON.parse(del.stdout), { network: name, deleted: true, stopped: false });
+    assert.notEqual((await virsh(["net-info", name])).exitCode, 0);
+  });
+
   test("6. two --uplink auto networks created and started in parallel get distinct uplinks", async () => {
     const [c, d] = [net("c"), net("d")];
     const outs = await Promise.all([create(c, "c"), create(d, "d")]);

@@ -32,7 +32,7 @@ import { applyNetSetLocked, type NetSetLive } from "../exec/netset.ts";
 import { probePolicyFacts } from "../exec/policy.ts";
 import { processRunner } from "../exec/run.ts";
 import { allocLockPath } from "./net-create.ts";
-import { writeOut } from "./output.ts";
+import { report } from "./output.ts";
 import { requireRoot } from "./root.ts";
 
 export interface NetSetResult {
@@ -118,8 +118,8 @@ export async function netSet(name: string, words: string[], o: { dryRun?: boolea
     },
     { what: "vnat net set (allocation lock)" },
   );
-  await writeOut(o.json ? JSON.stringify(res, null, 2) + "\n" : formatResult(res));
-  for (const w of res.warnings) process.stderr.write(`vnat: warning: ${w}\n`);
+  const json = { network: res.network, active: res.active, changes: res.changes, live: res.live };
+  await report(o, formatResult(res), json, res.warnings);
 }
 
 function outcome(name: string, l: NetSetLive): Pick<NetSetResult, "live" | "warnings"> {

@@ -34,16 +34,15 @@ export function registerNet(program: Command): void {
   changeOptions(del).action(async (name: string, o: { force?: boolean; json?: boolean }) =>
     (await import("./net-actions.ts")).netDelete(name, o),
   );
-  net
+  const set = net
     .command("set <net> <key=value...>")
     .description(
       "change a network's uplink, dns, dhcp, dhcp-range, dhcp-lease, isolation-host or isolation-provider (validated, defined, applied live when active; see docs/net-set.md)",
-    )
-    .option("--dry-run", "validate and show the change; change nothing")
-    .option("--json", "print what changed as JSON")
-    .action(async (name: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
-      (await import("./net-set.ts")).netSet(name, words, o),
     );
+  changeOptions(set, "validate the change as the network's start would and print it; change nothing").action(
+    async (name: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
+      (await import("./net-set.ts")).netSet(name, words, o),
+  );
   net
     .command("show <net>")
     .description("show a network's configuration beside what runs (forwards, floating IPs, hosts, dnsmasq, links)")

@@ -6,7 +6,7 @@ import { readLibvirtNetworks } from "../adapters/libvirt-view.ts";
 import { roots } from "../adapters/roots.ts";
 import { parseConfig, type ConfigFile, type ProviderInput } from "../core/config.ts";
 import { applyProviderSet, checkStranded, parseAssignments, PROVIDER_KEYS, type ProviderKey } from "../core/netset.ts";
-import { writeOut } from "./output.ts";
+import { report } from "./output.ts";
 import { requireRoot } from "./root.ts";
 
 export async function providerSet(
@@ -28,8 +28,7 @@ export async function providerSet(
   };
   const next = o.dryRun ? change(await readConfigFile(path)) : await updateConfigFile(path, change);
   const provider = next.providers?.find((p) => p.bridge === bridge);
-  const res = { provider: bridge, dryRun: o.dryRun === true, before: before ?? null, after: provider ?? null };
-  if (o.json) return writeOut(JSON.stringify(res, null, 2) + "\n");
+  const json = { provider: bridge, before: before ?? null, after: provider ?? null };
   const lines = assigns.map(({ key }) => {
     const show = (p: ProviderInput | undefined): string => {
       const v = p?.[key];
@@ -42,5 +41,5 @@ export async function providerSet(
     : `provider "${bridge}": updated in ${path}`;
   const note =
     "  running networks on it use the new settings at their next start (vnat status shows where they differ; vnat reconcile applies them)";
-  await writeOut([head, ...lines, ...(o.dryRun ? [] : [note]), ""].join("\n"));
+  await report(o, [head, ...lines, ...(o.dryRun ? [] : [note])], json);
 }

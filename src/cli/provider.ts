@@ -26,16 +26,15 @@ export function registerProvider(program: Command): void {
     .description("list provider networks")
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) => (await import("./provider-actions.ts")).providerList(o));
-  provider
+  const set = provider
     .command("set <bridge> <key=value...>")
     .description(
       "change a provider's gateway, pool, dns, attach or uplinksInPool (refused when a running network would be stranded)",
-    )
-    .option("--dry-run", "validate and show the change; change nothing")
-    .option("--json", "print the provider before and after as JSON")
-    .action(async (bridge: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
-      (await import("./provider-set.ts")).providerSet(bridge, words, o),
     );
+  changeOptions(set, "validate the change and print it; change nothing").action(
+    async (bridge: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>
+      (await import("./provider-set.ts")).providerSet(bridge, words, o),
+  );
   const remove = provider
     .command("remove <bridge>")
     .description("remove a provider network from the config (refused while a vnat network uses it)")

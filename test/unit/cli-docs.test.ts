@@ -88,7 +88,7 @@ describe("bash completion", () => {
     };
     assert.ok(complete("").includes("net") && complete("").includes("completion"));
     assert.deepEqual(complete("ne"), ["net"]);
-    assert.deepEqual(complete("net", ""), ["create", "delete", "help", "list", "set", "show"]);
+    assert.deepEqual(complete("net", ""), ["adopt", "create", "delete", "help", "list", "release", "set", "show"]);
     assert.ok(complete("net", "create", "x", "--up").includes("--uplink"));
     assert.deepEqual(complete("net", "create", "x", "--uplink", ""), ["auto"]);
     assert.deepEqual(complete("net", "create", "x", "--uplink", "=", ""), ["auto"]);

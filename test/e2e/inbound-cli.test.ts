@@ -120,6 +120,27 @@ needs(unmet).describe("vnat forward|floating|host (real libvirt)", {}, () => {
     );
   });
 
+  test("--json: one object saying what changed; a list with nothing in it says so on stderr only", async () => {
+    const empty = await vnat(cfg, ["host", "list", b]);
+    assert.equal(empty.exitCode, 0, empty.stderr);
+    assert.deepEqual([empty.stdout, empty.stderr], ["", `no static hosts on network "${b}"\n`]);
+    const added = JSON.parse(await cli(["host", "add", b, "52:54:00:AA:00:01", "10.0.0.9", "jsonhost", "--json"]));
+    assert.deepEqual(added, {
+      network: b,
+      change: "host add",
+      host: { mac: "52:54:00:aa:00:01", ip: "10.0.0.9", name: "jsonhost" },
+      live: "inactive",
+    });
+    const removed = JSON.parse(await cli(["host", "remove", b, "52:54:00:aa:00:01", "--json"]));
+    assert.deepEqual(removed, {
+      network: b,
+      change: "host remove",
+      host: { mac: "52:54:00:aa:00:01" },
+      live: "inactive",
+    });
+    assert.equal(await cli(["host", "list", b]), "");
+  });
+
   test("after net-start: live hosts and forwards; each uplink reaches its own 10.0.0.5; loopback; floating", async () => {
     for (const n of [a, b]) await virsh(["net-start", n], { check: true });
     assert.deepEqual(

@@ -1,10 +1,16 @@
 // The one reading of a hook call (src/hook/event.ts) over the one event table
 // (src/core/events.ts): which calls vnat acts on, and the single check of the name.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { pino } from "pino";
 import { VnatError, oneLine } from "../../src/core/errors.ts";
 import { HOOK_EVENTS, IGNORED_EVENTS, hookEvent, hookEventSpec, type HookEventName } from "../../src/core/events.ts";
 import { concernsVnat, parseArgv } from "../../src/hook/event.ts";
+import { runEvent, type HookEnv } from "../../src/hook/handlers.ts";
+import type { Runner } from "../../src/exec/run.ts";
 
 const VNAT_DOC = `<hookData><network><name>web</name><metadata><vnat:network xmlns:vnat="urn:vnat:network:1"/></metadata></network></hookData>`;
 const OTHER_DOC = `<hookData><network><name>default</name><forward mode="nat"/></network></hookData>`;
@@ -111,5 +117,46 @@ describe("hook/event.ts", () => {
       refusal(() => parseArgv(["web", "start\u001b[2J", "begin", "-"])),
       'hook event "start?[2J begin": vnat handles no such event',
     );
+  });
+});
+
+describe("hook/handlers.ts runEvent: the one entry of hook/main.ts and the agent", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vnat-hook-event-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const commands: string[] = [];
+  const runner: Runner = {
+    run: async (cmd, args) => {
+      commands.push([cmd, ...args].join(" "));
+      return { exitCode: 1, stdout: "", stderr: "unit test: no commands" };
+    },
+  };
+  const env: HookEnv = {
+    runner,
+    roots: { run: join(dir, "run"), config: join(dir, "config.json"), log: join(dir, "log") },
+    log: pino({ enabled: false }),
+  };
+  /** nothing ran and nothing was written: not even the network's lock */
+  const untouched = (): void => {
+    assert.deepEqual(commands, []);
+    assert.deepEqual(readdirSync(dir), []);
+  };
+
+  test("an event vnat ignores, or a network without vnat metadata, is answered at once", async () => {
+    await runEvent(["web", "updated", "begin", "-"], VNAT_DOC, env);
+    await runEvent(["vnat-doctor", "doctor", "check", "-"], "", env);
+    await runEvent(["my net", "started", "begin", "-"], OTHER_DOC, env);
+    untouched();
+  });
+
+  test("a bad name, or a document naming another network, is refused before anything is touched", async () => {
+    await assert.rejects(
+      runEvent(["a$(reboot)", "started", "begin", "-"], VNAT_DOC, env),
+      /^VnatError: network name "a\$\(reboot\)": only letters/,
+    );
+    await assert.rejects(
+      runEvent(["other", "stopped", "end", "-"], VNAT_DOC, env),
+      (e: unknown) => oneLine(e) === 'network "other": hook data names network "web" (expected the same name)',
+    );
+    untouched();
   });
 });

@@ -1,9 +1,10 @@
-// Runs `vnat doctor`: one line per check; exit 1 when any check failed (warnings do not).
+// Runs `vnat doctor`: one line per check; exit 1 (needs attention) when any check failed
+// (warnings do not).
 import { loadConfig } from "../adapters/config-file.ts";
 import { readLibvirtNetworks } from "../adapters/libvirt-view.ts";
 import { roots } from "../adapters/roots.ts";
 import type { Check, CheckStatus } from "../core/doctor.ts";
-import { oneLine } from "../core/errors.ts";
+import { exitCode, oneLine } from "../core/errors.ts";
 import { runDoctor } from "../exec/doctor.ts";
 import { daemonVersion as probeDaemonVersion } from "../exec/doctor-facts.ts";
 import { processRunner } from "../exec/run.ts";
@@ -32,7 +33,7 @@ export async function doctor(o: { json?: boolean }): Promise<void> {
   await writeOut(
     o.json ? JSON.stringify({ ok: failed === 0, checks }, null, 2) + "\n" : formatChecks(checks, colourEnabled()),
   );
-  if (failed) process.exitCode = 1;
+  if (failed) process.exitCode = exitCode("needs-attention");
 }
 
 export function formatChecks(checks: Check[], colour: boolean): string {

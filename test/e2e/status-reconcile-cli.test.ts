@@ -100,6 +100,9 @@ needs(unmet).describe("vnat status / reconcile / doctor (real libvirt)", {}, () 
     assert.equal(table.exitCode, 0, table.stderr);
     assert.match(table.stdout, new RegExp(`\\n${a} +active +healthy +${uplinkA}/24 `));
     assert.doesNotMatch(table.stdout, /\x1b\[/);
+    assert.match(table.stdout, /^NETWORK +LIBVIRT +HEALTH .* NAT PKTS OUT\/IN /);
+    const detail = await vnat(cfg, ["status", a]);
+    assert.match(detail.stdout, /\nnat out +[1-9]\d* packets, \d+(\.\d)? (B|KiB|MiB)\n/);
     const t0 = performance.now();
     await vnat(cfg, ["status", "--json"]);
     console.log(`# vnat status --json, whole host: ${Math.round(performance.now() - t0)} ms`);
@@ -112,6 +115,13 @@ needs(unmet).describe("vnat status / reconcile / doctor (real libvirt)", {}, () 
     assert.deepEqual(n.reasons, [{ code: "namespace-missing", message: "network active but namespace missing" }]);
     const dry = await reconcile("--dry-run", a, b);
     assert.match(dry.stdout, new RegExp(`^\\[1/1\\] ${a}: would create namespace vnat-${a}\\n`));
+    assert.equal((await status(a)).health, "down", "a dry run changes nothing");
+    const plan = JSON.parse((await reconcile("--dry-run", "--json", a, b)).stdout) as {
+      networks: Array<{ network: string; repairs: string[] }>;
+      dryRun?: boolean;
+    };
+    assert.equal(plan.dryRun, true);
+    assert.deepEqual(plan.networks.find((x) => x.network === a)?.repairs, [`create namespace vnat-${a}`]);
     assert.equal((await status(a)).health, "down", "a dry run changes nothing");
     const r = await reconcile(a, b);
     assert.match(r.stderr, new RegExp(`\\[1/1\\] ${a}: create namespace vnat-${a}: done`));

@@ -40,6 +40,7 @@ interface ShowJson {
   name: string;
   libvirt: { active: boolean; autostart: boolean; persistent: boolean } | null;
   health: string | null;
+  reasons: unknown[];
   configured: Record<string, unknown> & {
     uplink: { address: string };
     dns: string[];
@@ -182,8 +183,11 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
     assert.equal(await guest.resolve(world.dnsName), world.internetIp, "DNS through the new dnsmasq");
     // the renewal keeps the address and gets the new lease time
     assert.equal((await guest.dhcp()).ip, lease.ip);
-    const st = JSON.parse(await cli(["status", a, "--json"])) as { networks: Array<{ health: string }> };
-    assert.equal(st.networks[0]!.health, "healthy", "a reconcile would not roll the change back");
+    const st = JSON.parse(await cli(["status", a, "--json"])) as {
+      networks: Array<{ health: string; reasons: unknown[] }>;
+    };
+    // a reconcile would not roll the change back
+    assert.equal(st.networks[0]!.health, "healthy", JSON.stringify(st.networks[0]!.reasons));
 
     // dhcp off: no DHCP arguments; on again: the same range
     await cli(["net", "set", a, "dhcp=off"]);
@@ -241,7 +245,7 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
     assert.deepEqual(await wanAddresses(kernelNames(a).netns), [`${UP_A}/24`]);
     const s = await show(a);
     assert.equal(s.libvirt?.active, true);
-    assert.equal(s.health, "healthy");
+    assert.equal(s.health, "healthy", JSON.stringify(s.reasons));
     assert.equal(s.configured.uplink.address, `${UP_A2}/24`);
     assert.equal(s.running?.uplink.address, `${UP_A}/24`);
     assert.deepEqual(s.pending, ["uplink"]);

@@ -78,7 +78,7 @@ export async function editInbound(name: string, edit: (m: MetadataModel) => Meta
       }
       return outcome(spec, live);
     },
-    { what: "vnat inbound change (allocation lock)" },
+    { what: "inbound change (allocation lock)" },
   );
 }
 

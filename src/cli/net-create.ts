@@ -37,7 +37,7 @@ export async function netCreate(name: string, flags: Record<string, unknown>): P
       await defineNetwork(plan.xml);
       return plan;
     },
-    { what: "vnat net create (allocation lock)" },
+    { what: "net create (allocation lock)" },
   );
   if (f.autostart) {
     try {

@@ -46,7 +46,7 @@ export async function reconcileCommand(
         ...(process.env.VNAT_FAILPOINT ? { failpoint: process.env.VNAT_FAILPOINT } : {}),
       });
     },
-    { what: "vnat reconcile", timeoutMs: 120_000 },
+    { what: "reconcile (lock)", timeoutMs: 120_000 },
   );
   const text = summarize(report, o.dryRun === true, performance.now() - t0);
   if (o.json) await writeOut(JSON.stringify(reportJson(report, o.dryRun === true), null, 2) + "\n");

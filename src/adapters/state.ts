@@ -4,41 +4,52 @@
 // these records only say what vnat meant to build and who holds which uplink.
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readdir, unlink, writeFile } from "node:fs/promises";
-import type { Attachments } from "../core/attach.ts";
-import { conflict } from "../core/errors.ts";
+import { conflict, invalid, oneLine } from "../core/errors.ts";
 import { kernelNames, validateNetworkName } from "../core/names.ts";
 import { claimPath, claimsDir, netPaths, type Roots } from "../core/paths.ts";
+import { parseState, STATE_VERSION, type NetState } from "../core/state-schema.ts";
 import { lockNetwork } from "../exec/netlock.ts";
 import { claimHolderLive } from "./claims.ts";
 import { readIfExists, removeTree, writeAtomic } from "./files.ts";
 import { netnsExists } from "./sysfs.ts";
 
-export interface NetState {
-  name: string;
-  phase: "starting" | "active";
-  lanBridge: string;
-  uplinkBridge: string;
-  uplink: string;
-  netns: string;
-  startedAt: string;
-  /** how the namespace is attached to its bridges (absent: built before vnat used macvlans, veths) */
-  attach?: Attachments;
-  /** the spec as built, for status and reconcile */
-  spec?: unknown;
-}
+export type { NetState } from "../core/state-schema.ts";
 
-export async function readState(roots: Roots, name: string): Promise<NetState | undefined> {
-  const text = await readIfExists(netPaths(roots, name).state);
-  if (text === undefined) return undefined;
+/** What a network's state file holds: none, a checked state, or a file that fails the schema. */
+export type StateRead = { kind: "absent" } | { kind: "ok"; state: NetState } | { kind: "unreadable"; error: string };
+
+/** Network NAME's state file, read and checked against its schema (core/state-schema.ts). */
+export async function readStateFile(roots: Roots, name: string): Promise<StateRead> {
+  const path = netPaths(roots, name).state;
+  const text = await readIfExists(path);
+  if (text === undefined) return { kind: "absent" };
   try {
-    return JSON.parse(text) as NetState;
-  } catch {
-    return undefined;
+    return { kind: "ok", state: parseState(path, name, text) };
+  } catch (e) {
+    return { kind: "unreadable", error: oneLine(e) };
   }
 }
 
+/**
+ * Network NAME's checked state; undefined when it has none. A file that fails the schema
+ * throws its one line (VnatError "invalid-input"): teardown, which must remove such a network
+ * anyway, reads with readStateFile.
+ */
+export async function readState(roots: Roots, name: string): Promise<NetState | undefined> {
+  const r = await readStateFile(roots, name);
+  if (r.kind === "unreadable") throw invalid(`network "${name}": ${r.error} (virsh net-destroy ${name} removes it)`);
+  return r.kind === "ok" ? r.state : undefined;
+}
+
+/** Whether network NAME has a state file at all (a corrupt one included: it is still vnat's). */
+export async function hasState(roots: Roots, name: string): Promise<boolean> {
+  return (await readStateFile(roots, name)).kind !== "absent";
+}
+
+/** Written whole (temp + rename) with the schema's current version. */
 export async function writeState(roots: Roots, state: NetState): Promise<void> {
-  await writeAtomic(netPaths(roots, state.name).state, JSON.stringify(state, null, 2) + "\n", 0o600);
+  const text = JSON.stringify({ version: STATE_VERSION, ...state }, null, 2) + "\n";
+  await writeAtomic(netPaths(roots, state.name).state, text, 0o600);
 }
 
 export async function removeNetDir(roots: Roots, name: string): Promise<void> {

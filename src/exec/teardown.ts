@@ -5,7 +5,8 @@
 //   2. the namespace, which takes lan0/wan0 (and so any veth pair) with it, asynchronously:
 //      a start right after waits for the macvlans' MACs (apply.ts);
 //   3. host-side veth ends still present (deletion is asynchronous, or a half-built start):
-//      the names the state file records, else today's and an older vnat's (8-hex) names;
+//      the names the state file records, else (no state file, or one that fails its schema,
+//      core/state-schema.ts) today's and an older vnat's (8-hex) names;
 //      a link whose alias names another network (or, without alias, that another network's
 //      state file records) is that network's: never deleted here, reported instead;
 //   4. the bridges' fdb entries for the macvlans, which outlive them (from the state file,
@@ -20,10 +21,9 @@ import { dnsmasqPid, sleep, terminate } from "../adapters/dnsmasq.ts";
 import { removeNetnsResolvConf } from "../adapters/netns-etc.ts";
 import { removeLeaseStatus } from "../adapters/lease-status.ts";
 import { validateIfname } from "../core/ifname.ts";
-import { listStates, readState, releaseAllClaims, removeNetDir, type NetState } from "../adapters/state.ts";
+import { listStates, readStateFile, releaseAllClaims, removeNetDir, type NetState } from "../adapters/state.ts";
 import { LEGACY_ATTACH, type Attachments, type FdbEntry } from "../core/attach.ts";
 import { attachFdb } from "../core/render.ts";
-import type { NetSpec } from "../core/spec.ts";
 import { deleteFdb } from "./fdb.ts";
 import { linkExists, netnsExists } from "../adapters/sysfs.ts";
 import { netnsPids } from "./ip.ts";
@@ -79,12 +79,12 @@ export async function deleteLinks(runner: Runner, ifnames: string[], waitMs = 30
 
 /** The host links a state file says its network built (veth host ends: a macvlan has none there). */
 export function recordedHostLinks(st: Pick<NetState, "attach" | "spec"> | undefined): string[] {
-  const names = (st?.spec as { names?: Partial<Record<"lanHost" | "uplinkHost", unknown>> } | undefined)?.names;
+  const names = st?.spec?.names;
   if (!names) return [];
-  const attach: Attachments = st?.attach ?? LEGACY_ATTACH;
+  const attach: Attachments = st.attach ?? LEGACY_ATTACH;
   const out: string[] = [];
-  if (attach.lan === "veth" && typeof names.lanHost === "string") out.push(names.lanHost);
-  if (attach.uplink === "veth" && typeof names.uplinkHost === "string") out.push(names.uplinkHost);
+  if (attach.lan === "veth") out.push(names.lanHost);
+  if (attach.uplink === "veth") out.push(names.uplinkHost);
   return out.filter(isVnatLink);
 }
 
@@ -93,9 +93,19 @@ export async function linksRecordedByOthers(roots: Roots, except: string): Promi
   const out = new Map<string, string>();
   for (const other of await listStates(roots)) {
     if (other === except || !isNetworkName(other)) continue;
-    for (const l of recordedHostLinks(await readState(roots, other).catch(() => undefined))) out.set(l, other);
+    for (const l of recordedHostLinks(await readValidState(roots, other))) out.set(l, other);
   }
   return out;
+}
+
+/**
+ * Network NAME's state when its file passes the schema; undefined when there is none or it is
+ * unreadable: teardown then goes by the names derived from NAME, as for a network with no
+ * state (the file itself goes with the network's directory).
+ */
+async function readValidState(roots: Roots, name: string): Promise<NetState | undefined> {
+  const r = await readStateFile(roots, name).catch(() => undefined);
+  return r?.kind === "ok" ? r.state : undefined;
 }
 
 /**
@@ -103,7 +113,7 @@ export async function linksRecordedByOthers(roots: Roots, except: string): Promi
  * built), else today's names and an older vnat's (which named them with 8 hex digits).
  */
 function teardownLinks(name: string, st: NetState | undefined): string[] {
-  const recorded = (st?.spec as { names?: unknown } | undefined)?.names !== undefined;
+  const recorded = st?.spec !== undefined;
   const k = kernelNames(name);
   const l = legacyKernelNames(name);
   const names = recorded
@@ -140,7 +150,7 @@ export async function teardownNetwork(
 ): Promise<string[]> {
   const names = kernelNames(name);
   const paths = netPaths(roots, name);
-  const st = await readState(roots, name).catch(() => undefined);
+  const st = await readValidState(roots, name);
   const errors: string[] = [];
   const step = async (fn: () => Promise<void>): Promise<void> => {
     try {
@@ -162,17 +172,16 @@ export async function teardownNetwork(
 
 /** libvirt's lease status file for the bridge the state file records (core/lease-status.ts). */
 async function removeRecordedLeaseStatus(st: NetState | undefined): Promise<void> {
-  const bridge = st?.lanBridge;
-  if (typeof bridge !== "string") return;
+  if (st === undefined) return;
   try {
-    validateIfname("bridge", bridge);
+    validateIfname("bridge", st.lanBridge);
   } catch {
     return; // not a name libvirt could have given a bridge: no file of ours
   }
-  await removeLeaseStatus(bridge);
+  await removeLeaseStatus(st.lanBridge);
 }
 
 /** The fdb entries a network's state file says its build added. */
 function recordedFdb(st: NetState | undefined): FdbEntry[] {
-  return st?.attach && st.spec ? attachFdb(st.spec as NetSpec, st.attach) : [];
+  return st?.attach && st.spec ? attachFdb(st.spec, st.attach) : [];
 }

@@ -1,10 +1,13 @@
-// The state store under contention, across processes: a state record is replaced
-// atomically (a reader never sees a torn or empty file while writers race). Uplink claims
+// The state store: under contention, across processes, a state record is replaced
+// atomically (a reader never sees a torn or empty file while writers race); a record is
+// read through its schema (core/state-schema.ts, unit-tested in test/unit/state-schema.test.ts),
+// the previous version included, and a network whose record is corrupt is still torn down. Uplink claims
 // raced by many processes, each holding its own network's lock as a build does, with the
 // real liveness check: test/integration/claims-race.test.ts.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -78,4 +81,75 @@ test("the hook's remembered documents: a new entry replaces the network's older 
   assert.deepEqual(readdirSync(cache).sort(), [`a.${k2}`, `a.b.${k1}`]);
   await removeCacheEntries(roots, "a");
   assert.deepEqual(readdirSync(cache), [`a.b.${k1}`]);
+});
+
+test("a state file is read through its schema: today's and the previous version's read alike, a corrupt one is one line", async () => {
+  const { hasState, readState, readStateFile, writeState } = await import("../../src/adapters/state.ts");
+  const roots = { run: join(dir, "run-schema"), config: "", log: "" };
+  const path = join(roots.run, "net", "n2", "state.json");
+  const state = {
+    name: "n2",
+    phase: "active" as const,
+    lanBridge: "virbr7",
+    uplinkBridge: "br0",
+    uplink: "198.51.100.12",
+    netns: "vnat-n2",
+    startedAt: "2026-12-04T21:00:00.000Z",
+    attach: { lan: "macvlan" as const, uplink: "veth" as const },
+  };
+  assert.equal(await readState(roots, "n2"), undefined);
+  assert.equal(await hasState(roots, "n2"), false);
+  await writeState(roots, state);
+  const written = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  assert.equal(written.version, 2);
+  assert.deepEqual(await readState(roots, "n2"), state);
+  // what vnat wrote before the schema had a version: a network running across an upgrade
+  const previous = Object.fromEntries(Object.entries(written).filter(([k]) => k !== "version"));
+  writeFileSync(path, JSON.stringify(previous, null, 2) + "\n");
+  assert.deepEqual(await readState(roots, "n2"), state);
+  for (const [corrupt, why] of [
+    ['{"name": "n2", "phase": "active"', /not JSON/],
+    [
+      JSON.stringify({ ...previous, attach: { lan: "tap", uplink: "veth" } }),
+      /attach\.lan: expected "veth" or "macvlan", got 'tap'/,
+    ],
+    ["", /not JSON/],
+  ] as const) {
+    writeFileSync(path, corrupt);
+    const r = await readStateFile(roots, "n2");
+    assert.equal(r.kind, "unreadable");
+    assert.match(r.kind === "unreadable" ? r.error : "", why);
+    await assert.rejects(readState(roots, "n2"), (e: Error) => {
+      assert.match(e.message, new RegExp(`^network "n2": state file ${path}: `));
+      assert.match(e.message, why);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+    assert.equal(await hasState(roots, "n2"), true, "a corrupt state is still vnat's");
+  }
+});
+
+test("teardown removes a network whose state file is corrupt, by the names its network name gives", async () => {
+  const { teardownNetwork } = await import("../../src/exec/teardown.ts");
+  const { processRunner } = await import("../../src/exec/run.ts");
+  const { claimUplink } = await import("../../src/adapters/state.ts");
+  const { kernelNames } = await import("../../src/core/names.ts");
+  const name = `ts${randomBytes(3).toString("hex")}`;
+  const netns = kernelNames(name).netns;
+  const roots = { run: join(dir, "run-corrupt"), config: "", log: "", netnsEtc: join(dir, "etc-netns") };
+  mkdirSync(join(roots.netnsEtc, netns), { recursive: true });
+  writeFileSync(join(roots.netnsEtc, netns, "resolv.conf"), "nameserver 10.0.0.1\n");
+  mkdirSync(join(roots.run, "net", name), { recursive: true });
+  writeFileSync(join(roots.run, "net", name, "state.json"), '{"name": "' + name + '", "spec": {"names": 7}}');
+  await claimUplink(roots, "br0", "198.51.100.77", name);
+  assert.equal((await processRunner.run("ip", ["netns", "add", netns])).exitCode, 0);
+  try {
+    assert.deepEqual(await teardownNetwork(processRunner, roots, name), []);
+    assert.equal(existsSync(`/run/netns/${netns}`), false, "namespace left");
+    assert.equal(existsSync(join(roots.run, "net", name)), false, "state directory left");
+    assert.deepEqual(readdirSync(join(roots.run, "claims")), [], "claim left");
+    assert.equal(existsSync(join(roots.netnsEtc, netns)), false, "resolv.conf left");
+  } finally {
+    await processRunner.run("ip", ["netns", "del", netns]);
+  }
 });

@@ -7,7 +7,7 @@ import { probeNetworks, type NetworkRow } from "../adapters/host-view.ts";
 import { destroyNetwork, undefineNetwork } from "../adapters/libvirt.ts";
 import { removeCacheEntries } from "../adapters/hookcache-store.ts";
 import { roots } from "../adapters/roots.ts";
-import { readState } from "../adapters/state.ts";
+import { hasState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { conflict, invalid } from "../core/errors.ts";
 import { kernelNames } from "../core/names.ts";
@@ -60,7 +60,7 @@ export async function netDelete(name: string, o: { force?: boolean } & OutputFla
       throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
     await destroyNetwork(name);
     // the hook's teardown is best effort and libvirt ignores its outcome: say what it left
-    if (netnsExists(kernelNames(name).netns) || (await readState(roots(), name)))
+    if (netnsExists(kernelNames(name).netns) || (await hasState(roots(), name)))
       warnings.push(
         `network "${name}": stopped, but vnat's namespace or state is still there (vnat reconcile removes it; see vnat status)`,
       );

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { conflict } from "../core/errors.ts";
 import { netLockPaths, type Roots } from "../core/paths.ts";
 import type { NetSpec } from "../core/spec.ts";
-import { readState } from "../adapters/state.ts";
+import { hasState } from "../adapters/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
 import { firstLine, type Runner } from "./run.ts";
 import { teardownNetwork } from "./teardown.ts";
@@ -21,7 +21,7 @@ export async function removeLeakedBridge(runner: Runner, roots: Roots, spec: Net
   if (!existsSync(begun)) return false;
   const bridge = spec.lanBridge;
   // what the failed build left inside first: its macvlan sits on the bridge
-  if ((await readState(roots, spec.name)) || netnsExists(spec.names.netns)) {
+  if ((await hasState(roots, spec.name)) || netnsExists(spec.names.netns)) {
     const errors = await teardownNetwork(runner, roots, spec.name);
     if (errors.length) throw conflict(`network "${spec.name}": leftovers of a failed start: ${errors.join("; ")}`);
   }

@@ -17,7 +17,7 @@ import { parseHookData, type HookData } from "../core/hookdata.ts";
 import type { Roots } from "../core/paths.ts";
 import { netLockPaths, netPaths } from "../core/paths.ts";
 import { loadConfigHashed } from "../adapters/config-file.ts";
-import { readState } from "../adapters/state.ts";
+import { hasState, readState } from "../adapters/state.ts";
 import { writeCacheEntry } from "../adapters/hookcache-store.ts";
 import { removePort, recordPort } from "../adapters/ports.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
@@ -124,7 +124,7 @@ async function startedBegin(_call: HookCall, data: HookData, env: HookEnv): Prom
     await preflight(spec, roots);
     await enforcePolicy(env.runner, roots, spec, config);
     // converge first: a killed start or a lost `stopped` may have left vnat objects behind
-    if ((await readState(roots, spec.name)) || netnsExists(spec.names.netns)) {
+    if ((await hasState(roots, spec.name)) || netnsExists(spec.names.netns)) {
       const errors = await teardownNetwork(env.runner, roots, spec.name);
       if (errors.length) log.warn({ network: spec.name, errors }, "leftovers not fully removed");
     }

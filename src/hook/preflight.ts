@@ -5,7 +5,7 @@ import { formatIp } from "../core/ipv4.ts";
 import type { Roots } from "../core/paths.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { claimHolderLive } from "../adapters/claims.ts";
-import { claimOwner, readState } from "../adapters/state.ts";
+import { claimOwner, hasState } from "../adapters/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
 import { linkOwner, linksRecordedByOthers } from "../exec/teardown.ts";
 
@@ -37,7 +37,7 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
 
   // vnat's own leftovers (a crash, a lost `stopped`) are cleaned at `started`; anything
   // else holding vnat's names belongs to somebody else and is not ours to remove.
-  const ours = (await readState(roots, spec.name)) !== undefined;
+  const ours = await hasState(roots, spec.name);
   if (ours) return;
   const { netns, lanHost, uplinkHost } = spec.names;
   if (netnsExists(netns))

@@ -2,7 +2,7 @@
 // scripts and the man page are generated from it (src/cli/docgen.ts), so they always
 // list the commands and options the CLI really has.
 import { Command } from "commander";
-import { usage } from "../core/errors.ts";
+import { EXIT_TABLE, usage } from "../core/errors.ts";
 import { connectLibvirt } from "../adapters/libvirt.ts";
 import { registerCommands } from "./registry.ts";
 
@@ -57,6 +57,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .hook("preAction", (_program, action) => checkRequired(action))
+    .addHelpText(
+      "after",
+      `\nExit codes: ${EXIT_TABLE.map((r) => `${r.code} ${r.kind}`).join(", ")} (docs/exit-codes.md)`,
+    )
     .option(
       "-c, --connect <uri>",
       "libvirt URI: this host's system libvirt only (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)",

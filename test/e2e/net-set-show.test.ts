@@ -151,6 +151,14 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
         `vnat: network "${a}": dhcp lease "1m": expected a duration of at least 2m like 3600, 45m, 12h, 1d or "infinite"`,
       ],
     ];
+    assert.equal(
+      (await cli(["net", "set", `${a}-nosuch`, "dhcp=on"], 2)).trim(),
+      `vnat: network "${a}-nosuch": not defined in libvirt (see vnat net list)`,
+    );
+    assert.equal(
+      (await cli(["net", "show", `${a}-nosuch`], 2)).trim(),
+      `vnat: network "${a}-nosuch": not defined in libvirt (see vnat net list)`,
+    );
     for (const [words, exit, line] of refusals)
       assert.equal((await cli(["net", "set", a, ...words], exit)).trim(), line);
     assert.equal(await definition(a), xml1, "refusals changed nothing");

@@ -34,7 +34,7 @@ export function renderHostBatch(spec: NetSpec, attach: Attachments): BatchLine[]
     },
     { line: `link set ${host} alias ${ownerAlias(spec.name)}` },
     { line: `link set ${host} addrgenmode none` },
-    { line: `link set ${host} master ${bridge} up` },
+    { line: enslaveLine(host, bridge) },
   ];
   return [
     { line: `netns add ${netns}`, undo: { kind: "netns-del", netns } },
@@ -79,17 +79,27 @@ export function renderSysctls(): string[] {
  */
 export function renderNetnsBatch(spec: NetSpec): string[] {
   return [
-    "link set lo up",
-    `addr replace ${formatCidr(spec.lan)} dev ${LAN_IF}`,
-    `link set ${LAN_IF} up`,
-    `addr replace ${formatCidr(spec.uplink.address)} dev ${UPLINK_IF}`,
-    ...(spec.floating ?? []).map(
-      (f) => `addr replace ${formatIp(f.address)}/${spec.uplink.address.prefix} dev ${UPLINK_IF}`,
+    linkUpLine("lo"),
+    addrReplaceLine(formatCidr(spec.lan), LAN_IF),
+    linkUpLine(LAN_IF),
+    addrReplaceLine(formatCidr(spec.uplink.address), UPLINK_IF),
+    ...(spec.floating ?? []).map((f) =>
+      addrReplaceLine(`${formatIp(f.address)}/${spec.uplink.address.prefix}`, UPLINK_IF),
     ),
-    `link set ${UPLINK_IF} up`,
-    `route replace default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`,
+    linkUpLine(UPLINK_IF),
+    defaultRouteLine(spec),
   ];
 }
+
+// Single `ip -batch` lines, shared by the start's batches and the repairs (core/plan-repair.ts).
+export const linkUpLine = (ifname: string): string => `link set ${ifname} up`;
+/** a host-side veth end into its bridge, and up */
+export const enslaveLine = (ifname: string, bridge: string): string => `link set ${ifname} master ${bridge} up`;
+export const addrReplaceLine = (cidr: string, ifname: string): string => `addr replace ${cidr} dev ${ifname}`;
+export const addrDelLine = (cidr: string, ifname: string): string => `addr del ${cidr} dev ${ifname}`;
+export const macLine = (ifname: string, mac: string): string => `link set ${ifname} address ${mac}`;
+export const defaultRouteLine = (spec: NetSpec): string =>
+  `route replace default via ${formatIp(spec.uplink.gateway)} dev ${UPLINK_IF}`;
 
 /** iputils arping: unsolicited ARP for the uplink address, twice, a second apart. */
 export function renderAnnounceArgs(spec: NetSpec): string[] {

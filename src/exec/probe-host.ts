@@ -5,6 +5,7 @@ import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Attachments } from "../core/attach.ts";
 import type { DnsmasqState, VethState } from "../core/observed.ts";
+import { parseState } from "../core/state-schema.ts";
 
 export function readText(path: string): string | null {
   try {
@@ -88,16 +89,16 @@ export function conntrackCount(pid: number): number | null {
   return first && /^[0-9a-f]+$/i.test(first) ? Number.parseInt(first, 16) : null;
 }
 
-/** The phase and start time in a network's state.json (adapters/state.ts writes it), or undefined. */
-export function readStateSync(path: string): { phase: string; startedAt: string; attach?: Attachments } | undefined {
+/** The phase, start time and attachments in network NAME's state.json (adapters/state.ts writes it), when it passes its schema. */
+export function readStateSync(
+  path: string,
+  name: string,
+): { phase: string; startedAt: string; attach?: Attachments } | undefined {
+  const text = readText(path);
+  if (text === null) return undefined;
   try {
-    const st = JSON.parse(readText(path) ?? "") as { phase?: unknown; startedAt?: unknown; attach?: unknown };
-    if (typeof st.phase !== "string" || typeof st.startedAt !== "string") return undefined;
-    const a = st.attach as Partial<Attachments> | undefined;
-    const kinds = ["veth", "macvlan"];
-    const attach =
-      a && kinds.includes(a.lan as string) && kinds.includes(a.uplink as string) ? (a as Attachments) : undefined;
-    return { phase: st.phase, startedAt: st.startedAt, ...(attach ? { attach } : {}) };
+    const { phase, startedAt, attach } = parseState(path, name, text);
+    return { phase, startedAt, ...(attach ? { attach } : {}) };
   } catch {
     return undefined;
   }

@@ -27,6 +27,7 @@ import { netPaths, type Roots } from "../core/paths.ts";
 import { attachFdb, renderDnsmasqArgs } from "../core/render.ts";
 import { parseCounters } from "../core/ruleset.ts";
 import type { NetSpec } from "../core/spec.ts";
+import { parseState } from "../core/state-schema.ts";
 import { networkBusy, readSeq } from "./netlock.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
 import { listPorts } from "../adapters/ports.ts";
@@ -134,9 +135,11 @@ function readRecorded(roots: Roots, stateNames: string[]): Recorded {
     if (states.has(name)) return states.get(name);
     let rec: { links: string[]; names: HostNames } | undefined;
     try {
-      const st = JSON.parse(readText(netPaths(roots, name).state) ?? "") as Parameters<typeof recordedHostLinks>[0];
-      const names = (st?.spec as { names?: Record<string, unknown> } | undefined)?.names;
-      const valid = (v: unknown): v is string => typeof v === "string" && isVnatLink(v);
+      const path = netPaths(roots, name).state;
+      const text = readText(path);
+      const st = text === null ? undefined : parseState(path, name, text); // throws: unreadable, none recorded
+      const names = st?.spec?.names;
+      const valid = (v: string | undefined): v is string => v !== undefined && isVnatLink(v);
       rec = {
         links: recordedHostLinks(st),
         names: {
@@ -229,7 +232,7 @@ async function observeOne(
   const k = kernelNames(name);
   const paths = netPaths(opts.roots, name);
   const spec = d?.spec;
-  const state = readStateSync(paths.state);
+  const state = readStateSync(paths.state, name);
   const host = hostNames(name, recorded);
   const [lanHost, uplinkHost] = [ownVeth(name, host.lanHost, recorded), ownVeth(name, host.uplinkHost, recorded)];
   const o: NetObservation = {

@@ -37,7 +37,10 @@ export async function readStateFile(roots: Roots, name: string): Promise<StateRe
  */
 export async function readState(roots: Roots, name: string): Promise<NetState | undefined> {
   const r = await readStateFile(roots, name);
-  if (r.kind === "unreadable") throw invalid(`network "${name}": ${r.error} (virsh net-destroy ${name} removes it)`);
+  if (r.kind === "unreadable")
+    throw invalid(
+      `network "${name}": ${r.error} (stopping or starting the network removes it: virsh net-destroy ${name})`,
+    );
   return r.kind === "ok" ? r.state : undefined;
 }
 

@@ -1,4 +1,4 @@
-// The test world's "internet" web server: answers every request with the client's
+// The "internet" web server of `vnat demo` and of the test world: answers every request with the client's
 // source address (as this host saw it, i.e. after any NAT) and appends that address to
 // a log file, one JSON line per request, so tests can check which sources reached it.
 //

@@ -1,5 +1,6 @@
 #!/bin/sh
-# busybox udhcpc event script for the test world's guest namespaces.
+# busybox udhcpc event script for the guest namespaces of `vnat demo` (src/demo/world.ts) and
+# of the test world (test/support/sandbox.ts).
 # udhcpc passes: $1 = deconfig|bound|renew|leasefail|nak, and in the environment
 # interface, ip, mask (prefix length), router, dns (space separated).
 #

@@ -10,6 +10,9 @@ import { roots } from "../adapters/roots.ts";
 import { readNetworkTemplate } from "../adapters/templates.ts";
 import { formatCidr, formatIp, formatSubnet } from "../core/ipv4.ts";
 import { planCreate, type CreateOptions, type CreatePlan } from "../core/netcreate.ts";
+import { enforcePolicy, refuseDuplicates } from "../exec/policy.ts";
+import { processRunner } from "../exec/run.ts";
+import { preflight } from "../hook/preflight.ts";
 import { report, type OutputFlags } from "./output.ts";
 
 export const allocLockPath = (run: string): string => `${run}/locks/net-create.lock`;
@@ -23,8 +26,13 @@ export async function netCreate(name: string, flags: Record<string, unknown>): P
   const [config, template] = await Promise.all([loadConfig(r.config), readNetworkTemplate(f.template)]);
   const opts: CreateOptions = { ...f, name };
   if (f.dryRun) {
-    // the same plan, from the same view of the host, without the lock: nothing is taken
+    // the same plan, from the same view of the host, without the lock: nothing is taken;
+    // then what the network's `start begin` checks on the host (hook/handlers.ts): the
+    // provider bridge, live claims and names, the uplink policy, another host on the uplink
     const plan = planCreate(opts, config, await probeHostView(config, r, f.provider), template);
+    await preflight(plan.spec, r);
+    await enforcePolicy(processRunner, r, plan.spec, config);
+    await refuseDuplicates(processRunner, plan.spec);
     return report(f, [...summary(name, plan, f, true), "", plan.xml.trimEnd()], {
       ...createdJson(plan, f),
       xml: plan.xml,

@@ -176,6 +176,21 @@ needs(unmet).describe("vnat CLI + virsh + hook (real libvirt)", {}, () => {
       `vnat: network "${name}": uplink 198.51.100.50/16: provider "${world.providerBridge}" is a /24 (give 198.51.100.50/24, or the bare address)\n`,
     );
 
+    // and what the network's start begin would refuse: another host answering on the uplink address
+    const intruder = await world.addProviderHost("198.51.100.45/24");
+    try {
+      const taken = await createSandboxNet(cfg, world, name, { bridge, uplink: "198.51.100.45", extra: ["--dry-run"] });
+      assert.equal(taken.exitCode, 3, taken.stderr);
+      assert.match(
+        taken.stderr,
+        new RegExp(
+          `^vnat: network "${name}": uplink 198\\.51\\.100\\.45 on bridge "${world.providerBridge}" is already answered for by `,
+        ),
+      );
+    } finally {
+      await run("ip", ["-n", intruder.ns, "addr", "flush", "dev", intruder.ifname]);
+    }
+
     const made = await createSandboxNet(cfg, world, name, { bridge, extra: ["--json"] });
     assert.equal(made.exitCode, 0, made.stderr);
     const done = JSON.parse(made.stdout) as { network: string; uplink: { address: string; auto: boolean } };

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
+import type { Command } from "commander";
 import { EXIT_TABLE, exitCode, VnatError } from "../../src/core/errors.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -85,4 +86,15 @@ test("a read as non-root (the test runs as root): needs root, exit 77, the prefi
   const r = vnat(["status"], 65534);
   assert.equal(r.stderr, "vnat: status: needs root (it reads network namespaces and /run/vnat)\n");
   assert.equal(r.status, 77);
+});
+
+test("no option's help shows an empty default such as '(default: [])'", async () => {
+  const { buildProgram } = await import("../../src/cli/program.ts");
+  const walk = (c: Command): Command[] => [c, ...c.commands.flatMap(walk)];
+  const empty = walk(buildProgram()).flatMap((c) =>
+    c.options
+      .filter((o) => Array.isArray(o.defaultValue) && (o.defaultValue as unknown[]).length === 0)
+      .map((o) => `${c.name()} ${o.flags}`),
+  );
+  assert.deepEqual(empty, []);
 });

@@ -34,7 +34,7 @@ export async function netShow(name: string, o: { json?: boolean }): Promise<void
     readState(r, name).catch(() => undefined),
   ]);
   const obs = probe.observations.find((x) => x.name === name);
-  const running = state?.phase === "active" && obs?.netns.present ? (state.spec as NetSpec | undefined) : undefined;
+  const running = state?.phase === "active" && obs?.netns.present ? state.spec : undefined;
   const wan = obs?.inside?.links.find((l) => l.name === UPLINK_IF)?.addresses ?? [];
   const doc = showDoc(name, configured, running, obs ? networkDoc(obs) : undefined, wan);
   await writeOut(o.json ? JSON.stringify(doc, null, 2) + "\n" : formatShow(doc));

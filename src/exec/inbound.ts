@@ -81,7 +81,7 @@ export async function applyInboundLocked(
       const state = await readState(roots, next.name);
       if (state?.phase !== "active" || state.spec === undefined || !netnsExists(next.names.netns))
         return { live: "not-running" };
-      const running = state.spec as NetSpec;
+      const running = state.spec;
       if (!sameBase(running, next)) return { live: "other-changes" };
       if (isEmptyChange(diffInbound(running, next))) return { live: "current" };
       let res: InboundResult;

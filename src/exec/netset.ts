@@ -50,7 +50,7 @@ export async function applyNetSetLocked(
     const state = await readState(roots, next.name);
     if (state?.phase !== "active" || state.spec === undefined || !netnsExists(next.names.netns))
       return { live: "not-running" };
-    const running = state.spec as NetSpec;
+    const running = state.spec;
     if (fixedPart(running) !== fixedPart(next)) return { live: "other-changes" };
     const merged = liveMerge(running, next);
     const rules = key(running.isolation ?? DEFAULT_ISOLATION) !== key(merged.isolation ?? DEFAULT_ISOLATION);

@@ -181,21 +181,31 @@ async function convert(
     await startNetwork(target.name);
   } catch (e) {
     const back = await restore(target, nat.bridge, guests);
+    const cause = withoutHookBoilerplate(oneLine(e));
+    if (back)
+      throw new VnatError(
+        "rollback-incomplete",
+        `${where}: the restart failed, and putting the previous definition back failed too (${back}): ${cause}`,
+      );
     throw new VnatError(
       e instanceof VnatError ? e.kind : "apply-failed",
-      `${where}: ${oneLine(e)}; ${back ? `putting it back failed too: ${back}` : "it runs as before (its previous definition, guests back on it)"}`,
+      `${where}: the restart failed, so it runs as before (its previous definition, guests back on it): ${cause}`,
     );
   }
   const warnings = await moveGuests(target.uuid, nat.bridge, guests);
   const gw = formatIp(nat.lan.address);
   const announced = await announceGateway(
-    processRunner,
     gw,
     to === "vnat" ? { netns: kernelNames(target.name).netns } : { bridge: nat.bridge },
   );
   if (!announced && guests.length)
     warnings.push(`${where}: could not announce gateway ${gw} (arping): guests reach it once their ARP entry expires`);
   return warnings;
+}
+
+/** libvirt's wrapping of a hook's refusal ("Hook script execution failed: … Child process (ENV… ARGV) unexpected exit status 2: MSG") cut to MSG. */
+function withoutHookBoilerplate(msg: string): string {
+  return msg.replace(/Hook script execution failed: .*?Child process \(.*?\) unexpected exit status \d+: /, "hook: ");
 }
 
 /** Each guest's tap back on the bridge, then its port in libvirt; what failed, one warning each. */

@@ -1,7 +1,7 @@
 // Puts running guests back on a network's bridge after the network was restarted, and
 // tells them where their gateway now is. libvirt 9.0 does neither (docs/adopt.md).
 import { LAN_IF } from "../core/names.ts";
-import type { Runner } from "./run.ts";
+import { spawnDetached, type Runner } from "./run.ts";
 
 /** `ip link set TAP master BRIDGE`; the error's first line, or undefined when it worked. */
 export async function attachTap(runner: Runner, tap: string, bridge: string): Promise<string | undefined> {
@@ -12,17 +12,13 @@ export async function attachTap(runner: Runner, tap: string, bridge: string): Pr
 /**
  * Gratuitous ARP for the guests' gateway, so guests drop the old gateway's MAC at once
  * instead of after their neighbour entry goes stale (a minute and more without a way out):
- * from vnat's namespace (netns given) or from the host's bridge (libvirt NAT).
+ * from vnat's namespace (netns given) or from the host's bridge (libvirt NAT). Two
+ * announcements a second apart, detached as the hook's own (exec/apply.ts): false when
+ * arping cannot start.
  */
-export async function announceGateway(
-  runner: Runner,
-  gateway: string,
-  on: { netns: string } | { bridge: string },
-): Promise<boolean> {
+export function announceGateway(gateway: string, on: { netns: string } | { bridge: string }): Promise<boolean> {
   const arping = ["arping", "-U", "-q", "-c", "2", "-w", "3", "-I"];
-  const r =
-    "netns" in on
-      ? await runner.run("ip", ["netns", "exec", on.netns, ...arping, LAN_IF, gateway], { timeoutMs: 10_000 })
-      : await runner.run(arping[0]!, [...arping.slice(1), on.bridge, gateway], { timeoutMs: 10_000 });
-  return r.exitCode === 0;
+  return "netns" in on
+    ? spawnDetached("ip", ["netns", "exec", on.netns, ...arping, LAN_IF, gateway])
+    : spawnDetached(arping[0]!, [...arping.slice(1), on.bridge, gateway]);
 }

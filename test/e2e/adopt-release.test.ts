@@ -188,6 +188,36 @@ needs(unmet).describe(
       await guestPlugged();
     });
 
+    test("1b. adopt --restart whose start the hook refuses: the network runs as before, its guest back on it", async () => {
+      // a provider only this CLI's config lists: the hook (the host's config) refuses the uplink at start begin
+      const file = JSON.parse(readFileSync(cfg, "utf8")) as { providers: object[] };
+      const stranger = `vnb-${world.tag}x`;
+      file.providers.push({ bridge: stranger, gateway: "198.51.100.1/24" });
+      const other = join(dir, "other.json");
+      await writeFile(other, JSON.stringify(file));
+      const r = await vnat(other, [
+        "net",
+        "adopt",
+        name,
+        "--provider",
+        stranger,
+        "--uplink",
+        "198.51.100.77",
+        "--restart",
+      ]);
+      assert.notEqual(r.exitCode, 0, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^vnat: network "${name}": the restart failed, so it runs as before \\(its previous definition, guests back on it\\): virsh net-start: .*hook: vnat: network "${name}": provider bridge "${stranger}" does not exist`,
+        ),
+      );
+      assert.match((await virsh(["net-dumpxml", "--inactive", name], { check: true })).stdout, /<forward mode='nat'/);
+      assert.match((await virsh(["net-info", name], { check: true })).stdout, /Active:\s+yes/);
+      await guestPlugged();
+      await waitFor(() => ping(undefined, reserved), 10_000, "the guest to answer from the host's bridge");
+    });
+
     test("2. adopt: refused while active without --restart; --dry-run changes nothing; --restart moves the guest to vnat's dnsmasq, same address", async () => {
       const refused = await vnat(cfg, ["net", "adopt", name, "--provider", world.providerBridge]);
       assert.equal(refused.exitCode, 3, refused.stderr);

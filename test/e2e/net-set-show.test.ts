@@ -89,6 +89,21 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
   /** the isolation rule keeping guests off the provider subnet */
   const providerBlocked = async (n: string): Promise<boolean> =>
     /ip daddr 198\.51\.100\.0\/24 ip daddr != 198\.51\.100\.1 reject/.test(await ruleset(n));
+  /** the guest resolves through vnat's dnsmasq; a failure says what status saw (a swept fdb entry, a dead link…) */
+  const resolveOrExplain = async (): Promise<string> => {
+    try {
+      return await guest.resolve(world.dnsName);
+    } catch (e) {
+      const st = JSON.parse((await vnat(cfg, ["status", a, "--json"])).stdout || "{}") as {
+        networks?: Array<{ health: string; reasons: unknown[]; uplink: unknown }>;
+      };
+      const n = st.networks?.[0];
+      const gw = await nsExec(kernelNames(a).netns, "ping", ["-c1", "-W1", world.providerGateway]);
+      throw new Error(
+        `${(e as Error).message}; status: ${n?.health} ${JSON.stringify(n?.reasons)} uplink ${JSON.stringify(n?.uplink)}; ping provider gateway from the namespace: exit ${gw.exitCode}`,
+      );
+    }
+  };
   const show = async (n: string): Promise<ShowJson> => JSON.parse(await cli(["net", "show", n, "--json"])) as ShowJson;
 
   before(async () => {
@@ -124,6 +139,20 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
       { key: "dhcp-lease", from: "1h", to: "2h", applies: "definition" },
     ]);
     assert.equal(res.live, "inactive");
+    // every other key lands in the definition too (then back, before the network starts)
+    await cli(["net", "set", a, "dns=198.18.0.10,198.18.0.11", "isolation-host=open", "dhcp=off"], 2);
+    const cfgOpen = JSON.parse(await readFile(cfg, "utf8")) as Record<string, unknown>;
+    await writeFile(cfg, JSON.stringify({ ...cfgOpen, allowOpenIsolation: true }));
+    try {
+      await cli(["net", "set", a, "dns=198.18.0.10,198.18.0.11", "isolation-host=open", "dhcp=off"]);
+      const x = await definition(a);
+      assert.match(x, /<vnat:dns upstream="198\.18\.0\.10"\/>\s*<vnat:dns upstream="198\.18\.0\.11"\/>/);
+      assert.match(x, /<vnat:isolation host="open"\/>/);
+      assert.match(x, /<vnat:dhcp start="10\.0\.0\.50" end="10\.0\.0\.60" lease="2h" enabled="no"\/>/);
+      await cli(["net", "set", a, "dns=default", "isolation-host=blocked", "dhcp=on"]);
+    } finally {
+      await writeFile(cfg, JSON.stringify(cfgOpen));
+    }
     const xml1 = await definition(a);
     assert.match(xml1, /<vnat:dhcp start="10\.0\.0\.50" end="10\.0\.0\.60" lease="2h"\/>/);
     const refusals: Array<[string[], number, string]> = [
@@ -188,20 +217,29 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
     const inNs = (await run("ip", ["netns", "pids", kernelNames(a).netns])).stdout.split("\n");
     assert.ok(inNs.includes(String(pid1)), "the new dnsmasq runs in the namespace");
     assert.match(await readFile(netPaths(roots(), a).leases, "utf8"), new RegExp(await guest.mac()), "leases kept");
-    assert.equal(await guest.resolve(world.dnsName), world.internetIp, "DNS through the new dnsmasq");
+    assert.equal(await resolveOrExplain(), world.internetIp, "DNS through the new dnsmasq");
     // the renewal keeps the address and gets the new lease time
     assert.equal((await guest.dhcp()).ip, lease.ip);
-    const st = JSON.parse(await cli(["status", a, "--json"])) as {
-      networks: Array<{ health: string; reasons: unknown[] }>;
+    // a reconcile keeps what was applied live: dnsmasq is not restarted with the old settings
+    const { networks } = JSON.parse(await cli(["status", a, "--json"])) as {
+      networks: Array<{ reasons: Array<{ code: string }> }>;
     };
-    // a reconcile would not roll the change back
-    assert.equal(st.networks[0]!.health, "healthy", JSON.stringify(st.networks[0]!.reasons));
-
+    assert.deepEqual(
+      networks[0]!.reasons.filter((r) => r.code.startsWith("dnsmasq")),
+      [],
+      JSON.stringify(networks[0]!.reasons),
+    );
+    await cli(["reconcile", a]);
+    assert.equal(await dnsmasqPid(a), pid1, "reconcile left the new dnsmasq alone");
+    // a wider range, live: the guest's address is still inside it and renews
+    await cli(["net", "set", a, "dhcp-range=10.0.0.50-10.0.0.70"]);
+    assert.ok((await cmdline(await dnsmasqPid(a))).includes("--dhcp-range=10.0.0.50,10.0.0.70,255.255.255.0,3h"));
+    assert.equal((await guest.dhcp()).ip, lease.ip);
     // dhcp off: no DHCP arguments; on again: the same range
     await cli(["net", "set", a, "dhcp=off"]);
     assert.equal((await cmdline(await dnsmasqPid(a))).filter((x) => x.startsWith("--dhcp-range")).length, 0);
     await cli(["net", "set", a, "dhcp=on"]);
-    assert.ok((await cmdline(await dnsmasqPid(a))).includes("--dhcp-range=10.0.0.50,10.0.0.60,255.255.255.0,3h"));
+    assert.ok((await cmdline(await dnsmasqPid(a))).includes("--dhcp-range=10.0.0.50,10.0.0.70,255.255.255.0,3h"));
     assert.equal((await guest.dhcp()).ip, lease.ip, "the lease survived dhcp off/on");
   });
 
@@ -222,14 +260,21 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
       assert.match(await cli(["net", "set", a, "isolation-provider=open"]), /applied live/);
       assert.equal(await providerBlocked(a), false);
       assert.equal(await dnsmasqPid(a), pid, "dnsmasq untouched by an isolation change");
-      assert.match(await definition(a), /<vnat:isolation provider="open"\/>/);
+      await cli(["reconcile", a]);
+      assert.equal(await providerBlocked(a), false, "a reconcile keeps the isolation set live");
+      assert.match(await definition(a), /<vnat:isolation [^>]*provider="open"/);
       const s = await show(a);
       assert.deepEqual(
         [s.configured.isolation.provider, (s.running?.isolation as Record<string, string>).provider],
         ["open", "open"],
       );
-      await cli(["net", "set", a, "isolation-provider=blocked"]);
+      // host: the set of the host's addresses and its rule go, and come back
+      assert.match(await ruleset(a), /ip daddr @host_addrs reject/);
+      await cli(["net", "set", a, "isolation-host=open", "isolation-provider=blocked"]);
+      assert.doesNotMatch(await ruleset(a), /host_addrs/);
       assert.equal(await providerBlocked(a), true);
+      await cli(["net", "set", a, "isolation-host=blocked"]);
+      assert.match(await ruleset(a), /ip daddr @host_addrs reject/);
     } finally {
       await writeFile(cfg, JSON.stringify(file));
     }
@@ -244,7 +289,7 @@ needs(unmet).describe("vnat net set|show, provider set (real libvirt)", {}, () =
     assert.equal(await ruleset(a), rules0);
     const args = await cmdline(await dnsmasqPid(a));
     assert.ok(args.includes("--server=198.18.0.11") && !args.includes("--server=198.18.0.12"), args.join(" "));
-    assert.equal(await guest.resolve(world.dnsName), world.internetIp);
+    assert.equal(await resolveOrExplain(), world.internetIp);
   });
 
   test("active: the uplink waits for the next start; net show tells configured from running", async () => {

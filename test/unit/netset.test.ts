@@ -207,7 +207,9 @@ describe("provider set", () => {
       /would strand running network "web"/,
     );
     // another bridge's networks are not this change's business
-    assert.doesNotThrow(() => checkStranded("br-other", config, after(["gateway=198.51.101.1/24", "pool=none"]), running));
+    assert.doesNotThrow(() =>
+      checkStranded("br-other", config, after(["gateway=198.51.101.1/24", "pool=none"]), running),
+    );
   });
 });
 
@@ -219,5 +221,30 @@ describe("showDoc", () => {
     assert.equal(d.running?.uplink.address, "198.51.100.10/24");
     assert.deepEqual(d.pending, ["uplink"]);
     assert.deepEqual(d.configured?.dhcp, { enabled: true, start: "10.0.0.128", end: "10.0.0.254", lease: "1h" });
+  });
+});
+
+describe("net set's prose", () => {
+  test("one line per key saying how it applies", async () => {
+    const { formatResult } = await import("../../src/cli/net-set.ts");
+    const changes = [
+      { key: "dns" as const, from: "198.51.100.53", to: "9.9.9.9", applies: "live" as const },
+      { key: "uplink" as const, from: "198.51.100.10/24", to: "198.51.100.30/24", applies: "next-start" as const },
+      { key: "dhcp" as const, from: "on", to: "on", applies: "none" as const },
+    ];
+    const base = { network: "web", active: true, changes, warnings: [] };
+    assert.equal(
+      formatResult({ ...base, dryRun: false, live: "applied" }),
+      [
+        'network "web": definition updated',
+        "  dns: 198.51.100.53 -> 9.9.9.9 (applied live)",
+        "  uplink: 198.51.100.10/24 -> 198.51.100.30/24 (applies at next start: virsh net-destroy web && virsh net-start web)",
+        "  dhcp: on -> on (unchanged)",
+        "",
+      ].join("\n"),
+    );
+    // the namespace was not running: nothing is live yet
+    assert.match(formatResult({ ...base, dryRun: false, live: "deferred" }), /dns: .* \(applies at next start/);
+    assert.match(formatResult({ ...base, dryRun: true, live: "dry-run" }), /^network "web": dry run, nothing changed/);
   });
 });

@@ -16,6 +16,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { invalid } from "../core/errors.ts";
+import { printable } from "../core/names.ts";
 import { netnsPids } from "../exec/ip.ts";
 import { firstLine, processRunner, spawnDetached, type RunOptions, type Runner } from "../exec/run.ts";
 
@@ -69,7 +71,8 @@ const json = <T>(text: string, empty: T): T => (text.trim() === "" ? empty : (JS
 
 /** Builds demo world TAG (1-6 of [a-z0-9]); on a failure removes what it made and rethrows. */
 export async function createDemoWorld(tag: string, runner: Runner = processRunner): Promise<DemoWorld> {
-  if (!/^[a-z0-9]{1,6}$/.test(tag)) throw new Error(`demo: tag "${tag}": expected 1-6 of [a-z0-9]`);
+  if (!/^[a-z0-9]{1,6}$/.test(tag))
+    throw invalid(`demo: tag "${printable(tag, 16)}" (VNAT_DEMO_TAG): expected 1-6 of [a-z0-9]`);
   try {
     return await build(tag, runner);
   } catch (e) {

@@ -26,6 +26,7 @@ import { announceGateway, attachTap } from "../exec/reattach.ts";
 import { processRunner } from "../exec/run.ts";
 import { allocLockPath } from "./net-create.ts";
 import { writeOut } from "./output.ts";
+import { requireRoot } from "./root.ts";
 
 interface Flags {
   restart?: boolean;
@@ -55,6 +56,7 @@ function refuseActive(name: string, active: boolean, o: Flags): void {
 }
 
 export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
+  requireRoot("net adopt");
   const r = roots();
   const config = await loadConfig(r.config);
   const out = await withLock(
@@ -106,6 +108,7 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
 }
 
 export async function netRelease(name: string, o: Flags & { force?: boolean }): Promise<void> {
+  requireRoot("net release");
   const r = roots();
   const out = await withLock(
     allocLockPath(r.run),

@@ -10,7 +10,7 @@
 // only ever talks to its gateway (its URL is the gateway's discard port): nothing leaves the
 // machine.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -249,6 +249,8 @@ needs(unmet).describe(
       assert.ok(existsSync(`/run/netns/${netns}`), "vnat's namespace runs");
       assert.deepEqual(libvirtDnsmasq(), [], "libvirt's dnsmasq is gone");
       await guestPlugged();
+      // the re-created port ran the hook's port-created: vnat records the guest for its status
+      assert.equal(readdirSync(`/run/vnat/net/${name}/ports`).length, 1, "vnat recorded the guest's port");
       // the running guest, on its old lease, is reachable from vnat's gateway side at once
       await waitFor(() => ping(netns, reserved), 10_000, "the guest to answer from vnat's namespace");
 

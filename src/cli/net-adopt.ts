@@ -25,7 +25,7 @@ import { kernelNames } from "../core/names.ts";
 import { announceGateway, attachTap } from "../exec/reattach.ts";
 import { processRunner } from "../exec/run.ts";
 import { allocLockPath } from "./net-create.ts";
-import { writeOut } from "./output.ts";
+import { report } from "./output.ts";
 import { requireRoot } from "./root.ts";
 
 interface Flags {
@@ -87,8 +87,8 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
           ? `restarted: ${out.guests.length} running guest(s) moved over${guestList(out.guests)}`
           : `start it with: virsh net-start ${name}`,
       ];
-  await print(
-    o,
+  await report(
+    { json: o.json, dryRun: o.dryRun === true },
     human,
     {
       network: name,
@@ -135,8 +135,8 @@ export async function netRelease(name: string, o: Flags & { force?: boolean }): 
           ? `restarted: ${out.guests.length} running guest(s) moved over${guestList(out.guests)}`
           : `start it with: virsh net-start ${name}`,
       ];
-  await print(
-    o,
+  await report(
+    { json: o.json, dryRun: o.dryRun === true },
     human,
     {
       network: name,
@@ -235,13 +235,4 @@ async function restore(target: NetworkDump, bridge: string, guests: GuestPort[])
   } catch (e) {
     return oneLine(e);
   }
-}
-
-async function print(o: Flags, human: string[], json: Record<string, unknown>, warnings: string[]): Promise<void> {
-  for (const w of warnings) process.stderr.write(`vnat: warning: ${w}\n`);
-  if (o.json)
-    return writeOut(
-      JSON.stringify({ ...json, dryRun: o.dryRun === true, ...(warnings.length ? { warnings } : {}) }, null, 2) + "\n",
-    );
-  return writeOut(human.join("\n") + "\n");
 }

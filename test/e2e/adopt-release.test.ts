@@ -251,6 +251,13 @@ needs(unmet).describe(
       await guestPlugged();
       // the re-created port ran the hook's port-created: vnat records the guest for its status
       assert.equal(readdirSync(`/run/vnat/net/${name}/ports`).length, 1, "vnat recorded the guest's port");
+      // a vnat network like any other: status finds it healthy, with its guest
+      const st = await vnat(cfg, ["status", name, "--json"]);
+      assert.equal(st.exitCode, 0, st.stderr);
+      const doc = JSON.parse(st.stdout) as { networks: Array<{ name: string; health: string; reasons: unknown[] }> };
+      const mine = doc.networks.find((n) => n.name === name);
+      assert.deepEqual([mine?.health, mine?.reasons], ["healthy", []], st.stdout);
+      assert.match(st.stdout, new RegExp(`"mac": "${mac}"`), "vnat status lists the guest");
       // the running guest, on its old lease, is reachable from vnat's gateway side at once
       await waitFor(() => ping(netns, reserved), 10_000, "the guest to answer from vnat's namespace");
 

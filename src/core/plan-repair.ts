@@ -1,9 +1,10 @@
 // The plan of one repair that drift.ts chose, from the same renderers a start uses, so a
 // repaired namespace is exactly what a fresh start would build. Each repair touches only
 // what drifted: a healthy link, address, ruleset or dnsmasq is never restarted. "create"
-// and "remove" are not planned here: they are a teardown and a whole start (exec/repair.ts).
-// Pure.
+// clears what is left (planClearLeftovers), then runs a whole start (plan-start.ts);
+// "remove" is a teardown (exec/teardown.ts). Pure.
 import type { Repair } from "./drift.ts";
+import type { NetSpec } from "./spec.ts";
 import { UPLINK_IF } from "./names.ts";
 import { netPaths, type Roots } from "./paths.ts";
 import { inNetns, loadRuleset, type Op, type Plan } from "./plan.ts";
@@ -83,4 +84,26 @@ export function planRepair(r: PlannedRepair, roots: Roots, hostAddrs: readonly n
     }
   })();
   return { stages: [[{ name: r.kind, ops }]] };
+}
+
+/**
+ * Before a "create": whatever is left of SPEC's namespace (a deleted namespace lives on
+ * while dnsmasq runs in it) and its host links, never another network's link of the same
+ * name (its alias says whose it is).
+ */
+export function planClearLeftovers(spec: NetSpec, roots: Roots): Plan {
+  const k = spec.names;
+  return {
+    stages: [
+      [
+        {
+          name: "clear",
+          ops: [
+            { action: { kind: "netns-gone", netns: k.netns, pidFile: netPaths(roots, spec.name).pidFile } },
+            { action: { kind: "links-gone", ifnames: [k.lanHost, k.uplinkHost], owner: spec.name, waitMs: 2000 } },
+          ],
+        },
+      ],
+    ],
+  };
 }

@@ -63,7 +63,11 @@ export type Action =
   /** the conntrack entries of a removed or changed forward / floating IP; what is left: warnings */
   | { kind: "conntrack-flush"; netns: string; flush: ConntrackFlush }
   /** the spec the namespace now runs, into its state.json (when there is one) */
-  | { kind: "state-spec"; spec: NetSpec };
+  | { kind: "state-spec"; spec: NetSpec }
+  /** no namespace NETNS: its processes stopped (dnsmasq by PIDFILE), then the namespace deleted; gone already is done */
+  | { kind: "netns-gone"; netns: string; pidFile: string }
+  /** no host link IFNAMES after waiting WAITMS for them to go; one whose alias names another network than OWNER is left, and fails */
+  | { kind: "links-gone"; ifnames: string[]; owner: string; waitMs: number };
 
 /** An action and its undo. UNDO_FIRST: registered before the action runs (what a failed action may leave behind goes too). */
 export interface Op {
@@ -172,6 +176,10 @@ function describeAction(a: Action): string {
       return `flush conntrack in ${a.netns}: ${JSON.stringify(a.flush)}`;
     case "state-spec":
       return `record the spec of ${a.spec.name} in its state`;
+    case "netns-gone":
+      return `stop the processes of ${a.netns} and delete it`;
+    case "links-gone":
+      return `delete host links ${a.ifnames.join(" ")} (after ${a.waitMs} ms) unless another network's`;
   }
 }
 

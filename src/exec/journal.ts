@@ -225,6 +225,11 @@ export class Journal {
         if (state) await writeState(roots, { ...state, spec: a.spec });
         return;
       }
+      case "netns-gone":
+        await stopNetnsProcesses(runner, a.netns, a.pidFile);
+        return deleteNetns(runner, a.netns);
+      case "links-gone":
+        return deleteLinks(runner, a.ifnames, a.waitMs, a.owner);
     }
   }
 

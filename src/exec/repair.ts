@@ -1,14 +1,14 @@
 // Carries out one repair that drift.ts planned: core/plan-repair.ts plans it, the journal
 // (journal.ts) runs it. "create" clears what is left of the namespace and runs a whole
-// start; "remove" is a teardown (teardown.ts), which never stops at its first error.
+// start; "remove" is a teardown (teardown.ts), which never stops at its first error and
+// so is no plan with undos.
 import { describeRepair, type Repair } from "../core/drift.ts";
-import { netPaths } from "../core/paths.ts";
-import { planRepair } from "../core/plan-repair.ts";
+import { planClearLeftovers, planRepair } from "../core/plan-repair.ts";
 import type { NetSpec } from "../core/spec.ts";
 import { startNetwork, type ApplyContext } from "./apply.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
 import { transact } from "./journal.ts";
-import { deleteLinks, deleteNetns, stopNetnsProcesses, teardownNetwork } from "./teardown.ts";
+import { teardownNetwork } from "./teardown.ts";
 
 export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
   const { runner, roots } = ctx;
@@ -30,12 +30,14 @@ export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
   );
 }
 
-/** Clears whatever is left of the namespace (a deleted namespace lives on while dnsmasq runs in it), then starts afresh. */
+/** Clears whatever is left of the namespace, then starts afresh. */
 async function recreate(ctx: ApplyContext, spec: NetSpec): Promise<void> {
-  const k = spec.names;
-  await stopNetnsProcesses(ctx.runner, k.netns, netPaths(ctx.roots, spec.name).pidFile);
-  await deleteNetns(ctx.runner, k.netns);
-  // never another network's link of the same name (its alias says whose it is)
-  await deleteLinks(ctx.runner, [k.lanHost, k.uplinkHost], 2000, spec.name);
+  const { runner, roots } = ctx;
+  // nothing to undo: a failure is reported as it is
+  await transact(
+    { runner, roots },
+    { where: `network "${spec.name}"`, what: (e) => (e as Error).message, undone: (e) => e as Error },
+    (journal) => journal.run(planClearLeftovers(spec, roots)),
+  );
   await startNetwork(ctx, spec);
 }

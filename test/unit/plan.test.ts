@@ -10,7 +10,7 @@ import { parseIp } from "../../src/core/ipv4.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { formatPlan, type Plan } from "../../src/core/plan.ts";
 import { planInbound, planInboundAfter } from "../../src/core/plan-inbound.ts";
-import { planRepair, type PlannedRepair } from "../../src/core/plan-repair.ts";
+import { planClearLeftovers, planRepair, type PlannedRepair } from "../../src/core/plan-repair.ts";
 import { planBuild, planClaims, planStart, START_STEPS } from "../../src/core/plan-start.ts";
 import { buildSpec } from "../../src/core/spec.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
@@ -103,8 +103,13 @@ describe("repair plans", () => {
     { kind: "ruleset", spec: s },
     { kind: "dnsmasq", spec: s, stopPid: 4242 },
   ] satisfies Repair[];
-  test("golden: every kind", () =>
-    assertGolden("plan-repair.txt", repairs.map((r) => formatPlan(planRepair(r, roots, HOST_ADDRS))).join("---\n")));
+  test("golden: every kind, and what a create clears first", () =>
+    assertGolden(
+      "plan-repair.txt",
+      [...repairs.map((r) => planRepair(r, roots, HOST_ADDRS)), planClearLeftovers(s, roots)]
+        .map(formatPlan)
+        .join("---\n"),
+    ));
   test("a repair undoes nothing it did not do: no action registers an undo", () => {
     for (const r of repairs)
       for (const o of planRepair(r, roots, HOST_ADDRS)

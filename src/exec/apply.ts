@@ -25,7 +25,8 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
   const { runner } = ctx;
   const paths = netPaths(ctx.roots, spec.name);
   const forced = spec.uplink.attach;
-  // processes of their own: asked now, answered while the claims and files are written
+  // host facts, asked now and answered while the claims and files are written (the bridge's
+  // address is a process; the host's addresses a read of /proc/net/fib_trie): no wait of their own
   const hasAddress = forced ? Promise.resolve(false) : bridgeHasAddress(runner, spec.uplink.bridge);
   const hostAddrs = probeHostAddresses(runner);
   hasAddress.catch(() => {});

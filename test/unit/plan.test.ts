@@ -110,7 +110,7 @@ describe("repair plans", () => {
         .map(formatPlan)
         .join("---\n"),
     ));
-  test("a repair undoes nothing it did not do: no action registers an undo", () => {
+  test("a repair sets back only what drifted: none of its actions carries an undo of its own", () => {
     for (const r of repairs)
       for (const o of planRepair(r, roots, HOST_ADDRS)
         .stages.flat()

@@ -3,11 +3,21 @@
 // bridge hands the child's frames up instead of flooding them to every port); one hop less
 // than a veth pair and no pass through the host's bridge netfilter FORWARD step, so the
 // forwarding cost per packet drops (docs/DESIGN.md has the measurement). "veth": a veth pair
-// whose host end is a bridge port. The LAN side is always a macvlan (virbrN of a vnat network
-// carries no host address, so nothing on the host needs to reach lan0). The uplink is a
-// macvlan unless the provider bridge carries a host IPv4 address ("auto"): a macvlan child is
-// unreachable from its lower device's own stack, and a host that has an address on the
-// provider bridge expects to reach its uplinks. A provider's "attach" overrides that. Pure.
+// whose host end is a bridge port.
+//
+// "auto" picks a macvlan unless the bridge passes its frames to the host's iptables
+// (br_netfilter: net.bridge.bridge-nf-call-iptables=1, or the bridge's own nf_call_iptables):
+// then the host's conntrack, once anything on the host uses it (a libvirt NAT network,
+// Docker, a stateful firewall), tracks every IP frame entering the bridge, and the bridge
+// hands a frame for a macvlan's MAC up with the HOST's conntrack entry attached; macvlan
+// moves it into vnat's namespace without scrubbing it (a veth does), and the namespace's
+// conntrack then takes the host's entry for its own: replies to its flows look new and are
+// dropped, guests' flows are not NATed (docs/DESIGN.md, "Host conntrack and macvlans").
+// That holds for both sides. The uplink is also a veth when the provider bridge carries a
+// host IPv4 address: a macvlan child is unreachable from its lower device's own stack, and
+// a host that has an address on the provider bridge expects to reach its uplinks. A
+// provider's "attach" forces the uplink's kind either way (the LAN side has no such option).
+// Pure.
 import { invalid } from "./errors.ts";
 
 export type AttachKind = "veth" | "macvlan";
@@ -41,10 +51,38 @@ export function parseAttachChoice(where: string, value: unknown): AttachChoice {
   throw invalid(`${where}: "attach" must be "auto", "veth" or "macvlan", got ${JSON.stringify(value)}`);
 }
 
-export function resolveAttachments(uplink: AttachChoice | undefined, uplinkBridgeHasAddress: boolean): Attachments {
-  const choice = uplink ?? "auto";
-  return { lan: "macvlan", uplink: choice === "auto" ? (uplinkBridgeHasAddress ? "veth" : "macvlan") : choice };
+/** What "auto" needs to know about the two bridges (read at the start, exec/attach-facts.ts). */
+export interface AttachFacts {
+  /** the provider bridge carries a host IPv4 address */
+  uplinkHasAddress: boolean;
+  /** the guests' bridge passes its frames to the host's iptables (br_netfilter) */
+  lanCallsIptables: boolean;
+  /** the provider bridge passes its frames to the host's iptables (br_netfilter) */
+  uplinkCallsIptables: boolean;
 }
+
+/** Facts under which "auto" makes macvlans on both sides. */
+export const MACVLAN_FRIENDLY: AttachFacts = {
+  uplinkHasAddress: false,
+  lanCallsIptables: false,
+  uplinkCallsIptables: false,
+};
+
+/** FACTS as a boolean: the uplink bridge has an address, nothing else known (the older call). */
+export function resolveAttachments(uplink: AttachChoice | undefined, facts: AttachFacts | boolean): Attachments {
+  if (typeof facts === "boolean") facts = { ...MACVLAN_FRIENDLY, uplinkHasAddress: facts };
+  const choice = uplink ?? "auto";
+  const auto: AttachKind = facts.uplinkHasAddress || facts.uplinkCallsIptables ? "veth" : "macvlan";
+  return { lan: facts.lanCallsIptables ? "veth" : "macvlan", uplink: choice === "auto" ? auto : choice };
+}
+
+/**
+ * A bridge passes IPv4 frames to the host's iptables when br_netfilter's global switch
+ * (net.bridge.bridge-nf-call-iptables; null: br_netfilter not loaded) or the bridge's own
+ * nf_call_iptables (null: unknown, e.g. no such bridge) is on.
+ */
+export const callsIptables = (global: boolean | null, bridge: boolean | null): boolean =>
+  global === true || bridge === true;
 
 /** A static local entry in a bridge's forwarding database. */
 export interface FdbEntry {

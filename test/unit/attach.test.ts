@@ -2,15 +2,49 @@
 // parser of `bridge -j fdb show`.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { fdbAddLine, fdbDelLine, inferAttachments, parseFdbLocals, resolveAttachments } from "../../src/core/attach.ts";
+import {
+  callsIptables,
+  fdbAddLine,
+  fdbDelLine,
+  inferAttachments,
+  MACVLAN_FRIENDLY,
+  parseFdbLocals,
+  resolveAttachments,
+} from "../../src/core/attach.ts";
 import { isVnatMac, lanMac } from "../../src/core/names.ts";
 
 describe("attachments", () => {
-  test("the LAN side is always a macvlan; the uplink by the bridge's address unless forced", () => {
+  test("auto: macvlans unless the bridge calls iptables (either side) or the provider bridge has an address", () => {
+    const f = (uplinkHasAddress: boolean, lanCallsIptables: boolean, uplinkCallsIptables: boolean) => ({
+      uplinkHasAddress,
+      lanCallsIptables,
+      uplinkCallsIptables,
+    });
+    assert.deepEqual(resolveAttachments(undefined, MACVLAN_FRIENDLY), { lan: "macvlan", uplink: "macvlan" });
+    assert.deepEqual(resolveAttachments("auto", f(true, false, false)), { lan: "macvlan", uplink: "veth" });
+    assert.deepEqual(resolveAttachments("auto", f(false, true, false)), { lan: "veth", uplink: "macvlan" });
+    assert.deepEqual(resolveAttachments("auto", f(false, false, true)), { lan: "macvlan", uplink: "veth" });
+    assert.deepEqual(resolveAttachments(undefined, f(false, true, true)), { lan: "veth", uplink: "veth" });
+  });
+
+  test("a provider's forced kind holds for the uplink only; the LAN side still follows its bridge", () => {
+    const all = { uplinkHasAddress: true, lanCallsIptables: true, uplinkCallsIptables: true };
+    assert.deepEqual(resolveAttachments("macvlan", all), { lan: "veth", uplink: "macvlan" });
+    assert.deepEqual(resolveAttachments("veth", MACVLAN_FRIENDLY), { lan: "macvlan", uplink: "veth" });
+  });
+
+  test("the older call (a boolean: the provider bridge has an address) keeps its meaning", () => {
     assert.deepEqual(resolveAttachments(undefined, false), { lan: "macvlan", uplink: "macvlan" });
     assert.deepEqual(resolveAttachments("auto", true), { lan: "macvlan", uplink: "veth" });
     assert.deepEqual(resolveAttachments("macvlan", true), { lan: "macvlan", uplink: "macvlan" });
-    assert.deepEqual(resolveAttachments("veth", false), { lan: "macvlan", uplink: "veth" });
+  });
+
+  test("a bridge calls iptables when br_netfilter's global switch or its own is on", () => {
+    assert.equal(callsIptables(null, null), false);
+    assert.equal(callsIptables(false, false), false);
+    assert.equal(callsIptables(true, false), true);
+    assert.equal(callsIptables(false, true), true);
+    assert.equal(callsIptables(null, true), true);
   });
 
   test("without a record: a present host veth says veth, otherwise what a start would make", () => {

@@ -103,3 +103,60 @@ export function judgeFirewall(f: FirewallFacts): Check[] {
     );
   return out;
 }
+
+/** A running network's side that is a macvlan of a bridge calling iptables. */
+export interface MacvlanAtRisk {
+  network: string;
+  ifname: string;
+  bridge: string;
+  /** the provider forces attach "macvlan" (uplink side only) */
+  forced: boolean;
+}
+
+export interface NetfilterAttachFacts {
+  /** net.bridge.bridge-nf-call-iptables: null when br_netfilter is not loaded */
+  globalNfCall: boolean | null;
+  /** providers that force attach "macvlan" although their bridge calls iptables */
+  forcedMacvlan: string[];
+  running: MacvlanAtRisk[];
+}
+
+const SYSCTL_OFF = "sysctl -w net.bridge.bridge-nf-call-iptables=0";
+
+/**
+ * br_netfilter and macvlans (core/attach.ts): a macvlan side on a bridge whose frames pass
+ * through the host's iptables receives the host's conntrack entries whenever the host's
+ * conntrack is on, which breaks the namespace's own (replies dropped, flows un-NATed).
+ */
+export function judgeNetfilterAttach(f: NetfilterAttachFacts): Check[] {
+  const out: Check[] = [];
+  const effect =
+    "while the host's conntrack is on (a libvirt NAT network, Docker, a stateful firewall) its replies look new and guests' flows leave un-NATed";
+  for (const r of f.running)
+    out.push(
+      fail(
+        `attach-${r.network}`,
+        `attach: ${r.network}'s ${r.ifname} is a macvlan of ${r.bridge}, whose frames pass through the host's iptables (br_netfilter): ${effect}`,
+        r.forced
+          ? `vnat provider set ${r.bridge} attach=auto, then restart ${r.network} (virsh net-destroy, net-start); or ${SYSCTL_OFF}`
+          : `restart ${r.network} (virsh net-destroy, net-start: it attaches with veth pairs then), or ${SYSCTL_OFF}`,
+      ),
+    );
+  for (const b of f.forcedMacvlan)
+    out.push(
+      warn(
+        `attach-provider-${b}`,
+        `attach: provider ${b} forces macvlan uplinks, but its bridge passes frames to the host's iptables (br_netfilter): ${effect}`,
+        `vnat provider set ${b} attach=auto, or ${SYSCTL_OFF}`,
+      ),
+    );
+  if (out.length) return out;
+  return [
+    f.globalNfCall === true
+      ? ok("attach", "attach: br_netfilter passes bridged frames to iptables, so vnat attaches with veth pairs")
+      : ok(
+          "attach",
+          `attach: ${f.globalNfCall === null ? "br_netfilter not loaded" : "bridge-nf-call-iptables off"}, vnat attaches with macvlans (a network started before br_netfilter came on shows macvlan-netfilter in vnat status)`,
+        ),
+  ];
+}

@@ -30,7 +30,13 @@ export interface NetPlan {
   unfixable: Reason[];
 }
 
-const UNFIXABLE: ReasonCode[] = ["spec-invalid", "bridge-missing", "uplink-duplicate", "probe-failed"];
+const UNFIXABLE: ReasonCode[] = [
+  "spec-invalid",
+  "bridge-missing",
+  "uplink-duplicate",
+  "probe-failed",
+  "macvlan-netfilter",
+];
 const REBUILD: ReasonCode[] = ["link-missing", "veth-missing"];
 
 export function planNetwork(o: NetObservation, v: Verdict): NetPlan {

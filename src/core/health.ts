@@ -28,6 +28,7 @@ export const REASON_CODES = [
   "dnsmasq-down",
   "dnsmasq-changed",
   "uplink-duplicate",
+  "macvlan-netfilter",
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -102,6 +103,8 @@ export interface Side {
   exists: boolean | null;
   fdb: boolean | null;
   mac: string;
+  /** the bridge passes its frames to the host's iptables; undefined when not known */
+  callsIptables?: boolean;
 }
 
 export function sides(o: NetObservation, spec: NetSpec): Side[] {
@@ -114,6 +117,7 @@ export function sides(o: NetObservation, spec: NetSpec): Side[] {
       exists: o.bridges.lan,
       fdb: o.fdb.lan,
       mac: lanMac(o.name),
+      ...(o.callsIptables ? { callsIptables: o.callsIptables.lan } : {}),
     },
     {
       kind: o.attach.uplink,
@@ -123,6 +127,7 @@ export function sides(o: NetObservation, spec: NetSpec): Side[] {
       exists: o.bridges.uplink,
       fdb: o.fdb.uplink,
       mac: spec.uplink.mac,
+      ...(o.callsIptables ? { callsIptables: o.callsIptables.uplink } : {}),
     },
   ];
 }
@@ -137,7 +142,7 @@ export function leftFdb(o: NetObservation): FdbEntry[] {
 
 function linkReasons(o: NetObservation): Reason[] {
   const out: Reason[] = [];
-  for (const { kind, ifname, veth, bridge, exists, fdb, mac } of sides(o, o.spec!)) {
+  for (const { kind, ifname, veth, bridge, exists, fdb, mac, callsIptables } of sides(o, o.spec!)) {
     const what = kind === "veth" ? `veth ${veth.name}` : `macvlan ${ifname}`;
     if (exists === false)
       out.push({ code: "bridge-missing", message: `bridge ${bridge} missing (${what} belongs on it)` });
@@ -147,6 +152,7 @@ function linkReasons(o: NetObservation): Reason[] {
           code: "fdb-missing",
           message: `fdb entry missing: ${mac} on ${bridge} (the bridge floods ${ifname}'s frames to every port)`,
         });
+      if (exists !== false && callsIptables === true) out.push(macvlanNetfilter(o, ifname, bridge));
     } else if (!veth.present)
       out.push({ code: "veth-missing", message: `veth ${veth.name} missing (it connects the namespace to ${bridge})` });
     else if (veth.master !== bridge && exists !== false)
@@ -157,6 +163,23 @@ function linkReasons(o: NetObservation): Reason[] {
     else if (!veth.up) out.push({ code: "link-down", message: `link down: ${veth.name} (host side)` });
   }
   return out;
+}
+
+/**
+ * A macvlan side on a bridge whose frames br_netfilter passes to the host's iptables: once
+ * anything on the host turns its conntrack on, the namespace receives frames carrying the
+ * host's conntrack entries (core/attach.ts). A start now attaches that side with a veth pair
+ * unless the provider forces macvlan.
+ */
+function macvlanNetfilter(o: NetObservation, ifname: string, bridge: string): Reason {
+  const forced = ifname === UPLINK_IF && o.spec?.uplink.attach === "macvlan";
+  const restart = forced
+    ? `set provider ${bridge}'s attach to auto or veth and restart the network`
+    : "restart the network (it attaches with a veth pair then)";
+  return {
+    code: "macvlan-netfilter",
+    message: `macvlan ${ifname} on ${bridge}, whose frames pass through the host's iptables (br_netfilter): while the host's conntrack is on (a libvirt NAT network, Docker, a stateful firewall) the namespace's replies look new and guests' flows leave un-NATed; ${restart}, or sysctl -w net.bridge.bridge-nf-call-iptables=0`,
+  };
 }
 
 function insideReasons(o: NetObservation): Reason[] {

@@ -63,6 +63,12 @@ export interface NetObservation {
   fdb: { lan: boolean | null; uplink: boolean | null };
   /** bridges the veths belong on, and whether they exist */
   bridges: { lan: boolean | null; uplink: boolean | null };
+  /**
+   * whether each side's bridge passes its frames to the host's iptables (br_netfilter's
+   * global switch or the bridge's own): a macvlan side there gets the host's conntrack
+   * entries (core/attach.ts); undefined when not probed
+   */
+  callsIptables?: { lan: boolean; uplink: boolean };
   dnsmasq: DnsmasqState;
   /** the rendered ruleset as nft lists it, normalized; undefined when unknown */
   expectedRuleset?: string;

@@ -1,12 +1,13 @@
 // `vnat doctor`: every check, in the order a problem would be fixed.
 import { resolveAttachments } from "../core/attach.ts";
-import { bridgeHasAddress } from "./host-addrs.ts";
+import { attachFacts, bridgeCallsIptables, globalNfCall } from "./attach-facts.ts";
 import type { Config } from "../core/config.ts";
 import { desiredSpec } from "../core/desired.ts";
 import { fail, judgeLibvirt, judgeTool, ok, TOOLS, warn, type Check } from "../core/doctor.ts";
-import { judgeFirewall, judgeHook } from "../core/doctor-host.ts";
-import { evaluate, wanted } from "../core/health.ts";
+import { judgeFirewall, judgeHook, judgeNetfilterAttach, type MacvlanAtRisk } from "../core/doctor-host.ts";
+import { evaluate, sides, wanted } from "../core/health.ts";
 import { formatCidr, formatIp } from "../core/ipv4.ts";
+import { UPLINK_IF } from "../core/names.ts";
 import type { NetSpec } from "../core/spec.ts";
 import type { Roots } from "../core/paths.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
@@ -90,13 +91,32 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
             `create it (ip link add ${b} type bridge) and plug the provider network in, or fix the config`,
           ),
     );
-  const vethBridges: string[] = [];
-  for (const b of bridges) {
-    const choice = config?.providers.find((p) => p.bridge === b)?.attach ?? "auto";
-    const kind = resolveAttachments(choice, choice === "auto" && (await bridgeHasAddress(inp.runner, b))).uplink;
-    if (kind === "veth") vethBridges.push(b);
+  // bridges whose next start makes a veth port (its frames then pass the host's forward chains)
+  const vethBridges = new Set<string>();
+  for (const { spec } of specs) {
+    const a = resolveAttachments(spec.uplink.attach, await attachFacts(inp.runner, spec));
+    if (a.lan === "veth") vethBridges.add(spec.lanBridge);
+    if (a.uplink === "veth") vethBridges.add(spec.uplink.bridge);
   }
-  checks.push(...judgeFirewall(await firewallFacts(inp.runner, vethBridges)));
+  for (const p of config?.providers ?? [])
+    if (p.attach === "veth" || (p.attach !== "macvlan" && bridgeCallsIptables(p.bridge))) vethBridges.add(p.bridge);
+  checks.push(...judgeFirewall(await firewallFacts(inp.runner, [...vethBridges].sort())));
+  const running: MacvlanAtRisk[] = observations
+    .filter((o) => wanted(o) && o.spec && o.netns.present)
+    .flatMap((o) =>
+      sides(o, o.spec!)
+        .filter((s) => s.kind === "macvlan" && s.callsIptables === true)
+        .map((s) => ({
+          network: o.name,
+          ifname: s.ifname,
+          bridge: s.bridge,
+          forced: s.ifname === UPLINK_IF && o.spec!.uplink.attach === "macvlan",
+        })),
+    );
+  const forcedMacvlan = (config?.providers ?? [])
+    .filter((p) => p.attach === "macvlan" && bridgeCallsIptables(p.bridge))
+    .map((p) => p.bridge);
+  checks.push(...judgeNetfilterAttach({ globalNfCall: globalNfCall(), forcedMacvlan, running }));
   checks.push(...uplinkChecks(specs.map((s) => s.spec)));
   if (config)
     checks.push(

@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { atLeast, judgeLibvirt, judgeTool, parseVersion, TOOLS } from "../../src/core/doctor.ts";
-import { judgeFirewall, judgeHook, type FirewallFacts, type HookFacts } from "../../src/core/doctor-host.ts";
+import {
+  judgeFirewall,
+  judgeHook,
+  judgeNetfilterAttach,
+  type FirewallFacts,
+  type HookFacts,
+} from "../../src/core/doctor-host.ts";
 import { formatChecks } from "../../src/cli/doctor-run.ts";
 
 const tool = (cmd: string) => TOOLS.find((t) => t.cmd === cmd)!;
@@ -114,5 +120,53 @@ describe("doctor: host firewall", () => {
       /^FAIL {2}firewall: br_netfilter passes bridged frames to the host firewall and iptables FORWARD policy is DROP: provider traffic may be dropped silently {2}\(fix: iptables -I FORWARD/,
     );
     assert.match(text, /\n\n1 check\(s\) failed, 0 warning\(s\)\n$/);
+  });
+});
+
+describe("doctor: br_netfilter and macvlans", () => {
+  const none = { globalNfCall: null, forcedMacvlan: [], running: [] };
+  test("nothing at risk: which way vnat attaches, by the global switch", () => {
+    assert.match(judgeNetfilterAttach({ ...none, globalNfCall: true })[0]!.message, /attaches with veth pairs/);
+    assert.match(judgeNetfilterAttach(none)[0]!.message, /br_netfilter not loaded, vnat attaches with macvlans/);
+    assert.match(judgeNetfilterAttach({ ...none, globalNfCall: false })[0]!.message, /bridge-nf-call-iptables off/);
+    assert.deepEqual(
+      judgeNetfilterAttach(none).map((c) => c.status),
+      ["ok"],
+    );
+  });
+
+  test("a running macvlan side on a bridge calling iptables fails, with the restart or the sysctl as its fix", () => {
+    const [c] = judgeNetfilterAttach({
+      ...none,
+      globalNfCall: true,
+      running: [{ network: "net1", ifname: "lan0", bridge: "virbr5", forced: false }],
+    });
+    assert.equal(c!.status, "fail");
+    assert.equal(c!.id, "attach-net1");
+    assert.match(
+      c!.message,
+      /^attach: net1's lan0 is a macvlan of virbr5, whose frames pass through the host's iptables/,
+    );
+    assert.equal(
+      c!.fix,
+      "restart net1 (virsh net-destroy, net-start: it attaches with veth pairs then), or sysctl -w net.bridge.bridge-nf-call-iptables=0",
+    );
+    const [forced] = judgeNetfilterAttach({
+      ...none,
+      running: [{ network: "net1", ifname: "wan0", bridge: "br-prov", forced: true }],
+    });
+    assert.match(forced!.fix!, /^vnat provider set br-prov attach=auto, then restart net1/);
+  });
+
+  test("a provider forcing macvlan on such a bridge warns", () => {
+    const checks = judgeNetfilterAttach({ ...none, globalNfCall: true, forcedMacvlan: ["br-prov"] });
+    assert.deepEqual(
+      checks.map((c) => [c.id, c.status]),
+      [["attach-provider-br-prov", "warn"]],
+    );
+    assert.equal(
+      checks[0]!.fix,
+      "vnat provider set br-prov attach=auto, or sysctl -w net.bridge.bridge-nf-call-iptables=0",
+    );
   });
 });

@@ -250,6 +250,33 @@ const macvlanCases: Case[] = [
     repairs: [`add fdb entry ${spec.uplink.mac} on bridge br-prov`],
   },
   {
+    what: "macvlans: the guests' bridge passes its frames to the host's iptables (br_netfilter)",
+    drift: (o) => (o.callsIptables = { lan: true, uplink: false }),
+    health: "degraded",
+    reasons: [
+      [
+        "macvlan-netfilter",
+        "macvlan lan0 on virbr5, whose frames pass through the host's iptables (br_netfilter): while the host's conntrack is on (a libvirt NAT network, Docker, a stateful firewall) the namespace's replies look new and guests' flows leave un-NATed; restart the network (it attaches with a veth pair then), or sysctl -w net.bridge.bridge-nf-call-iptables=0",
+      ],
+    ],
+    repairs: [],
+  },
+  {
+    what: "macvlans: a provider that forces macvlan on a bridge calling iptables: its own fix",
+    drift: (o) => {
+      o.spec = { ...spec, uplink: { ...spec.uplink, attach: "macvlan" } };
+      o.callsIptables = { lan: false, uplink: true };
+    },
+    health: "degraded",
+    reasons: [
+      [
+        "macvlan-netfilter",
+        "macvlan wan0 on br-prov, whose frames pass through the host's iptables (br_netfilter): while the host's conntrack is on (a libvirt NAT network, Docker, a stateful firewall) the namespace's replies look new and guests' flows leave un-NATed; set provider br-prov's attach to auto or veth and restart the network, or sysctl -w net.bridge.bridge-nf-call-iptables=0",
+      ],
+    ],
+    repairs: [],
+  },
+  {
     what: "macvlans: a veth on one side is attached the other way",
     drift: (o) => (o.attach.uplink = "veth"),
     health: "degraded",
@@ -328,6 +355,20 @@ describe("health and drift (macvlans)", () => {
 
 describe("health and drift", () => {
   runCases(cases, healthy);
+
+  test("veth sides are not at risk on a bridge that calls iptables; reconcile reports a macvlan one, never repairs it", () => {
+    const o = healthy();
+    o.callsIptables = { lan: true, uplink: true };
+    assert.deepEqual(evaluate(o), { health: "healthy", reasons: [] });
+    const m = healthyMacvlan();
+    m.callsIptables = { lan: true, uplink: true };
+    const plan = planNetwork(m, evaluate(m));
+    assert.deepEqual(plan.repairs, []);
+    assert.deepEqual(
+      plan.unfixable.map((r) => r.code),
+      ["macvlan-netfilter", "macvlan-netfilter"],
+    );
+  });
 
   test("repairs that cannot help are reported as unfixable, not attempted", () => {
     const o = healthy();

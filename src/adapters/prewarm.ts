@@ -8,7 +8,7 @@ import { hookCacheKey, renderCacheEntry, startHookData } from "../core/hookcache
 import type { Roots } from "../core/paths.ts";
 import { loadConfigHashed } from "./config-file.ts";
 import { writeCacheEntry } from "./hookcache-store.ts";
-import { virsh } from "./libvirt.ts";
+import { dumpNetworks } from "./libvirt.ts";
 import { enforcePolicy, fibHash } from "../exec/policy.ts";
 import { processRunner } from "../exec/run.ts";
 
@@ -25,7 +25,10 @@ export async function rememberDefinition(roots: Roots, name: string): Promise<bo
   const id = buildId();
   if (id === undefined) return false;
   try {
-    const data = startHookData(await virsh(["net-dumpxml", "--inactive", name]));
+    // by UUID, as every virsh call of vnat's (a name is never a virsh argument of its own)
+    const xml = (await dumpNetworks([name], true)).get(name);
+    if (xml === undefined) return false;
+    const data = startHookData(xml);
     const { config, hash } = await loadConfigHashed(roots.config);
     const fib = await fibHash();
     const spec = buildSpec(parseHookData(data).network, config);

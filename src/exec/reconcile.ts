@@ -67,7 +67,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     if (plan.repairs.length === 0 && plan.unfixable.length === 0) continue;
     const skipped =
       v.health === "orphan" && blind
-        ? "libvirt lists no network at all, so nothing is removed (check VNAT_LIBVIRT_URI; --force removes it)"
+        ? "libvirt lists no network at all, so nothing is removed (is this the libvirt that runs them? -c/--connect, LIBVIRT_DEFAULT_URI; --force removes it)"
         : undefined;
     if (skipped) {
       outcomes.push({ name: o.name, planned: [], failed: [], remaining: [], skipped });

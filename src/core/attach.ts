@@ -68,9 +68,7 @@ export const MACVLAN_FRIENDLY: AttachFacts = {
   uplinkCallsIptables: false,
 };
 
-/** FACTS as a boolean: the uplink bridge has an address, nothing else known (the older call). */
-export function resolveAttachments(uplink: AttachChoice | undefined, facts: AttachFacts | boolean): Attachments {
-  if (typeof facts === "boolean") facts = { ...MACVLAN_FRIENDLY, uplinkHasAddress: facts };
+export function resolveAttachments(uplink: AttachChoice | undefined, facts: AttachFacts): Attachments {
   const choice = uplink ?? "auto";
   const auto: AttachKind = facts.uplinkHasAddress || facts.uplinkCallsIptables ? "veth" : "macvlan";
   return { lan: facts.lanCallsIptables ? "veth" : "macvlan", uplink: choice === "auto" ? auto : choice };

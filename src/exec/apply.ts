@@ -6,7 +6,8 @@ import { resolveAttachments } from "../core/attach.ts";
 import { netPaths, type Roots } from "../core/paths.ts";
 import { planBuild, planClaims } from "../core/plan-start.ts";
 import type { NetSpec } from "../core/spec.ts";
-import { bridgeHasAddress, probeHostAddresses } from "./host-addrs.ts";
+import { attachFacts } from "./attach-facts.ts";
+import { probeHostAddresses } from "./host-addrs.ts";
 import { StepFailed, transact } from "./journal.ts";
 import type { Runner } from "./run.ts";
 
@@ -26,10 +27,11 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
   const paths = netPaths(ctx.roots, spec.name);
   const forced = spec.uplink.attach;
   // host facts, asked now and answered while the claims and files are written (the bridge's
-  // address is a process; the host's addresses a read of /proc/net/fib_trie): no wait of their own
-  const hasAddress = forced ? Promise.resolve(false) : bridgeHasAddress(runner, spec.uplink.bridge);
+  // address is a process, br_netfilter's switches file reads; the host's addresses a read of
+  // /proc/net/fib_trie): no wait of their own
+  const bridges = attachFacts(runner, spec);
   const hostAddrs = probeHostAddresses(runner);
-  hasAddress.catch(() => {});
+  bridges.catch(() => {});
   hostAddrs.catch(() => {});
   const where = `start network "${spec.name}"`;
   await transact(
@@ -45,7 +47,7 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
     },
     async (journal) => {
       await journal.run(planClaims(spec, paths));
-      const attach = resolveAttachments(forced, await journal.fact("claim", hasAddress));
+      const attach = resolveAttachments(forced, await journal.fact("claim", bridges));
       await journal.run(planBuild(spec, paths, { attach, hostAddrs: await journal.fact("nftables", hostAddrs) }));
     },
   );

@@ -35,6 +35,7 @@ import { listStates } from "../adapters/state.ts";
 import { bridgeExists, conntrackCount, probeDnsmasq, probeVeth, readStateSync, readText } from "./probe-host.ts";
 import { probeDuplicate } from "./probe-dad.ts";
 import { listFdbLocals } from "./fdb.ts";
+import { bridgeCallsIptables } from "./attach-facts.ts";
 import { limiter, type Limiter } from "./probe-netns.ts";
 import { probeInside, type Inside } from "./probe-inside.ts";
 import { referenceRulesets } from "./probe-ruleset.ts";
@@ -259,6 +260,8 @@ async function observeOne(
     ports: await listPorts(paths.ports).catch(() => []),
   };
   if (state) o.state = { phase: state.phase, startedAt: state.startedAt };
+  if (spec)
+    o.callsIptables = { lan: bridgeCallsIptables(spec.lanBridge), uplink: bridgeCallsIptables(spec.uplink.bridge) };
   if (spec && fdb) {
     const [lan, uplink] = networkFdb(spec).map((e) => fdb.has(fdbKey(e)));
     o.fdb = { lan: lan!, uplink: uplink! };

@@ -59,8 +59,11 @@ const TRIGGERS: Array<{ name: string; when: () => boolean }> = [
   { name: "state", when: () => existsSync(netPaths(roots(), net.name).state) },
   { name: "namespace", when: () => existsSync(`/run/netns/${kernelNames(net.name).netns}`) },
   {
-    name: "uplink fdb entry",
-    when: () => fdbLocals().has(`${net.uplinkBridge} ${uplinkMac(parseIp(net.uplink!.split("/")[0]!)!)}`),
+    // a macvlan's fdb entry, or the veth pair's host end (core/attach.ts: by the bridges)
+    name: "uplink attached",
+    when: () =>
+      fdbLocals().has(`${net.uplinkBridge} ${uplinkMac(parseIp(net.uplink!.split("/")[0]!)!)}`) ||
+      existsSync(`/sys/class/net/${kernelNames(net.name).uplinkHost}`),
   },
   { name: "dnsmasq pid file", when: () => existsSync(netPaths(roots(), net.name).pidFile) },
 ];

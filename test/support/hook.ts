@@ -40,10 +40,14 @@ export async function runHook(
   }
   // vnat accepts uplinks only on configured providers: this process's worlds' (test/support/world.ts)
   const config = extraEnv.VNAT_CONFIG ?? TEST_CONFIG;
+  // a test that proves macvlans on a machine with br_netfilter on stands in for its switch
+  // (exec/attach-facts.ts): the hooks it runs judge as the test process does
+  const brnf = process.env.VNAT_BRIDGE_NF_CALL_IPTABLES;
   const env = {
     LC_ALL: "C",
     PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
     HOME: "/root",
+    ...(brnf !== undefined ? { VNAT_BRIDGE_NF_CALL_IPTABLES: brnf } : {}),
     ...extraEnv,
     VNAT_CONFIG: config,
   };

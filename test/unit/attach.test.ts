@@ -33,12 +33,6 @@ describe("attachments", () => {
     assert.deepEqual(resolveAttachments("veth", MACVLAN_FRIENDLY), { lan: "macvlan", uplink: "veth" });
   });
 
-  test("the older call (a boolean: the provider bridge has an address) keeps its meaning", () => {
-    assert.deepEqual(resolveAttachments(undefined, false), { lan: "macvlan", uplink: "macvlan" });
-    assert.deepEqual(resolveAttachments("auto", true), { lan: "macvlan", uplink: "veth" });
-    assert.deepEqual(resolveAttachments("macvlan", true), { lan: "macvlan", uplink: "macvlan" });
-  });
-
   test("a bridge calls iptables when br_netfilter's global switch or its own is on", () => {
     assert.equal(callsIptables(null, null), false);
     assert.equal(callsIptables(false, false), false);

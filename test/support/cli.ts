@@ -1,0 +1,84 @@
+// Helpers for tests of src/cli: a command group registered on a fresh commander tree, the
+// vnat CLI from source (src/cli/main.ts, not the bundle), and TypeScript run in a child
+// process (for code that writes to this process's stdout or exits).
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command, type Option } from "commander";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** vnat from source, with ENV added to this process's environment */
+export function vnat(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Ran {
+  const r = spawnSync(process.execPath, ["--import", "tsx", `${REPO}src/cli/main.ts`, ...args], {
+    encoding: "utf8",
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+    ...(input === undefined ? {} : { input }),
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** CODE (an ES module body; import with paths relative to the repository) run in a child */
+export function runTs(code: string, env: NodeJS.ProcessEnv = {}, uid?: number): Ran {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    encoding: "utf8",
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+    ...(uid === undefined ? {} : { uid, gid: uid }),
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** a fresh tree with one group registered, parse errors thrown rather than exiting */
+export function registered(register: (p: Command) => void): Command {
+  const p = new Command("vnat").exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  register(p);
+  return p;
+}
+
+/** the subcommand at PATH ("net create") */
+export function sub(p: Command, path: string): Command {
+  let c = p;
+  for (const name of path.split(" ")) {
+    const next = c.commands.find((x) => x.name() === name);
+    if (!next) throw new Error(`no command "${path}"`);
+    c = next;
+  }
+  return c;
+}
+
+/** a command's arguments as commander's usage shows them: <a>, [b], <c...> */
+export const argsOf = (c: Command): string[] =>
+  c.registeredArguments.map((a) => {
+    const n = `${a.name()}${a.variadic ? "..." : ""}`;
+    return a.required ? `<${n}>` : `[${n}]`;
+  });
+
+/** a command's options: flags => {mandatory, default} */
+export const optionsOf = (c: Command): Record<string, { mandatory: boolean; default: unknown }> =>
+  Object.fromEntries(
+    c.options.map((o: Option) => [o.flags, { mandatory: o.mandatory, default: o.defaultValue as unknown }]),
+  );
+
+/**
+ * The modules a source file imports statically (what loading it costs): a group file must
+ * name its action module only in a dynamic import() inside the action.
+ */
+export function staticImports(file: string): string[] {
+  const src = readFileSync(`${REPO}${file}`, "utf8");
+  return [...src.matchAll(/^import\s[^;]*?from\s+"([^"]+)";/gms)].map((m) => m[1]!).sort();
+}
+
+export function dynamicImports(file: string): string[] {
+  const src = readFileSync(`${REPO}${file}`, "utf8");
+  return [...src.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]!).sort();
+}

@@ -4,7 +4,7 @@
 import { readdir } from "node:fs/promises";
 import type { TakenAddress } from "../core/inbound.ts";
 import { parseIp } from "../core/ipv4.ts";
-import { kernelNames } from "../core/names.ts";
+import { netnsName } from "../core/names.ts";
 import { claimsDir, type Roots } from "../core/paths.ts";
 import { heldFlocks, networkBusy } from "../exec/netlock.ts";
 import { readIfExists } from "./files.ts";
@@ -17,7 +17,7 @@ import { netnsExists } from "./sysfs.ts";
  * by then, or has released its claims. `held`: one /proc/locks snapshot for many owners.
  */
 export function claimHolderLive(roots: Roots, owner: string, held: Set<string> = heldFlocks()): boolean {
-  return networkBusy(roots, owner, held) || netnsExists(kernelNames(owner).netns);
+  return networkBusy(roots, owner, held) || netnsExists(netnsName(owner));
 }
 
 export async function listLiveClaims(roots: Roots): Promise<TakenAddress[]> {

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import { conflict, invalid, oneLine } from "../core/errors.ts";
-import { kernelNames, validateNetworkName } from "../core/names.ts";
+import { validateNetworkName, netnsName } from "../core/names.ts";
 import { claimPath, claimsDir, netPaths, type Roots } from "../core/paths.ts";
 import { parseState, STATE_VERSION, type NetState } from "../core/state-schema.ts";
 import { lockNetwork } from "../exec/netlock.ts";
@@ -134,7 +134,7 @@ async function breakStaleClaim(roots: Roots, bridge: string, ip: string, owner: 
   const lock = await lockNetwork(roots, owner, { wait: false });
   if (lock === undefined) throw claimedBy(ip, bridge, owner); // an event of OWNER runs right now
   try {
-    if (netnsExists(kernelNames(owner).netns)) throw claimedBy(ip, bridge, owner);
+    if (netnsExists(netnsName(owner))) throw claimedBy(ip, bridge, owner);
     if ((await claimOwner(roots, bridge, ip)) !== owner) return; // changed meanwhile: the caller looks again
     await unlink(claimPath(roots, bridge, ip)).catch(() => {});
   } finally {

@@ -11,7 +11,7 @@ import { readState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { conflict, invalid, VnatError } from "../core/errors.ts";
 import { parseNetworkXml } from "../core/inventory.ts";
-import { isNetworkName, kernelNames, printable } from "../core/names.ts";
+import { isNetworkName, kernelNames, printable, netnsName } from "../core/names.ts";
 import { runAttached } from "../exec/run.ts";
 import { requireRoot } from "./root.ts";
 
@@ -39,7 +39,7 @@ async function servingNamespace(name: string): Promise<string> {
     throw invalid(`network "${shown}": not a vnat network (no vnat metadata); vnat exec needs vnat's namespace`);
   if (!net.active) throw conflict(`network "${name}" is not running (virsh net-start ${name})`);
   throw conflict(
-    `network "${name}" is active but vnat's namespace ${kernelNames(name).netns} is not serving (see vnat status ${name}; vnat reconcile repairs it)`,
+    `network "${name}" is active but vnat's namespace ${netnsName(name)} is not serving (see vnat status ${name}; vnat reconcile repairs it)`,
   );
 }
 

@@ -10,7 +10,7 @@ import { roots } from "../adapters/roots.ts";
 import { hasState } from "../adapters/state.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { conflict, invalid } from "../core/errors.ts";
-import { kernelNames } from "../core/names.ts";
+import { netnsName } from "../core/names.ts";
 import { report, type OutputFlags } from "./output.ts";
 import { NO_NETWORKS } from "./status-format.ts";
 import { printTable } from "./table.ts";
@@ -60,7 +60,7 @@ export async function netDelete(name: string, o: { force?: boolean } & OutputFla
       throw conflict(`network "${name}": is active (stop it with virsh net-destroy ${name}, or use --force)`);
     await destroyNetwork(name);
     // the hook's teardown is best effort and libvirt ignores its outcome: say what it left
-    if (netnsExists(kernelNames(name).netns) || (await hasState(roots(), name)))
+    if (netnsExists(netnsName(name)) || (await hasState(roots(), name)))
       warnings.push(
         `network "${name}": stopped, but vnat's namespace or state is still there (vnat reconcile removes it; see vnat status)`,
       );

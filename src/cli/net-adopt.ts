@@ -21,7 +21,7 @@ import { planAdopt, planRelease, type NatNetwork } from "../core/adopt.ts";
 import { conflict, invalid, oneLine, VnatError } from "../core/errors.ts";
 import type { GuestPort } from "../core/guest-ports.ts";
 import { formatCidr, formatIp, formatSubnet } from "../core/ipv4.ts";
-import { kernelNames } from "../core/names.ts";
+import { netnsName } from "../core/names.ts";
 import { announceGateway, attachTap } from "../exec/reattach.ts";
 import { processRunner } from "../exec/run.ts";
 import { allocLockPath } from "./net-create.ts";
@@ -199,7 +199,7 @@ async function convert(
   const gw = formatIp(nat.lan.address);
   const announced = await announceGateway(
     gw,
-    to === "vnat" ? { netns: kernelNames(target.name).netns } : { bridge: nat.bridge },
+    to === "vnat" ? { netns: netnsName(target.name) } : { bridge: nat.bridge },
   );
   if (!announced && guests.length)
     warnings.push(`${where}: could not announce gateway ${gw} (arping): guests reach it once their ARP entry expires`);

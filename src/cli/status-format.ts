@@ -3,6 +3,7 @@
 import type { Health } from "../core/health.ts";
 import type { NetworkDoc, SideDoc, StatusDoc } from "../core/status-doc.ts";
 import { paint, type Colour } from "./color.ts";
+import { LAN_IF, UPLINK_IF } from "../core/names.ts";
 
 const HEALTH_COLOUR: Record<Health, Colour> = {
   healthy: "green",
@@ -118,7 +119,7 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
   if (n.lan)
     kv.push([
       "lan",
-      `gateway ${n.lan.gateway} (lan0 ${up(n.lan.up)}) on bridge ${n.lan.bridge}; ${attachment(n.lan, "lan0")}`,
+      `gateway ${n.lan.gateway} (${LAN_IF} ${up(n.lan.up)}) on bridge ${n.lan.bridge}; ${attachment(n.lan, LAN_IF)}`,
     ]);
   if (n.uplink)
     kv.push(
@@ -126,7 +127,7 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
         "uplink",
         `${n.uplink.address} via ${n.uplink.gateway} (wan0 ${up(n.uplink.up)}, MAC ${n.uplink.mac}) on ${n.uplink.bridge}`,
       ],
-      ["uplink link", attachment(n.uplink, "wan0")],
+      ["uplink link", attachment(n.uplink, UPLINK_IF)],
     );
   kv.push(
     ["nat out", nat(n.nat.out)],

@@ -6,6 +6,7 @@ import { formatCidr, formatIp, formatSubnet } from "./ipv4.ts";
 import { NET_KEYS, netKeyValue, type NetKey } from "./netset.ts";
 import type { NetworkDoc } from "./status-doc.ts";
 import type { NetSpec } from "./spec.ts";
+import { netnsName } from "./names.ts";
 
 export interface SettingsDoc {
   subnet: string;
@@ -85,7 +86,7 @@ export function showDoc(
     running: running ? settingsDoc(running) : null,
     pending: c && running ? keys.filter((k) => netKeyValue(c, k) !== netKeyValue(running, k)) : [],
     runtime: {
-      namespace: status?.namespace ?? { name: `vnat-${name}`, present: false },
+      namespace: status?.namespace ?? { name: netnsName(name), present: false },
       dnsmasq: status?.dnsmasq ?? { running: false, pid: null },
       uplinkAddresses,
       lan: status?.lan ?? null,

@@ -1,7 +1,7 @@
 // Renders a NetSpec into the exact text and argv vnat hands to ip, sysctl, nft and
 // dnsmasq. Pure; golden-tested. Only validated values reach these strings.
 import { formatCidr, formatIp, formatSubnet, netmaskText } from "./ipv4.ts";
-import { LAN_IF, UPLINK_IF, lanMac, ownerAlias } from "./names.ts";
+import { LAN_IF, UPLINK_IF, lanMac, ownerAlias, NFT_TABLE } from "./names.ts";
 import type { Attachments, FdbEntry } from "./attach.ts";
 import type { NetPaths } from "./paths.ts";
 import type { NetSpec } from "./spec.ts";
@@ -107,7 +107,7 @@ export function renderAnnounceArgs(spec: NetSpec): string[] {
   return ["arping", "-U", "-q", "-c", "2", "-I", UPLINK_IF, ip];
 }
 
-export const NFT_TABLE = "vnat";
+export { NFT_TABLE };
 
 /**
  * What one guest may ask the namespace's dnsmasq (issue 13.3; docs/DESIGN.md "Limits").

@@ -23,6 +23,7 @@ import {
   PROVIDER_SUBNET,
   type DemoWorld,
 } from "./world.ts";
+import { netnsName } from "../core/names.ts";
 
 // VNAT_DEMO_TAG (1-6 of [a-z0-9]) runs a second demo beside the user's, with its own names
 // (networks TAG-a and TAG-b, bridge vtp-TAG): the demo's e2e test uses it.
@@ -78,7 +79,7 @@ export async function runDemo(): Promise<void> {
     say("  two networks, one guest subnet (10.0.0.0/24), each guest NATed behind its own uplink address.");
     say();
     say(
-      `look around: vnat net list · virsh net-list · ip netns list · ip netns exec vnat-${NETWORKS[0]} nft list ruleset`,
+      `look around: vnat net list · virsh net-list · ip netns list · ip netns exec ${netnsName(NETWORKS[0]!)} nft list ruleset`,
     );
     say("remove it all: sudo ./install.sh --demo --cleanup   (or: vnat demo --cleanup)");
   } catch (e) {

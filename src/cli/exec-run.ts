@@ -18,7 +18,7 @@ import { requireRoot } from "./root.ts";
 /** UMASK: the one vnat was started with (cli/umask.ts), which the command gets instead of vnat's 077. */
 export async function execIn(network: string, command: string[], umask: number): Promise<void> {
   if (command.length === 0)
-    throw invalid(`vnat exec "${printable(network)}": no command given (usage: vnat exec NET -- CMD [ARG...])`);
+    throw invalid(`exec "${printable(network)}": no command given (usage: vnat exec NET -- CMD [ARG...])`);
   requireRoot("exec");
   process.exitCode = await runIn(await servingNamespace(network), command, umask);
 }
@@ -57,6 +57,6 @@ function hasVnatMetadata(xml: string): boolean {
  */
 async function runIn(netns: string, command: string[], umask: number): Promise<number> {
   const r = await runAttached("ip", ["netns", "exec", netns, ...command], { umask });
-  if ("error" in r) throw new VnatError("apply-failed", `vnat exec: cannot run ip netns exec: ${r.error}`);
+  if ("error" in r) throw new VnatError("apply-failed", `exec: cannot run ip netns exec: ${r.error}`);
   return r.exitCode;
 }

@@ -70,7 +70,7 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
       const warnings = await convert(target, plan.xml, guests, plan.nat, "vnat");
       return { plan, guests, warnings, restarted: target.active };
     },
-    { what: "vnat net adopt (allocation lock)" },
+    { what: "net adopt (allocation lock)" },
   );
   if (!o.dryRun) await rememberDefinition(r, name);
   const s = out.plan.spec;
@@ -121,7 +121,7 @@ export async function netRelease(name: string, o: Flags & { force?: boolean }): 
       const warnings = await convert(target, plan.xml, guests, plan.nat, "libvirt");
       return { plan, guests, warnings, restarted: target.active };
     },
-    { what: "vnat net release (allocation lock)" },
+    { what: "net release (allocation lock)" },
   );
   if (!o.dryRun) await removeCacheEntries(r, name);
   const nat = out.plan.nat;

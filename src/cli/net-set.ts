@@ -116,7 +116,7 @@ export async function netSet(name: string, words: string[], o: { dryRun?: boolea
       }
       return { ...base, dryRun: false, ...outcome(name, live) };
     },
-    { what: "vnat net set (allocation lock)" },
+    { what: "net set (allocation lock)" },
   );
   const json = { network: res.network, active: res.active, changes: res.changes, live: res.live };
   await report(o, formatResult(res), json, res.warnings);

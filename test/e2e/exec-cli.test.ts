@@ -88,8 +88,8 @@ needs(unmet).describe("vnat exec (real libvirt)", {}, () => {
         2,
         `vnat: network "${plain}": not a vnat network (no vnat metadata); vnat exec needs vnat's namespace`,
       ],
-      [["exec", net], 2, `vnat: vnat exec "${net}": no command given (usage: vnat exec NET -- CMD [ARG...])`],
-      [["exec", net, "--"], 2, `vnat: vnat exec "${net}": no command given (usage: vnat exec NET -- CMD [ARG...])`],
+      [["exec", net], 2, `vnat: exec "${net}": no command given (usage: vnat exec NET -- CMD [ARG...])`],
+      [["exec", net, "--"], 2, `vnat: exec "${net}": no command given (usage: vnat exec NET -- CMD [ARG...])`],
     ];
     for (const [args, code, line] of cases) {
       const r = await vnat(cfg, args);

@@ -3,6 +3,7 @@
 // written per command. What an argument or an option's value completes to follows from
 // its name (the one convention, VALUE_KINDS below) or from its commander choices.
 import type { Argument, Command, Option } from "commander";
+import { EXIT_TABLE } from "../core/errors.ts";
 
 /** what a value completes to */
 export type ValueKind =
@@ -376,7 +377,8 @@ export function manPage(program: Command, version: string, text: ManPageText): s
   for (const [p, what] of text.files) out.push(".TP", `.I ${roffEscape(p)}`, roffEscape(what));
   out.push(".SH ENVIRONMENT");
   for (const [v, what] of text.environment) out.push(".TP", `.B ${roffEscape(v)}`, roffEscape(what));
-  out.push(".SH EXIT STATUS", "0 on success; non-zero with one line on standard error naming what failed.");
+  out.push(".SH EXIT STATUS", "One line on standard error names what failed; the code says what kind of failure:");
+  for (const r of EXIT_TABLE) out.push(".TP", `.B ${r.code}`, roffEscape(`${r.kind}: ${r.meaning.replace(/`/g, "")}`));
   out.push(
     ".SH SEE ALSO",
     ...text.seeAlso.map((s, i) => `.BR ${s.replace(/\((\d)\)$/, " ($1)")}${i < text.seeAlso.length - 1 ? "," : ""}`),

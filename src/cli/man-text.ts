@@ -10,18 +10,20 @@ export const MAN_TEXT: ManPageText = {
       "port forwards and floating IPs. virsh net-destroy removes all of it. Any number of networks " +
       "can use the same guest subnet.",
     "The vnat command defines such networks (through virsh), edits the provider networks in the " +
-      "config file and a network's inbound rules, shows what runs (status), repairs it (reconcile) " +
-      "and finds what is in the way (doctor). Start a network with virsh net-start NAME.",
+      "config file and a network's inbound rules, shows what runs (status, net show), repairs it (reconcile), " +
+      "prints the hook's log (log) and finds what is in the way (doctor). Start a network with virsh net-start NAME.",
   ],
   files: [
     ["/etc/vnat/config.json", "provider networks and the uplink policy (vnat provider add|remove edit it)"],
     ["/etc/libvirt/hooks/network.d/vnat", "vnat's libvirt network hook (install.sh)"],
     ["/usr/local/lib/vnat", "the installed bundle; MANIFEST lists what install.sh added"],
     ["/run/vnat", "runtime state: per-network state, claims, locks, the hook's cache and agent"],
-    ["/var/log/vnat/hook.log", "the hook's log (JSON lines)"],
+    ["/var/log/vnat/hook.log", "the hook's log (JSON lines; vnat log prints them for people)"],
+    ["/etc/logrotate.d/vnat", "rotation of the hook's log (install.sh)"],
   ],
   environment: [
     ["VNAT_CONFIG", "the config file to use instead of /etc/vnat/config.json"],
+    ["LIBVIRT_DEFAULT_URI", "the libvirt to use when -c/--connect is not given (this host's system libvirt only)"],
     ["NO_COLOR", "no colour in vnat status"],
   ],
   seeAlso: ["virsh(1)", "libvirtd(8)", "nft(8)", "dnsmasq(8)", "ip-netns(8)"],

@@ -1,0 +1,22 @@
+// src/cli/host.ts: `vnat host`: static DHCP hosts (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Command } from "commander";
+import { registerHost } from "../../src/cli/host.ts";
+import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
+
+const shape = (register: (p: Command) => void, group: string) =>
+  sub(registered(register), group).commands.map((c) => [c.name(), argsOf(c), Object.keys(optionsOf(c))]);
+
+test("host add <net> <mac> <ip> [hostname], remove <net> <mac>, list [net]", () => {
+  assert.deepEqual(shape(registerHost, "host"), [
+    ["add", ["<net>", "<mac>", "<ip>", "[hostname]"], ["--json"]],
+    ["remove", ["<net>", "<mac>"], ["--json"]],
+    ["list", ["[net]"], ["--json"]],
+  ]);
+});
+
+test("registration is cheap: only commander and output.ts load; inbound-actions.ts inside each action", () => {
+  assert.deepEqual(staticImports("src/cli/host.ts"), ["./output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/host.ts"), ["./inbound-actions.ts"]);
+});

@@ -1,0 +1,88 @@
+// src/cli/net.ts: the `vnat net` group's commands, arguments, options and defaults as
+// documented; registering it loads no action module (each is imported inside its action).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { registerNet } from "../../src/cli/net.ts";
+import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
+
+const tree = () => registered(registerNet);
+
+test("net has create, delete, set, show, adopt, release, list with their arguments", () => {
+  const net = sub(tree(), "net");
+  assert.deepEqual(
+    net.commands.map((c) => [c.name(), argsOf(c)]),
+    [
+      ["create", ["<name>"]],
+      ["delete", ["<net>"]],
+      ["set", ["<net>", "<key=value...>"]],
+      ["show", ["<net>"]],
+      ["adopt", ["<net>"]],
+      ["release", ["<net>"]],
+      ["list", []],
+    ],
+  );
+});
+
+test("net create: --subnet and --provider required, --uplink defaults to auto, --dns repeats", () => {
+  const o = optionsOf(sub(tree(), "net create"));
+  assert.deepEqual(Object.keys(o), [
+    "--subnet <cidr>",
+    "--provider <bridge>",
+    "--uplink <addr[/prefix]|auto>",
+    "--gateway <addr>",
+    "--dns <addr>",
+    "--dhcp-range <start-end>",
+    "--bridge <name>",
+    "--template <file>",
+    "--autostart",
+    "--json",
+    "--dry-run",
+  ]);
+  assert.equal(o["--subnet <cidr>"]!.mandatory, true);
+  assert.equal(o["--provider <bridge>"]!.mandatory, true);
+  assert.equal(o["--uplink <addr[/prefix]|auto>"]!.default, "auto");
+  assert.equal(o["--dns <addr>"]!.default, undefined, "no [] default (the help would show it)");
+  const create = sub(tree(), "net create");
+  create.parseOptions(["--dns", "9.9.9.9", "--dns", "1.1.1.1", "--subnet", "10.0.0.0/24"]);
+  assert.deepEqual(create.opts().dns, ["9.9.9.9", "1.1.1.1"]);
+  assert.equal(create.opts().uplink, "auto");
+});
+
+test("net delete, set, show, adopt, release, list: their options", () => {
+  const t = tree();
+  const flags = (p: string) => Object.keys(optionsOf(sub(t, p)));
+  assert.deepEqual(flags("net delete"), ["--force", "--json"]);
+  assert.deepEqual(flags("net set"), ["--json", "--dry-run"]);
+  assert.deepEqual(flags("net show"), ["--json"]);
+  assert.deepEqual(flags("net adopt"), [
+    "--provider <bridge>",
+    "--uplink <addr[/prefix]|auto>",
+    "--restart",
+    "--dry-run",
+    "--json",
+  ]);
+  const adopt = optionsOf(sub(t, "net adopt"));
+  assert.equal(adopt["--provider <bridge>"]!.mandatory, true);
+  assert.equal(adopt["--uplink <addr[/prefix]|auto>"]!.default, "auto");
+  assert.deepEqual(flags("net release"), ["--force", "--restart", "--dry-run", "--json"]);
+  assert.deepEqual(flags("net list"), ["--json"]);
+});
+
+test("parse errors: an unknown subcommand, a missing argument", async () => {
+  await assert.rejects(tree().parseAsync(["net", "frobnicate"], { from: "user" }), /unknown command 'frobnicate'/);
+  await assert.rejects(tree().parseAsync(["net", "show"], { from: "user" }), /missing required argument 'net'/);
+  await assert.rejects(tree().parseAsync(["net", "set", "web"], { from: "user" }), /missing required argument/);
+});
+
+test("registration is cheap: only commander and output.ts load; each action module is imported lazily", () => {
+  assert.deepEqual(staticImports("src/cli/net.ts"), ["./output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/net.ts"), [
+    "./net-actions.ts",
+    "./net-actions.ts",
+    "./net-adopt.ts",
+    "./net-adopt.ts",
+    "./net-create.ts",
+    "./net-set.ts",
+    "./net-show.ts",
+  ]);
+});

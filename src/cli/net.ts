@@ -48,7 +48,7 @@ export function registerNet(program: Command): void {
     .description("show a network's configuration beside what runs (forwards, floating IPs, hosts, dnsmasq, links)")
     .option("--json", "print JSON")
     .action(async (name: string, o: { json?: boolean }) => (await import("./net-show.ts")).netShow(name, o));
-  net
+  const adopt = net
     .command("adopt <net>")
     .description(
       "turn a libvirt NAT network into a vnat network, keeping its bridge, subnet, DHCP range and reservations (docs/adopt.md)",
@@ -59,20 +59,20 @@ export function registerNet(program: Command): void {
       "vnat's address on the provider network, or auto: a free one from the pool",
       "auto",
     )
-    .option("--restart", "switch an active network now: restart it and move its running guests over")
-    .option("--dry-run", "validate everything and print the vnat definition it would write; change nothing")
-    .option("--json", "print what was done as one JSON object")
-    .action(async (name: string, o: { provider: string }) => (await import("./net-adopt.ts")).netAdopt(name, o));
-  net
+    .option("--restart", "switch an active network now: restart it and move its running guests over");
+  changeOptions(adopt, "validate everything and print the vnat definition it would write; change nothing").action(
+    async (name: string, o: { provider: string }) => (await import("./net-adopt.ts")).netAdopt(name, o),
+  );
+  const release = net
     .command("release <net>")
     .description(
       "turn a vnat network back into a libvirt NAT network (same bridge, subnet, DHCP range; hosts as reservations)",
     )
     .option("--force", "drop port forwards and floating IPs (libvirt NAT has none) instead of refusing")
-    .option("--restart", "switch an active network now: restart it and move its running guests over")
-    .option("--dry-run", "validate everything and print the libvirt definition it would write; change nothing")
-    .option("--json", "print what was done as one JSON object")
-    .action(async (name: string, o: object) => (await import("./net-adopt.ts")).netRelease(name, o));
+    .option("--restart", "switch an active network now: restart it and move its running guests over");
+  changeOptions(release, "validate everything and print the libvirt definition it would write; change nothing").action(
+    async (name: string, o: object) => (await import("./net-adopt.ts")).netRelease(name, o),
+  );
   net
     .command("list")
     .description("list vnat networks")

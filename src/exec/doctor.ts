@@ -1,6 +1,7 @@
 // `vnat doctor`: every check, in the order a problem would be fixed.
 import { resolveAttachments } from "../core/attach.ts";
-import { attachFacts, bridgeCallsIptables, globalNfCall } from "./attach-facts.ts";
+import { bridgeCallsIptables, globalNfCall } from "./attach-facts.ts";
+import { bridgeHasAddress } from "./host-addrs.ts";
 import type { Config } from "../core/config.ts";
 import { desiredSpec } from "../core/desired.ts";
 import { fail, judgeLibvirt, judgeTool, ok, TOOLS, warn, type Check } from "../core/doctor.ts";
@@ -93,13 +94,27 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
     );
   // bridges whose next start makes a veth port (its frames then pass the host's forward chains)
   const vethBridges = new Set<string>();
+  const hasAddress = new Map<string, boolean>(); // one `ip` per provider bridge, not per network
   for (const { spec } of specs) {
-    const a = resolveAttachments(spec.uplink.attach, await attachFacts(inp.runner, spec));
+    const b = spec.uplink.bridge;
+    if (!spec.uplink.attach && !hasAddress.has(b)) hasAddress.set(b, await bridgeHasAddress(inp.runner, b));
+    const a = resolveAttachments(spec.uplink.attach, {
+      uplinkHasAddress: hasAddress.get(b) ?? false,
+      lanCallsIptables: bridgeCallsIptables(spec.lanBridge),
+      uplinkCallsIptables: bridgeCallsIptables(b),
+    });
     if (a.lan === "veth") vethBridges.add(spec.lanBridge);
     if (a.uplink === "veth") vethBridges.add(spec.uplink.bridge);
   }
-  for (const p of config?.providers ?? [])
-    if (p.attach === "veth" || (p.attach !== "macvlan" && bridgeCallsIptables(p.bridge))) vethBridges.add(p.bridge);
+  // and the providers' bridges, networks or not
+  for (const p of config?.providers ?? []) {
+    if (vethBridges.has(p.bridge) || p.attach === "macvlan") continue;
+    const veth =
+      p.attach === "veth" ||
+      bridgeCallsIptables(p.bridge) ||
+      (hasAddress.get(p.bridge) ?? (await bridgeHasAddress(inp.runner, p.bridge)));
+    if (veth) vethBridges.add(p.bridge);
+  }
   checks.push(...judgeFirewall(await firewallFacts(inp.runner, [...vethBridges].sort())));
   const running: MacvlanAtRisk[] = observations
     .filter((o) => wanted(o) && o.spec && o.netns.present)

@@ -2,7 +2,9 @@
 // vnat CLI from source (src/cli/main.ts, not the bundle), and TypeScript run in a child
 // process (for code that writes to this process's stdout or exits).
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, type Option } from "commander";
 
@@ -81,4 +83,36 @@ export function staticImports(file: string): string[] {
 export function dynamicImports(file: string): string[] {
   const src = readFileSync(`${REPO}${file}`, "utf8");
   return [...src.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]!).sort();
+}
+
+/**
+ * The repository's modules that CODE (run as in runTs) loads, relative to the repository
+ * ("src/cli/net.ts"), recorded by a module resolve hook: what running it really costs.
+ */
+export function modulesLoaded(code: string, env: NodeJS.ProcessEnv = {}): { loaded: string[]; ran: Ran } {
+  const dir = mkdtempSync(join(tmpdir(), "vnat-loaded-"));
+  const log = join(dir, "loaded");
+  try {
+    writeFileSync(log, "");
+    const hook = `import { appendFileSync } from "node:fs";
+      export async function resolve(s, c, n) { const r = await n(s, c); appendFileSync(${JSON.stringify(log)}, r.url + "\\n"); return r; }`;
+    const ran = runTs(
+      `import { register } from "node:module";
+       register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hook)}));
+       ${code}`,
+      env,
+    );
+    const prefix = `file://${REPO}`;
+    const loaded = [
+      ...new Set(
+        readFileSync(log, "utf8")
+          .split("\n")
+          .filter((u) => u.startsWith(prefix) && !u.includes("/node_modules/"))
+          .map((u) => u.slice(prefix.length)),
+      ),
+    ].sort();
+    return { loaded, ran };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

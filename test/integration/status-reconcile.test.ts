@@ -316,6 +316,37 @@ needs(unmet).describe("status and reconcile on real namespaces", {}, () => {
     await assertGuestWorks(n.name);
   });
 
+  test("a macvlan's bridge that starts passing frames to iptables (br_netfilter): reported, left to the administrator", async () => {
+    const n = nets[0]!;
+    const flag = `/sys/class/net/${n.bridge}/bridge/nf_call_iptables`;
+    await writeFile(flag, "1");
+    try {
+      await assertReason(
+        n.name,
+        "macvlan-netfilter",
+        new RegExp(
+          `^macvlan lan0 on ${n.bridge}, whose frames pass through the host's iptables \\(br_netfilter\\): .*; restart the network \\(it attaches with a veth pair then\\), or sysctl -w net\\.bridge\\.bridge-nf-call-iptables=0$`,
+        ),
+      );
+      const report = await reconcile({
+        runner: processRunner,
+        roots: R,
+        config,
+        networks: libvirtView(),
+        only: [n.name],
+        dryRun: false,
+        progress: () => undefined,
+      });
+      assert.deepEqual(
+        report.outcomes.map((o) => [o.name, o.planned, o.remaining.map((r) => r.code)]),
+        [[n.name, [], ["macvlan-netfilter"]]],
+      );
+    } finally {
+      await writeFile(flag, "0");
+    }
+    await assertHealthy(n.name);
+  });
+
   test("wrong addresses and a lost default route: reported, fixed", async () => {
     const n = nets[0]!;
     const ns = kernelNames(n.name).netns;

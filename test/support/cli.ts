@@ -116,3 +116,57 @@ export function modulesLoaded(code: string, env: NodeJS.ProcessEnv = {}): { load
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Runs FN with what this process writes as text to stdout and stderr kept in strings (a
+ * command's output, called in-process); the streams are given back whatever FN does.
+ */
+export async function capture(fn: () => Promise<unknown>): Promise<{ out: string; err: string; error?: unknown }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const hijack = (s: NodeJS.WriteStream, into: string[]) => {
+    const real = s.write.bind(s);
+    s.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      // the test runner's own reports are binary: they go through
+      if (typeof chunk !== "string") return (real as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+      into.push(chunk);
+      const cb = rest.find((r) => typeof r === "function") as ((e?: Error) => void) | undefined;
+      if (cb) queueMicrotask(() => cb());
+      return true;
+    }) as typeof s.write;
+    return () => {
+      s.write = real;
+    };
+  };
+  const giveOut = hijack(process.stdout, out);
+  const giveErr = hijack(process.stderr, err);
+  try {
+    await fn();
+    return { out: out.join(""), err: err.join("") };
+  } catch (error) {
+    return { out: out.join(""), err: err.join(""), error };
+  } finally {
+    giveOut();
+    giveErr();
+  }
+}
+
+/** VNAT_CONFIG, VNAT_RUN_DIR and VNAT_LOG_DIR in a new temp dir, for this process; undo() removes it */
+export function tempRoots(): { dir: string; config: string; run: string; log: string; undo: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "vnat-cli-"));
+  const saved = { c: process.env.VNAT_CONFIG, r: process.env.VNAT_RUN_DIR, l: process.env.VNAT_LOG_DIR };
+  const t = { dir, config: join(dir, "config.json"), run: join(dir, "run"), log: join(dir, "log") };
+  process.env.VNAT_CONFIG = t.config;
+  process.env.VNAT_RUN_DIR = t.run;
+  process.env.VNAT_LOG_DIR = t.log;
+  const put = (k: string, v: string | undefined) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+  return {
+    ...t,
+    undo: () => {
+      put("VNAT_CONFIG", saved.c);
+      put("VNAT_RUN_DIR", saved.r);
+      put("VNAT_LOG_DIR", saved.l);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

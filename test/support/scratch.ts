@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import type { Roots } from "../../src/core/paths.ts";
 import { run, sh } from "./sh.ts";
 
 export class Scratch {
@@ -51,4 +52,18 @@ export class Scratch {
     ];
     assert.deepEqual(left, [], "scratch objects left behind");
   }
+}
+
+/**
+ * Runs one hook event in this process, from source (hook/handlers.ts runEvent, the entry
+ * hook/main.ts and the agent share), with ROOTS (a temp dir) instead of the host's: the
+ * network's namespace is real, its files are the test's.
+ */
+export async function hookEventInProcess(roots: Roots, argv: [string, string, string], doc: string): Promise<void> {
+  const [{ runEvent }, { openLog }, { processRunner }] = await Promise.all([
+    import("../../src/hook/handlers.ts"),
+    import("../../src/adapters/log.ts"),
+    import("../../src/exec/run.ts"),
+  ]);
+  await runEvent(argv, doc, { runner: processRunner, roots, log: await openLog(roots.log, "hook") });
 }

@@ -40,7 +40,7 @@ test("an inactive network: the change is defined (it applies at the next start)"
   assert.equal(o.live, "inactive");
   assert.deepEqual(o.warnings, []);
   assert.equal(o.spec.name, a);
-  assert.equal(o.spec.forwards.length, 1);
+  assert.equal(o.spec.forwards?.length, 1);
   assert.match(xml(a), /8080/);
   const h2 = await editInbound(a, (m) => edits.addHost(m, a, "52:54:00:AA:00:07", `${net3}.7`, "seven"));
   assert.equal(h2.live, "inactive");

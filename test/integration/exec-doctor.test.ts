@@ -4,7 +4,7 @@
 // config or an unreachable daemon fails its check; a missing provider bridge, two networks
 // sharing an uplink and a network outside the uplink policy are each named.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -13,7 +13,11 @@ import { parseConfig } from "../../src/core/config.ts";
 import type { Check } from "../../src/core/doctor.ts";
 import { runDoctor } from "../../src/exec/doctor.ts";
 import { processRunner } from "../../src/exec/run.ts";
-import { networkXml } from "../support/fixtures.ts";
+import { kernelNames } from "../../src/core/names.ts";
+import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
+import { createWorld } from "../support/sandbox.ts";
+import { hookEventInProcess } from "../support/scratch.ts";
+import { run } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";
 
 const s = new Scratch();
@@ -54,7 +58,6 @@ test("no config and no libvirt: both fail with the reasons given; the kernel che
   const lv = one(checks, "libvirt");
   assert.equal(lv.status, "fail");
   assert.match(lv.message, /not reachable \(cannot connect\)/);
-  assert.equal(one(checks, "networks").status, "ok");
   assert.equal(byId(checks, "policy").length, 0, "no policy check without a config");
   for (const c of checks) assert.doesNotMatch(c.message, /\n/);
 });
@@ -102,6 +105,47 @@ test("providers and defined networks: a missing bridge, a shared uplink, an unco
   assert.equal(pol.status, "fail");
   assert.match(pol.message, new RegExp(`uplink bridge "${prov}u" is not a configured provider`));
   assert.equal(byId(checks, "policy-doca").length, 0);
-  assert.equal(one(checks, "networks").status, "ok", "stopped networks need no attention");
-  assert.match(one(checks, "networks").message, /^networks: 3 vnat network\(s\)/);
+  // (namespaces of other tests running on this machine are observed too: only ours are judged here)
+  assert.doesNotMatch(one(checks, "networks").message, /doca|docb|docc/, "stopped networks need no attention");
+});
+
+test("a running network: healthy, its uplink answered by nobody else; broken by hand, it needs attention", async () => {
+  const world = await createWorld();
+  const name = `dr${s.tag}`;
+  let net: NetOpts | undefined;
+  try {
+    const text = JSON.stringify({ providers: [{ bridge: world.providerBridge, gateway: "198.51.100.1/24" }] });
+    writeFileSync(roots.config, text);
+    const config = parseConfig(roots.config, text);
+    net = {
+      name,
+      bridge: await world.addLanBridge(),
+      uplinkBridge: world.providerBridge,
+      uplink: "198.51.100.23/24",
+      gateway: world.providerGateway,
+      dns: [world.upstreamDns],
+    };
+    await hookEventInProcess(roots, [name, "start", "begin"], hookData(net));
+    await hookEventInProcess(roots, [name, "started", "begin"], hookData(net));
+    const inp = {
+      runner: processRunner,
+      roots,
+      config,
+      networks: [{ name, active: true, autostart: false, persistent: true, xml: networkXml(net) }],
+      daemonVersion: "libvirtd (libvirt) 9.0.0",
+    };
+    const healthy = await runDoctor(inp);
+    // (other tests' vnat namespaces on this machine are observed too: only this one is judged)
+    assert.doesNotMatch(one(healthy, "networks").message, new RegExp(name));
+    assert.equal(one(healthy, `dad-${name}`).status, "ok");
+    assert.equal(one(healthy, "policy").status, "ok");
+    await run("ip", ["netns", "exec", kernelNames(name).netns, "nft", "flush", "ruleset"]);
+    const broken = one(await runDoctor(inp), "networks");
+    assert.equal(broken.status, "warn");
+    assert.match(broken.message, new RegExp(`^networks: \\d+ of \\d+ need attention \\(.*\\b${name}\\b`));
+  } finally {
+    if (net) await hookEventInProcess(roots, [name, "stopped", "end"], hookData(net));
+    await world.destroy();
+  }
+  assert.equal(existsSync(`/run/netns/${kernelNames(name).netns}`), false);
 });

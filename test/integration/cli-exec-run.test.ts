@@ -14,7 +14,7 @@ import { writeState } from "../../src/adapters/state.ts";
 import { roots as vnatRoots } from "../../src/adapters/roots.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { kernelNames } from "../../src/core/names.ts";
-import { capture } from "../support/cli.ts";
+import { capture, REPO } from "../support/cli.ts";
 import { cliHost, type CliHost } from "../support/cli-host.ts";
 
 let h: CliHost;
@@ -133,4 +133,15 @@ test("not root: refused before anything is looked at", async () => {
   } finally {
     process.getuid = real;
   }
+});
+
+test("through vnat itself (main.ts): stdin and stdout are the command's, its exit code vnat's", () => {
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "src/cli/main.ts", "exec", name, "--", "sh", "-c", "read x; echo got:$x; exit 3"],
+    { cwd: REPO, encoding: "utf8", input: "hello\n", env: { ...process.env } },
+  );
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout, "got:hello\n");
+  assert.equal(r.status, 3);
 });

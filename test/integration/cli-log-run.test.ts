@@ -2,7 +2,7 @@
 // filters it by network, --since and --lines, prints readable lines or the raw JSON
 // records, and follows it with --follow.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -125,4 +125,23 @@ test("--follow: the last 10 (here 1 with -n 1), then lines as they are appended"
   } finally {
     child.kill("SIGTERM");
   }
+});
+
+test("a reader that goes away (vnat log | head -n 1): vnat ends quietly, exit 0", () => {
+  const big = join(roots.dir, "big");
+  mkdirSync(big);
+  writeFileSync(
+    join(big, "hook.log"),
+    Array.from({ length: 50_000 }, (_, i) => rec(1000, "web", `line ${i}`)).join("\n") + "\n",
+  );
+  const r = spawnSync(
+    "/bin/bash",
+    ["-c", '"$0" --import tsx src/cli/main.ts log | head -n 1; echo "status:${PIPESTATUS[0]}"', process.execPath],
+    { cwd: REPO, encoding: "utf8", env: { ...process.env, VNAT_LOG_DIR: big } },
+  );
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.equal(lines.length, 2, r.stdout.slice(0, 300));
+  assert.match(lines[0]!, /line 0$/);
+  assert.equal(lines[1], "status:0");
+  assert.equal(r.stderr, "");
 });

@@ -77,3 +77,10 @@ test("hook data naming another network than argv is refused in one line, nothing
   assert.equal(r.stderr, `vnat: network "hm2": hook data names network "hm1" (expected the same name)\n`);
   assert.equal(existsSync(join(r.root, "run")), false);
 });
+
+test("--agent run from source (no build id) serves nothing: exits 0, no agent directory", () => {
+  const r = hook(["--agent"], "", "agent");
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout + r.stderr, "");
+  assert.equal(existsSync(join(r.root, "run", "agent")), false);
+});

@@ -20,3 +20,14 @@ test("registration is cheap: only commander and output.ts load; inbound-actions.
   assert.deepEqual(staticImports("src/cli/floating.ts"), ["./output.ts", "commander"]);
   assert.deepEqual(dynamicImports("src/cli/floating.ts"), ["./inbound-actions.ts"]);
 });
+
+test("floating add needs the guest; list takes at most one network", async () => {
+  await assert.rejects(
+    registered(registerFloating).parseAsync(["floating", "add", "web", "198.51.100.50"], { from: "user" }),
+    /missing required argument 'guest'/,
+  );
+  await assert.rejects(
+    registered(registerFloating).parseAsync(["floating", "list", "web", "db"], { from: "user" }),
+    /too many arguments for 'list'/,
+  );
+});

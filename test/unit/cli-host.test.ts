@@ -20,3 +20,20 @@ test("registration is cheap: only commander and output.ts load; inbound-actions.
   assert.deepEqual(staticImports("src/cli/host.ts"), ["./output.ts", "commander"]);
   assert.deepEqual(dynamicImports("src/cli/host.ts"), ["./inbound-actions.ts"]);
 });
+
+test("host add needs MAC and IP (the name is optional); remove needs the MAC", async () => {
+  await assert.rejects(
+    registered(registerHost).parseAsync(["host", "add", "web", "52:54:00:00:00:01"], { from: "user" }),
+    /missing required argument 'ip'/,
+  );
+  await assert.rejects(
+    registered(registerHost).parseAsync(["host", "remove", "web"], { from: "user" }),
+    /missing required argument 'mac'/,
+  );
+  await assert.rejects(
+    registered(registerHost).parseAsync(["host", "add", "web", "52:54:00:00:00:01", "10.0.0.5", "vm", "x"], {
+      from: "user",
+    }),
+    /too many arguments for 'add'/,
+  );
+});

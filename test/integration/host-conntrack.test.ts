@@ -7,9 +7,8 @@
 // side would receive those frames with the host's conntrack entry still attached (macvlan
 // does not scrub them, a veth pair does), and the namespace's conntrack would take it for
 // its own: dnsmasq's upstream replies dropped as new, guests' flows leaving un-NATed
-// (core/attach.ts; measured before this test existed: resolve, fetch and UDP all failed,
-// and the router counted the guests' 10.x sources). So "auto" attaches both sides with
-// veth pairs there.
+// (core/attach.ts, docs/DESIGN.md). Run against the macvlans, this file failed: resolve,
+// fetch and UDP all timed out. So "auto" attaches both sides with veth pairs there.
 //
 // The NAT network lives only as long as the checks (while it runs, the host's conntrack
 // tracks every bridged frame on this machine, other tests' too); it is transient, on a

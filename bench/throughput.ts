@@ -11,7 +11,11 @@
 //            rules; the world's router routes 10.9.0.0/24 back to it) ─ provider bridge ─ …:
 //            vnat's hops without its NAT, to tell what the hops cost from what NAT costs
 //   vnatveth a second vnat network whose provider forces a veth uplink (what "auto" builds on a
-//            provider bridge that carries a host address); its LAN side is a macvlan as always
+//            provider bridge that carries a host address); its LAN side as "auto" makes it
+//
+// Where br_netfilter passes bridged frames to iptables (bridge-nf-call-iptables=1), "auto"
+// makes veth pairs on both sides (core/attach.ts), so "vnat" and "vnatveth" are the same
+// build; VNAT_BRIDGE_NF_CALL_IPTABLES=0 in the environment measures the macvlans there.
 //
 // Everything lives in the world's namespaces and bridges; no packet takes this machine's
 // own uplink. The libvirt-style namespaces use the world's name prefix (vt-TAG-…, vth-TAGn)

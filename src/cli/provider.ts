@@ -15,7 +15,7 @@ export function registerProvider(program: Command): void {
     .option("--dns <addr>", "DNS server for networks on this provider (repeatable)", collect)
     .option(
       "--attach <auto|veth|macvlan>",
-      "how uplinks attach to the bridge: macvlan (faster), veth (reachable from the host's own address on the bridge), auto: veth only when the bridge has a host address",
+      "how uplinks attach to the bridge: macvlan (faster), veth (reachable from the host's own address on the bridge), auto: veth when the bridge has a host address or passes its frames to iptables (br_netfilter)",
     );
   changeOptions(add).action(
     async (bridge: string, o: { gateway: string; pool?: string; dns?: string[]; attach?: string; json?: boolean }) =>

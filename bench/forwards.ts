@@ -9,12 +9,12 @@
 // is the median of a round's pairs.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { EMPTY_CONFIG } from "../src/core/config.ts";
-import { parseHookData } from "../src/core/hookdata.ts";
+import { EMPTY_CONFIG } from "../src/core/input/config.ts";
+import { parseHookData } from "../src/core/input/hookdata.ts";
 import { formatIp } from "../src/core/ipv4.ts";
 import { kernelNames } from "../src/core/names.ts";
-import { NFT_TABLE } from "../src/core/render.ts";
-import { buildSpec, MAX_FORWARDS } from "../src/core/spec.ts";
+import { NFT_TABLE } from "../src/core/plan/render.ts";
+import { buildSpec, MAX_FORWARDS } from "../src/core/input/spec.ts";
 import { hookData, type NetOpts } from "../test/support/fixtures.ts";
 import { runHook, vnatDebris } from "../test/support/hook.ts";
 import { nsExec, run, sleep, waitFor } from "../test/support/sh.ts";

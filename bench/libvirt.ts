@@ -26,8 +26,8 @@ import {
   virsh,
   virshRaw,
 } from "../test/support/libvirt.ts";
-import { roots } from "../src/adapters/roots.ts";
-import { readState } from "../src/adapters/state.ts";
+import { roots } from "../src/adapters/store/roots.ts";
+import { readState } from "../src/adapters/store/state.ts";
 import { run } from "../test/support/sh.ts";
 import { createWorld } from "../test/support/world.ts";
 import { compare, figure, log, timed, type Figure } from "./lib.ts";

@@ -2,12 +2,12 @@
 // (default 100), started for real by `virsh net-start` through the hook, in a sandbox
 // world (provider bridge and namespaces only; nothing on the host's own network).
 //   node --import tsx bench/status.ts [N]
-import { roots } from "../src/adapters/roots.ts";
+import { roots } from "../src/adapters/store/roots.ts";
 import { execa } from "execa";
 import { join } from "node:path";
 import { readdir } from "node:fs/promises";
 import { availableParallelism, loadavg } from "node:os";
-import { dumpNetworks, virshBatch } from "../src/adapters/libvirt.ts";
+import { dumpNetworks, virshBatch } from "../src/adapters/libvirt/virsh.ts";
 import { buildBundles, ensureDaemons, REPO, useHook } from "../test/support/libvirt.ts";
 import { createWorld } from "../test/support/world.ts";
 
@@ -45,14 +45,14 @@ async function time(args: string[], runs = 5): Promise<{ median: number; all: nu
 
 /** Where the time of one status goes, measured in-process (no node start-up, no bundle load). */
 async function breakdown(only: string[]): Promise<void> {
-  const { readLibvirtNetworks } = await import("../src/adapters/libvirt-view.ts");
-  const { probeAll } = await import("../src/exec/probe.ts");
-  const { referenceRulesets } = await import("../src/exec/probe-ruleset.ts");
-  const { probeNetns, mapLimit } = await import("../src/exec/probe-netns.ts");
+  const { readLibvirtNetworks } = await import("../src/adapters/libvirt/view.ts");
+  const { probeAll } = await import("../src/exec/probe/observe.ts");
+  const { referenceRulesets } = await import("../src/exec/probe/reference-rulesets.ts");
+  const { probeNetns, mapLimit } = await import("../src/exec/probe/netns.ts");
   const { processRunner } = await import("../src/exec/run.ts");
-  const { roots } = await import("../src/adapters/roots.ts");
-  const { loadConfig } = await import("../src/adapters/config-file.ts");
-  const { desiredSpec } = await import("../src/core/desired.ts");
+  const { roots } = await import("../src/adapters/store/roots.ts");
+  const { loadConfig } = await import("../src/adapters/store/config-file.ts");
+  const { desiredSpec } = await import("../src/core/input/desired.ts");
   const r = roots();
   const config = await loadConfig(r.config);
   let t = performance.now();

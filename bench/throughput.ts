@@ -14,7 +14,7 @@
 //            provider bridge that carries a host address); its LAN side as "auto" makes it
 //
 // Where br_netfilter passes bridged frames to iptables (bridge-nf-call-iptables=1), "auto"
-// makes veth pairs on both sides (core/attach.ts), so "vnat" and "vnatveth" are the same
+// makes veth pairs on both sides (core/input/attach.ts), so "vnat" and "vnatveth" are the same
 // build; VNAT_BRIDGE_NF_CALL_IPTABLES=0 in the environment measures the macvlans there.
 //
 // Everything lives in the world's namespaces and bridges; no packet takes this machine's

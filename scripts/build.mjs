@@ -36,10 +36,12 @@ for (const f of ["http-echo-server.mjs", "udhcpc-script.sh"]) await copyFile(`sr
 await chmod("dist/udhcpc-script.sh", 0o755);
 // The shell hook's fast path keys what vnat has validated by this id (src/core/hookcache.ts):
 // a new bundle never trusts an answer an older one gave.
-const id = createHash("sha256").update(await readFile("dist/hook.js")).digest("hex");
+const id = createHash("sha256")
+  .update(await readFile("dist/hook.js"))
+  .digest("hex");
 await writeFile("dist/build-id", `${id}\n`);
 // The man page and the bash completion come from the CLI's own command definitions
-// (src/cli/docgen.ts), so they list exactly the commands and options this build has;
+// (src/cli/docs/docgen.ts), so they list exactly the commands and options this build has;
 // install.sh installs both.
 const cli = (...args) => execFileSync(process.execPath, ["dist/cli.js", ...args], { encoding: "utf8" });
 await writeFile("dist/vnat.1", cli("manpage"));

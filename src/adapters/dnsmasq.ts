@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { signal } from "../exec/run.ts";
-import { readIfExists } from "./files.ts";
+import { readIfExists } from "./store/files.ts";
 
 export async function readPid(pidFile: string): Promise<number | undefined> {
   const text = await readIfExists(pidFile);

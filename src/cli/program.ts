@@ -1,9 +1,9 @@
 // The vnat command tree, without parsing anything: main.ts runs it, and the completion
-// scripts and the man page are generated from it (src/cli/docgen.ts), so they always
+// scripts and the man page are generated from it (src/cli/docs/docgen.ts), so they always
 // list the commands and options the CLI really has.
 import { Command } from "commander";
 import { EXIT_TABLE, usage } from "../core/errors.ts";
-import { connectLibvirt } from "../adapters/libvirt.ts";
+import { connectLibvirt } from "../adapters/libvirt/virsh.ts";
 import { registerCommands } from "./registry.ts";
 
 export const VERSION = "0.1.0";

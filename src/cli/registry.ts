@@ -1,18 +1,18 @@
 // One line per command group: each group's file declares its commands and imports its
 // implementation lazily inside the action.
 import type { Command } from "commander";
-import { registerCompletion } from "./completion.ts";
+import { registerCompletion } from "./docs/completion.ts";
 import { registerDemo } from "./demo.ts";
-import { registerDoctor } from "./doctor.ts";
-import { registerExec } from "./exec.ts";
-import { registerFloating } from "./floating.ts";
-import { registerForward } from "./forward.ts";
-import { registerHost } from "./host.ts";
-import { registerLog } from "./log.ts";
-import { registerNet } from "./net.ts";
-import { registerProvider } from "./provider.ts";
-import { registerReconcile } from "./reconcile.ts";
-import { registerStatus } from "./status.ts";
+import { registerDoctor } from "./doctor/doctor.ts";
+import { registerExec } from "./exec/exec.ts";
+import { registerFloating } from "./inbound/floating.ts";
+import { registerForward } from "./inbound/forward.ts";
+import { registerHost } from "./inbound/host.ts";
+import { registerLog } from "./log/log.ts";
+import { registerNet } from "./net/net.ts";
+import { registerProvider } from "./provider/provider.ts";
+import { registerReconcile } from "./reconcile/reconcile.ts";
+import { registerStatus } from "./status/status.ts";
 
 export function registerCommands(program: Command): void {
   registerProvider(program);

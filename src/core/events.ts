@@ -41,8 +41,8 @@ export type HookEventName = keyof typeof HOOK_EVENTS;
 /**
  * Events callers send that vnat knows and does nothing for (answered 0 before the document
  * is read): `virsh net-update` ("updated begin": the live XML it changes is what `vnat
- * reconcile` compares with, core/desired.ts), and `vnat doctor`'s check that the hook runs
- * at all ("doctor check", exec/doctor-facts.ts).
+ * reconcile` compares with, core/input/desired.ts), and `vnat doctor`'s check that the hook runs
+ * at all ("doctor check", exec/probe/doctor-facts.ts).
  */
 export const IGNORED_EVENTS: ReadonlyArray<{ op: string; subop: string }> = [
   { op: "updated", subop: "begin" },

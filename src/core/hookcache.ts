@@ -13,7 +13,7 @@
 //     host's own addresses, so an address the host gained since sends the event to Node,
 //   - host facts the shell re-checks every time: the provider bridges exist ("bridge"),
 //     the claims are free or this network's ("claim"), no other host answers for the
-//     addresses ("dad": one ARP probe, exec/probe-dad.ts), and, when vnat holds no state for
+//     addresses ("dad": one ARP probe, exec/probe/dad.ts), and, when vnat holds no state for
 //     the network, its kernel names are free ("netns", "link").
 // A start after a failed one always goes to Node (NAME.begun, core/paths.ts), which removes
 // the bridge libvirt kept.
@@ -22,7 +22,7 @@
 // knows exactly these.
 import { createHash } from "node:crypto";
 import { formatIp } from "./ipv4.ts";
-import type { NetSpec } from "./spec.ts";
+import type { NetSpec } from "./input/spec.ts";
 
 /** sha256 hex, as sha256sum prints it */
 export const HASH_RE = /^[0-9a-f]{64}$/;

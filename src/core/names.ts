@@ -13,7 +13,7 @@ export const UPLINK_HOST_PREFIX = "vnu-";
 /** interface names inside the namespace: the namespace gives them their own scope */
 export const LAN_IF = "lan0";
 export const UPLINK_IF = "wan0";
-/** vnat's nft table inside each namespace: `table ip vnat` (core/render.ts renders it) */
+/** vnat's nft table inside each namespace: `table ip vnat` (core/plan/render.ts renders it) */
 export const NFT_TABLE = "vnat";
 export const MAX_NAME_LENGTH = 32;
 

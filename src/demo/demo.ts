@@ -5,13 +5,13 @@
 // `virsh net-start`, and a guest namespace on each libvirt bridge. It stays up for
 // exploring; `vnat demo --cleanup` removes all of it. Nothing touches the host's network.
 import { existsSync } from "node:fs";
-import { loadConfig } from "../adapters/config-file.ts";
-import { probeNetworks } from "../adapters/host-view.ts";
-import { destroyNetwork, startNetwork, undefineNetwork } from "../adapters/libvirt.ts";
-import { removeCacheEntries } from "../adapters/hookcache-store.ts";
-import { roots } from "../adapters/roots.ts";
-import { netCreate } from "../cli/net-create.ts";
-import { providerAdd, providerRemove } from "../cli/provider-actions.ts";
+import { loadConfig } from "../adapters/store/config-file.ts";
+import { probeNetworks } from "../adapters/libvirt/host-view.ts";
+import { destroyNetwork, startNetwork, undefineNetwork } from "../adapters/libvirt/virsh.ts";
+import { removeCacheEntries } from "../adapters/store/hookcache.ts";
+import { roots } from "../adapters/store/roots.ts";
+import { netCreate } from "../cli/net/create.ts";
+import { providerAdd, providerRemove } from "../cli/provider/actions.ts";
 import { invalid, oneLine } from "../core/errors.ts";
 import {
   createDemoWorld,

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { invalid } from "../core/errors.ts";
 import { printable } from "../core/names.ts";
-import { netnsPids } from "../exec/ip.ts";
+import { netnsPids } from "../exec/change/ip.ts";
 import { firstLine, processRunner, spawnDetached, type RunOptions, type Runner } from "../exec/run.ts";
 
 export const PROVIDER_GATEWAY = "198.51.100.1";

@@ -2,8 +2,8 @@
 // the process that still has that start time and runs as an agent (a recycled pid is never hit).
 import { readFileSync } from "node:fs";
 import { agentPaths, type Roots } from "../core/paths.ts";
-import { readIfExists } from "../adapters/files.ts";
-import { processStart as startTime } from "../adapters/lock.ts";
+import { readIfExists } from "../adapters/store/files.ts";
+import { processStart as startTime } from "../adapters/store/lock.ts";
 import { signal } from "./run.ts";
 
 const isAgent = (pid: number): boolean => {

@@ -1,23 +1,23 @@
 // `vnat doctor`: every check, in the order a problem would be fixed.
-import { resolveAttachments } from "../core/attach.ts";
-import { bridgeCallsIptables, globalNfCall } from "./attach-facts.ts";
-import { bridgeHasAddress } from "./host-addrs.ts";
-import type { Config } from "../core/config.ts";
-import { desiredSpec } from "../core/desired.ts";
-import { fail, judgeLibvirt, judgeTool, ok, TOOLS, warn, type Check } from "../core/doctor.ts";
-import { judgeFirewall, judgeHook, judgeNetfilterAttach, type MacvlanAtRisk } from "../core/doctor-host.ts";
-import { evaluate, sides, wanted } from "../core/health.ts";
+import { resolveAttachments } from "../core/input/attach.ts";
+import { bridgeCallsIptables, globalNfCall } from "./probe/attach-facts.ts";
+import { bridgeHasAddress } from "./probe/host-addrs.ts";
+import type { Config } from "../core/input/config.ts";
+import { desiredSpec } from "../core/input/desired.ts";
+import { fail, judgeLibvirt, judgeTool, ok, TOOLS, warn, type Check } from "../core/judge/doctor.ts";
+import { judgeFirewall, judgeHook, judgeNetfilterAttach, type MacvlanAtRisk } from "../core/judge/doctor-host.ts";
+import { evaluate, sides, wanted } from "../core/judge/health.ts";
 import { formatCidr, formatIp } from "../core/ipv4.ts";
 import { UPLINK_IF } from "../core/names.ts";
-import type { NetSpec } from "../core/spec.ts";
+import type { NetSpec } from "../core/input/spec.ts";
 import type { Roots } from "../core/paths.ts";
-import type { LibvirtNetwork } from "../adapters/libvirt-view.ts";
-import { bridgeExists } from "./probe-host.ts";
-import { probeAll } from "./probe.ts";
-import { firewallFacts, hookFacts, toolBanner, tryKernel } from "./doctor-facts.ts";
+import type { LibvirtNetwork } from "../adapters/libvirt/view.ts";
+import { bridgeExists } from "./probe/host.ts";
+import { probeAll } from "./probe/observe.ts";
+import { firewallFacts, hookFacts, toolBanner, tryKernel } from "./probe/doctor-facts.ts";
 import type { Runner } from "./run.ts";
-import { probePolicyFacts } from "./policy.ts";
-import { checkPolicy, type HostFacts } from "../core/policy.ts";
+import { probePolicyFacts } from "./probe/policy-facts.ts";
+import { checkPolicy, type HostFacts } from "../core/input/policy.ts";
 import { oneLine } from "../core/errors.ts";
 
 export interface DoctorInput {
@@ -166,7 +166,7 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
   return checks;
 }
 
-/** Every defined vnat network against the uplink policy (core/policy.ts): what its next start would refuse. */
+/** Every defined vnat network against the uplink policy (core/input/policy.ts): what its next start would refuse. */
 function policyChecks(specs: NetSpec[], config: Config, facts: HostFacts): Check[] {
   const out: Check[] = [];
   for (const s of specs) {

@@ -18,7 +18,7 @@ import { readFileSync, statSync } from "node:fs";
 import { mkdir, open, readdir, type FileHandle } from "node:fs/promises";
 import { conflict } from "../core/errors.ts";
 import { netLockPaths, type Roots } from "../core/paths.ts";
-import { readIfExists, writeAtomic } from "../adapters/files.ts";
+import { readIfExists, writeAtomic } from "../adapters/store/files.ts";
 import { firstLine, NOT_STARTED, processRunner, type Runner } from "./run.ts";
 
 export interface NetLock {

@@ -4,18 +4,18 @@
 // sequence read before libvirt was asked must still be the one under the lock. libvirt
 // is never asked while a network's lock is held (a hook of that network may be waiting
 // for the lock inside libvirt's own lock of the network).
-import type { FdbEntry } from "../core/attach.ts";
-import { deleteFdb } from "./fdb.ts";
-import { describeRepair, planNetwork, type NetPlan } from "../core/drift.ts";
-import { evaluate, type Reason } from "../core/health.ts";
+import type { FdbEntry } from "../core/input/attach.ts";
+import { deleteFdb } from "./change/fdb.ts";
+import { describeRepair, planNetwork, type NetPlan } from "../core/judge/drift.ts";
+import { evaluate, type Reason } from "../core/judge/health.ts";
 import { oneLine } from "../core/errors.ts";
-import type { ApplyContext } from "./apply.ts";
-import { probeAll, type ProbeOptions } from "./probe.ts";
-import { mapLimit } from "./probe-netns.ts";
-import { applyRepair } from "./repair.ts";
-import { pruneCacheEntries } from "../adapters/hookcache-store.ts";
+import type { ApplyContext } from "./change/apply.ts";
+import { probeAll, type ProbeOptions } from "./probe/observe.ts";
+import { mapLimit } from "./probe/netns.ts";
+import { applyRepair } from "./change/repair.ts";
+import { pruneCacheEntries } from "../adapters/store/hookcache.ts";
 import { heldFlocks, lockNetwork, networkBusy, readAllSeqs } from "./netlock.ts";
-import { deleteLinks } from "./teardown.ts";
+import { deleteLinks } from "./change/teardown.ts";
 
 /** with more networks to repair than this, progress starts with a count */
 const PROGRESS_HEADER_FROM = 10;

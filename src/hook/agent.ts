@@ -15,7 +15,7 @@ import { createServer, type Socket } from "node:net";
 import { readFileSync, watchFile } from "node:fs";
 import { chmod, mkdir, open, unlink, writeFile } from "node:fs/promises";
 import { flockFd, flockHeld } from "../exec/netlock.ts";
-import { processStart } from "../adapters/lock.ts";
+import { processStart } from "../adapters/store/lock.ts";
 import { spawnDetached } from "../exec/run.ts";
 import { oneLine, VnatError } from "../core/errors.ts";
 import { parseAgentRequest } from "./agent-protocol.ts";

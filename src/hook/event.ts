@@ -4,7 +4,7 @@
 // nowhere after (handlers get a NetworkName).
 import { invalid } from "../core/errors.ts";
 import { hookEvent, type HookEventName } from "../core/events.ts";
-import { mentionsVnat } from "../core/hookdata.ts";
+import { mentionsVnat } from "../core/input/hookdata.ts";
 import { printable, validateNetworkName, type NetworkName } from "../core/names.ts";
 
 export interface HookCall {

@@ -8,7 +8,7 @@ import { concernsVnat } from "./event.ts";
 
 async function main(): Promise<number> {
   // whatever vnat and its dnsmasq create is root's alone unless a mode says otherwise
-  // (adapters/netdir.ts: the one path dnsmasq, unprivileged, must read)
+  // (adapters/store/netdir.ts: the one path dnsmasq, unprivileged, must read)
   process.umask(0o077);
   let stdin = "";
   try {
@@ -22,8 +22,8 @@ async function main(): Promise<number> {
 
   const [{ runEvent }, { roots }, { openLog }, { processRunner }] = await Promise.all([
     import("./handlers.ts"),
-    import("../adapters/roots.ts"),
-    import("../adapters/log.ts"),
+    import("../adapters/store/roots.ts"),
+    import("../adapters/log/log.ts"),
     import("../exec/run.ts"),
   ]);
   const r = roots();
@@ -57,8 +57,8 @@ function agentWanted(env: NodeJS.ProcessEnv): boolean {
 async function serveAgent(): Promise<number> {
   const [{ runAgent }, { roots }, { openLog }, { processRunner }] = await Promise.all([
     import("./agent.ts"),
-    import("../adapters/roots.ts"),
-    import("../adapters/log.ts"),
+    import("../adapters/store/roots.ts"),
+    import("../adapters/log/log.ts"),
     import("../exec/run.ts"),
   ]);
   const r = roots();

@@ -3,11 +3,11 @@
 import { conflict, invalid } from "../core/errors.ts";
 import { formatIp } from "../core/ipv4.ts";
 import type { Roots } from "../core/paths.ts";
-import type { NetSpec } from "../core/spec.ts";
-import { claimHolderLive } from "../adapters/claims.ts";
-import { claimOwner, hasState } from "../adapters/state.ts";
+import type { NetSpec } from "../core/input/spec.ts";
+import { claimHolderLive } from "../adapters/store/claims.ts";
+import { claimOwner, hasState } from "../adapters/store/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
-import { linkOwner, linksRecordedByOthers } from "../exec/teardown.ts";
+import { linkOwner, linksRecordedByOthers } from "../exec/change/teardown.ts";
 
 export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   const where = `network "${spec.name}"`;

@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { leaseStatusPath } from "../../src/core/lease-status.ts";
+import { leaseStatusPath } from "../../src/core/plan/lease-status.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import {
   addSandboxProvider,

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { roots } from "../../src/adapters/roots.ts";
+import { roots } from "../../src/adapters/store/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { lockNetwork, readSeq } from "../../src/exec/netlock.ts";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
-import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
+import type { NetworkDoc, StatusDoc } from "../../src/core/observe/status-doc.ts";
 import { validate } from "../support/json-schema.ts";
 import {
   addSandboxProvider,

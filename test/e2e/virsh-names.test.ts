@@ -14,11 +14,11 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { loadConfig } from "../../src/adapters/config-file.ts";
-import { probeNetworks } from "../../src/adapters/host-view.ts";
-import { readLibvirtNetworks, type LibvirtNetwork } from "../../src/adapters/libvirt-view.ts";
-import { dumpNetworks, listNetworks, setAutostart, undefineNetwork } from "../../src/adapters/libvirt.ts";
-import type { StatusDoc } from "../../src/core/status-doc.ts";
+import { loadConfig } from "../../src/adapters/store/config-file.ts";
+import { probeNetworks } from "../../src/adapters/libvirt/host-view.ts";
+import { readLibvirtNetworks, type LibvirtNetwork } from "../../src/adapters/libvirt/view.ts";
+import { dumpNetworks, listNetworks, setAutostart, undefineNetwork } from "../../src/adapters/libvirt/virsh.ts";
+import type { StatusDoc } from "../../src/core/observe/status-doc.ts";
 import {
   addSandboxProvider,
   buildBundles,

@@ -8,9 +8,9 @@ import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { leaseStatusPath } from "../../src/core/lease-status.ts";
+import { leaseStatusPath } from "../../src/core/plan/lease-status.ts";
 import { kernelNames } from "../../src/core/names.ts";
-import { normalizeRuleset } from "../../src/core/ruleset.ts";
+import { normalizeRuleset } from "../../src/core/judge/ruleset.ts";
 import {
   buildBundles,
   closeE2e,

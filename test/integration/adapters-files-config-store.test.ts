@@ -1,4 +1,4 @@
-// adapters/files.ts and adapters/config-store.ts on a real filesystem (a temp directory):
+// adapters/store/files.ts and adapters/store/config-store.ts on a real filesystem (a temp directory):
 // atomic writes with exact modes, tolerant reads and removals, searchable directories; the
 // config store's read-change-validate-write under its lock, concurrent writers never losing
 // an update, and a change that does not validate leaving the file as it was.
@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureSearchable, readIfExists, removeTree, writeAtomic } from "../../src/adapters/files.ts";
-import { configLockPath, readConfigFile, updateConfigFile } from "../../src/adapters/config-store.ts";
+import { ensureSearchable, readIfExists, removeTree, writeAtomic } from "../../src/adapters/store/files.ts";
+import { configLockPath, readConfigFile, updateConfigFile } from "../../src/adapters/store/config-store.ts";
 import { VnatError } from "../../src/core/errors.ts";
 
 async function scratch(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -73,7 +73,7 @@ test("config store: a missing file is an empty config; a change is validated, wr
   scratch(async (dir) => {
     const path = join(dir, "config.json");
     assert.deepEqual(await readConfigFile(path), { providers: [] });
-    const next = await updateConfigFile(path, (c) => ({ ...c, providers: [...c.providers, provider("br0")] }));
+    const next = await updateConfigFile(path, (c) => ({ ...c, providers: [...(c.providers ?? []), provider("br0")] }));
     assert.deepEqual(next.providers, [provider("br0")]);
     assert.equal((await stat(path)).mode & 0o7777, 0o644);
     assert.deepEqual(await readConfigFile(path), next);
@@ -86,7 +86,7 @@ test("config store: a change that does not validate is refused in one line and t
     await updateConfigFile(path, () => ({ providers: [provider("br0")] }));
     const before = await readFile(path, "utf8");
     await assert.rejects(
-      updateConfigFile(path, (c) => ({ ...c, providers: [...c.providers, provider("br0")] })),
+      updateConfigFile(path, (c) => ({ ...c, providers: [...(c.providers ?? []), provider("br0")] })),
       (e: unknown) => e instanceof VnatError && e.kind === "invalid-input" && !e.message.includes("\n"),
     );
     assert.equal(await readFile(path, "utf8"), before);
@@ -104,10 +104,10 @@ test("config store: 20 concurrent changes under the lock lose no update", () =>
     const path = join(dir, "config.json");
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        updateConfigFile(path, (c) => ({ ...c, providers: [...c.providers, provider(`br${i}`)] })),
+        updateConfigFile(path, (c) => ({ ...c, providers: [...(c.providers ?? []), provider(`br${i}`)] })),
       ),
     );
-    const names = (await readConfigFile(path)).providers.map((p) => p.bridge).sort();
+    const names = ((await readConfigFile(path)).providers ?? []).map((p) => p.bridge).sort();
     assert.deepEqual(names, Array.from({ length: 20 }, (_, i) => `br${i}`).sort());
     assert.equal(configLockPath(path), `${path}.lock`);
   }));

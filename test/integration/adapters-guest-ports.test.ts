@@ -1,4 +1,4 @@
-// Running guests' ports through virsh (src/adapters/guest-ports.ts) against the real libvirt:
+// Running guests' ports through virsh (src/adapters/libvirt/guest-ports.ts) against the real libvirt:
 // two transient networks of this test's own (bridges only: no address, no DHCP, not vnat's)
 // and a transient TCG domain that boots nothing, with two NICs on the first network and one
 // on the second. probeGuestPorts must find exactly the running interfaces on the network
@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
-import { createPort, probeGuestPorts } from "../../src/adapters/guest-ports.ts";
+import { createPort, probeGuestPorts } from "../../src/adapters/libvirt/guest-ports.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { ensureDaemons, libvirtUnavailable, virsh } from "../support/libvirt.ts";
 import { needs } from "../support/needs.ts";

@@ -1,4 +1,4 @@
-// The files behind libvirt's view of a vnat network's leases (src/adapters/lease-status.ts),
+// The files behind libvirt's view of a vnat network's leases (src/adapters/store/lease-status.ts),
 // for a bridge name of this test's own that no link has: the --dhcp-script in the
 // network's state directory (only with DHCP), a stale status file in libvirt's dnsmasq
 // directory removed before dnsmasq starts, and the script written here run as dnsmasq's
@@ -9,14 +9,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { prepareLeaseStatus, removeLeaseStatus } from "../../src/adapters/lease-status.ts";
+import { prepareLeaseStatus, removeLeaseStatus } from "../../src/adapters/store/lease-status.ts";
 import {
   LIBVIRT_DNSMASQ_DIR,
   leaseScriptPath,
   leaseStatusPath,
   leaseStatusTemp,
   renderLeaseScript,
-} from "../../src/core/lease-status.ts";
+} from "../../src/core/plan/lease-status.ts";
 import { needs } from "../support/needs.ts";
 
 const BRIDGE = `vtls${process.pid % 100000}`;

@@ -1,4 +1,4 @@
-// The hook's structured log (src/adapters/log.ts) on real files: JSON lines in DIR/NAME.log,
+// The hook's structured log (src/adapters/log/log.ts) on real files: JSON lines in DIR/NAME.log,
 // the directory 0700 and the file 0600 (they hold guests' names and addresses), appended to
 // across runs, and never a byte on stdout (libvirt reads the hook's) or stderr (the user's
 // one line). A log that cannot be opened is silently off: logging must never fail the hook.
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
-import { openLog } from "../../src/adapters/log.ts";
+import { openLog } from "../../src/adapters/log/log.ts";
 
 const base = mkdtempSync(join(tmpdir(), "vnat-log-"));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -60,7 +60,7 @@ describe("openLog", () => {
 
   test("nothing on stdout or stderr of the process that logs", () => {
     const dir = join(base, "c");
-    const mod = fileURLToPath(new URL("../../src/adapters/log.ts", import.meta.url));
+    const mod = fileURLToPath(new URL("../../src/adapters/log/log.ts", import.meta.url));
     const script = `const { openLog } = await import(${JSON.stringify(mod)});
 const log = await openLog(${JSON.stringify(dir)}, "hook");
 log.info({ a: 1 }, "to the file only"); log.error("also the file only");`;

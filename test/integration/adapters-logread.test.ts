@@ -1,4 +1,4 @@
-// `vnat log` reading and following the hook's log (src/adapters/logread.ts) on real files:
+// `vnat log` reading and following the hook's log (src/adapters/log/read.ts) on real files:
 // complete lines only (a line being written waits for its newline), and, following as
 // `tail -F` does, a file truncated by logrotate's copytruncate or replaced by another
 // (a new inode) read again from its top; a path missing for a while is waited for.
@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { followLog, readLog } from "../../src/adapters/logread.ts";
+import { followLog, readLog } from "../../src/adapters/log/read.ts";
 
 const base = mkdtempSync(join(tmpdir(), "vnat-logread-"));
 after(() => rmSync(base, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-// The modes of what vnat keeps under its run directory (src/adapters/netdir.ts), on real
+// The modes of what vnat keeps under its run directory (src/adapters/store/netdir.ts), on real
 // files in a temp run root and under vnat's umask 077: the way to dnsmasq's hosts file is
 // traversable (never listable) by dnsmasq's unprivileged user, the hosts file readable,
 // the lease and log files root's alone, whatever modes or content were there before.
@@ -14,7 +14,7 @@ import {
   touchHostsFile,
   TRAVERSE_ONLY,
   writeHostsFile,
-} from "../../src/adapters/netdir.ts";
+} from "../../src/adapters/store/netdir.ts";
 import { netPaths } from "../../src/core/paths.ts";
 
 const mode = (p: string): number => statSync(p).mode & 0o7777;

@@ -1,4 +1,4 @@
-// /etc/netns/NS/resolv.conf (src/adapters/netns-etc.ts) on real files, in a temp directory
+// /etc/netns/NS/resolv.conf (src/adapters/store/netns-etc.ts) on real files, in a temp directory
 // standing for /etc/netns (Roots.netnsEtc), under vnat's umask 077: the file is the
 // network's resolver configuration, readable by all as /etc is; vnat removes its one file
 // and the directory only when nothing else is in it.
@@ -17,10 +17,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { removeNetnsResolvConf, writeNetnsResolvConf } from "../../src/adapters/netns-etc.ts";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { removeNetnsResolvConf, writeNetnsResolvConf } from "../../src/adapters/store/netns-etc.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { hookData } from "../support/fixtures.ts";
 
 const spec = buildSpec(

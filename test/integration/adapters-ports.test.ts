@@ -1,4 +1,4 @@
-// Guest ports the hook records for `vnat status` (src/adapters/ports.ts), on real files in a
+// Guest ports the hook records for `vnat status` (src/adapters/store/ports.ts), on real files in a
 // temp directory: one file per port named by its UUID (or MAC), repeated port-created
 // events converge, an id that is not a UUID/MAC never becomes a path.
 import assert from "node:assert/strict";
@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { listPorts, recordPort, removePort } from "../../src/adapters/ports.ts";
-import type { HookPort } from "../../src/core/hookdata.ts";
+import { listPorts, recordPort, removePort } from "../../src/adapters/store/ports.ts";
+import type { HookPort } from "../../src/core/input/hookdata.ts";
 
 const base = mkdtempSync(join(tmpdir(), "vnat-ports-"));
 after(() => rmSync(base, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 // After vnat defines a network it remembers the document libvirt will send at the next
-// `start begin` (src/adapters/prewarm.ts). Against the real libvirt, with a network this
+// `start begin` (src/adapters/libvirt/prewarm.ts). Against the real libvirt, with a network this
 // test defines (never started) and run/config roots of its own: run from source (no
 // build-id beside the module) nothing is remembered; the same module beside a build-id (the
 // installed layout: a byte-for-byte copy of src/ with dist's build-id file) writes the
@@ -23,12 +23,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
-import { rememberDefinition } from "../../src/adapters/prewarm.ts";
-import { parseConfig } from "../../src/core/config.ts";
+import { rememberDefinition } from "../../src/adapters/libvirt/prewarm.ts";
+import { parseConfig } from "../../src/core/input/config.ts";
 import { cacheEntryName, hookCacheKey, renderCacheEntry, startHookData } from "../../src/core/hookcache.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { hookCacheDir, type Roots } from "../../src/core/paths.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { networkXml } from "../support/fixtures.ts";
 import { ensureDaemons, libvirtUnavailable, virsh } from "../support/libvirt.ts";
 import { needs } from "../support/needs.ts";
@@ -81,11 +81,11 @@ before(async () => {
   cpSync(join(REPO, "package.json"), join(copy, "package.json"));
   symlinkSync(join(REPO, "node_modules"), join(copy, "node_modules"));
   assert.equal(
-    readFileSync(join(copy, "src/adapters/prewarm.ts"), "utf8"),
-    readFileSync(join(REPO, "src/adapters/prewarm.ts"), "utf8"),
+    readFileSync(join(copy, "src/adapters/libvirt/prewarm.ts"), "utf8"),
+    readFileSync(join(REPO, "src/adapters/libvirt/prewarm.ts"), "utf8"),
   );
   writeFileSync(join(copy, "src/adapters/build-id"), `${BUILD}\n`);
-  installed = (await import(join(copy, "src/adapters/prewarm.ts"))) as typeof installed;
+  installed = (await import(join(copy, "src/adapters/libvirt/prewarm.ts"))) as typeof installed;
   await define(definition("10.61.0.1/24"));
 });
 after(async () => {

@@ -1,4 +1,4 @@
-// Exclusive uplink claims (src/adapters/state.ts claimUplink, src/adapters/claims.ts
+// Exclusive uplink claims (src/adapters/store/state.ts claimUplink, src/adapters/store/claims.ts
 // claimHolderLive): 8 processes, each holding its own network's lock as a `started` build
 // does, race for one uplink with the real liveness check; exactly one wins every round and
 // no reader ever sees an empty or partial claim file. A stale claim is broken only when
@@ -11,15 +11,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, describe, test } from "node:test";
-import { claimHolderLive, listLiveClaims } from "../../src/adapters/claims.ts";
-import { claimOwner, claimUplink } from "../../src/adapters/state.ts";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { claimHolderLive, listLiveClaims } from "../../src/adapters/store/claims.ts";
+import { claimOwner, claimUplink } from "../../src/adapters/store/state.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import type { Roots } from "../../src/core/paths.ts";
-import { buildSpec } from "../../src/core/spec.ts";
-import { startNetwork } from "../../src/exec/apply.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
+import { startNetwork } from "../../src/exec/change/apply.ts";
 import { lockNetwork } from "../../src/exec/netlock.ts";
 import type { RunResult, Runner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";

@@ -1,4 +1,4 @@
-// src/cli/exec-run.ts: `vnat exec NET -- CMD` runs CMD in the namespace vnat built for NET
+// src/cli/exec/run.ts: `vnat exec NET -- CMD` runs CMD in the namespace vnat built for NET
 // (here: a namespace this test creates, vnat-NAME, with an active state in a temp run dir),
 // with the caller's umask and the namespace's resolv.conf; CMD's exit code is vnat's
 // (128 + N after signal N). Refusals (no command, not in libvirt, not vnat's, not running)
@@ -8,10 +8,10 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { execIn } from "../../src/cli/exec-run.ts";
-import { netCreate } from "../../src/cli/net-create.ts";
-import { writeState } from "../../src/adapters/state.ts";
-import { roots as vnatRoots } from "../../src/adapters/roots.ts";
+import { execIn } from "../../src/cli/exec/run.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
+import { writeState } from "../../src/adapters/store/state.ts";
+import { roots as vnatRoots } from "../../src/adapters/store/roots.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { capture, REPO } from "../support/cli.ts";

@@ -1,14 +1,14 @@
-// src/cli/inbound-edit.ts: the one path of inbound changes, against the real libvirt: the
+// src/cli/inbound/transaction.ts: the one path of inbound changes, against the real libvirt: the
 // edited metadata is validated as a start would (buildSpec, addresses other networks hold)
 // and defined; an inactive network says "inactive"; a refused change leaves the definition
 // as it was; what is not a persistent vnat network is refused in one line.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { editInbound } from "../../src/cli/inbound-edit.ts";
-import { netCreate } from "../../src/cli/net-create.ts";
+import { editInbound } from "../../src/cli/inbound/transaction.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import * as edits from "../../src/core/inbound-edit.ts";
+import * as edits from "../../src/core/edit/inbound.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, virshSync, type CliHost } from "../support/cli-host.ts";
 

@@ -1,4 +1,4 @@
-// src/cli/log-run.ts: `vnat log` reads the hook's log under VNAT_LOG_DIR (a temp dir here),
+// src/cli/log/run.ts: `vnat log` reads the hook's log under VNAT_LOG_DIR (a temp dir here),
 // filters it by network, --since and --lines, prints readable lines or the raw JSON
 // records, and follows it with --follow.
 import assert from "node:assert/strict";
@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { log } from "../../src/cli/log-run.ts";
+import { log } from "../../src/cli/log/run.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture, REPO, tempRoots } from "../support/cli.ts";
 

@@ -1,10 +1,10 @@
-// src/cli/net-actions.ts: `vnat net list` shows only networks with vnat's metadata (libvirt's
+// src/cli/net/actions.ts: `vnat net list` shows only networks with vnat's metadata (libvirt's
 // others are not vnat's business); `vnat net delete` undefines a vnat network and refuses
 // anything else in one line. Real libvirt, temp VNAT_* roots.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { netCreate } from "../../src/cli/net-create.ts";
-import { netDelete, netList } from "../../src/cli/net-actions.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
+import { netDelete, netList } from "../../src/cli/net/actions.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, virshSync, type CliHost } from "../support/cli-host.ts";

@@ -1,9 +1,9 @@
-// src/cli/net-adopt.ts: a libvirt NAT network (real libvirt, inactive) becomes a vnat network
+// src/cli/net/adopt.ts: a libvirt NAT network (real libvirt, inactive) becomes a vnat network
 // keeping its bridge, subnet, DHCP range and reservations, and back; --dry-run writes
 // nothing; refusals (not defined, transient, already vnat's) in one line.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { netAdopt, netRelease } from "../../src/cli/net-adopt.ts";
+import { netAdopt, netRelease } from "../../src/cli/net/adopt.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, virshSync, type CliHost } from "../support/cli-host.ts";

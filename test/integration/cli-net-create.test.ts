@@ -1,10 +1,10 @@
-// src/cli/net-create.ts: `vnat net create` against the real libvirt with a temp config: a
+// src/cli/net/create.ts: `vnat net create` against the real libvirt with a temp config: a
 // network defined with vnat's metadata and said in lines or JSON, --autostart, parallel
 // creates never sharing an uplink (the allocation lock), and refusals (one line) that leave
 // nothing defined; --dry-run checks the host as a start would (the provider bridge).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { allocLockPath, netCreate } from "../../src/cli/net-create.ts";
+import { allocLockPath, netCreate } from "../../src/cli/net/create.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, virshSync, type CliHost } from "../support/cli-host.ts";

@@ -1,9 +1,9 @@
-// src/cli/net-show.ts: `vnat net show NET` against the real libvirt: a defined, stopped vnat
+// src/cli/net/show.ts: `vnat net show NET` against the real libvirt: a defined, stopped vnat
 // network's configuration beside nothing running; refusals for what is not a vnat network.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { netCreate } from "../../src/cli/net-create.ts";
-import { netShow } from "../../src/cli/net-show.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
+import { netShow } from "../../src/cli/net/show.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, type CliHost } from "../support/cli-host.ts";

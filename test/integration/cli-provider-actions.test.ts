@@ -1,11 +1,11 @@
-// src/cli/provider-actions.ts: provider add, list and remove on a config file in a temp dir
+// src/cli/provider/actions.ts: provider add, list and remove on a config file in a temp dir
 // (VNAT_CONFIG), through the locked config store; remove is refused while a vnat network in
 // libvirt (real) uses the provider, unless --force.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { providerAdd, providerList, providerRemove } from "../../src/cli/provider-actions.ts";
-import { netCreate } from "../../src/cli/net-create.ts";
+import { providerAdd, providerList, providerRemove } from "../../src/cli/provider/actions.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, PROVIDER_GATEWAY, PROVIDER_POOL, type CliHost } from "../support/cli-host.ts";

@@ -1,10 +1,10 @@
-// src/cli/provider-set.ts: `vnat provider set BR key=value…` on a temp config (VNAT_CONFIG)
+// src/cli/provider/set.ts: `vnat provider set BR key=value…` on a temp config (VNAT_CONFIG)
 // with the real libvirt asked for running networks: each change said as before -> after,
 // --dry-run changes nothing, bad keys and values refused in one line with the file unchanged.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { providerSet } from "../../src/cli/provider-set.ts";
+import { providerSet } from "../../src/cli/provider/set.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, PROVIDER_POOL, type CliHost } from "../support/cli-host.ts";

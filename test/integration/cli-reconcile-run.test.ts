@@ -1,4 +1,4 @@
-// src/cli/reconcile-run.ts against the real host and libvirt, limited to one network (so no
+// src/cli/reconcile/run.ts against the real host and libvirt, limited to one network (so no
 // stray of anyone else's is looked at): a namespace a stopped vnat network left behind (made
 // here, vnat-NAME) is planned for removal by --dry-run (the plan on stdout, nothing changed;
 // with --json the plan in the document, progress on stderr), and removed by a real run.
@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import { netCreate } from "../../src/cli/net-create.ts";
-import { reconcileCommand } from "../../src/cli/reconcile-run.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
+import { reconcileCommand } from "../../src/cli/reconcile/run.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, type CliHost } from "../support/cli-host.ts";

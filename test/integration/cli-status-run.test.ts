@@ -1,10 +1,10 @@
-// src/cli/status-run.ts: `vnat status` against the real libvirt and host, temp VNAT_* roots:
+// src/cli/status/run.ts: `vnat status` against the real libvirt and host, temp VNAT_* roots:
 // a defined, stopped vnat network in the summary, in detail when named alone, in --json;
 // an unknown name refused in one line; not root refused first.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { netCreate } from "../../src/cli/net-create.ts";
-import { status } from "../../src/cli/status-run.ts";
+import { netCreate } from "../../src/cli/net/create.ts";
+import { status } from "../../src/cli/status/run.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { capture } from "../support/cli.ts";
 import { cliHost, type CliHost } from "../support/cli-host.ts";

@@ -4,7 +4,7 @@
 // gets a lease, afterwards a well-behaved guest of the flooded network gets one, and /run
 // grew by at most 1 MB. What bounds it: dnsmasq runs with --quiet-dhcp (no line per
 // transaction), and the namespace's input chain drops DHCP over a per-MAC limit and over
-// a shared one (GUEST_LIMITS in core/render.ts), so dnsmasq answers a bounded number.
+// a shared one (GUEST_LIMITS in core/plan/render.ts), so dnsmasq answers a bounded number.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, statfsSync, statSync } from "node:fs";
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { kernelNames } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { GUEST_LIMITS } from "../../src/core/render.ts";
+import { GUEST_LIMITS } from "../../src/core/plan/render.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { RUN_DIR, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
 import { nsExec, run } from "../support/sh.ts";

@@ -1,19 +1,19 @@
-// exec/attach-facts.ts: the br_netfilter switches "auto" attachment reads — the global one
+// exec/probe/attach-facts.ts: the br_netfilter switches "auto" attachment reads — the global one
 // (or VNAT_BRIDGE_NF_CALL_IPTABLES standing in for it), each bridge's own nf_call_iptables —
 // and whether the provider bridge carries an address, read from test bridges on the real kernel.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
-import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { buildSpec, type NetSpec } from "../../src/core/input/spec.ts";
 import {
   attachFacts,
   BRIDGE_NF_CALL_IPTABLES,
   bridgeCallsIptables,
   bridgeNfCall,
   globalNfCall,
-} from "../../src/exec/attach-facts.ts";
+} from "../../src/exec/probe/attach-facts.ts";
 import { processRunner, type Runner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 import { run } from "../support/sh.ts";

@@ -1,4 +1,4 @@
-// exec/doctor-facts.ts: what `vnat doctor` reads from the host. The kernel trial runs in
+// exec/probe/doctor-facts.ts: what `vnat doctor` reads from the host. The kernel trial runs in
 // throwaway namespaces (and a forced failure is reported by its first line); tool banners,
 // the daemon and the hook are compared with what the test reads itself; the firewall facts
 // are read inside a test namespace whose forward chains the test writes.
@@ -13,7 +13,7 @@ import {
   hookFacts,
   toolBanner,
   tryKernel,
-} from "../../src/exec/doctor-facts.ts";
+} from "../../src/exec/probe/doctor-facts.ts";
 import { processRunner, type Runner } from "../../src/exec/run.ts";
 import { run } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";

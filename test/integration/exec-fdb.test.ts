@@ -1,11 +1,11 @@
-// exec/fdb.ts on the real bridge(8): the static local fdb entries vnat's macvlans need are
+// exec/change/fdb.ts on the real bridge(8): the static local fdb entries vnat's macvlans need are
 // added in one batch, listed back as fdbKeys, and deleted tolerating what is already gone
 // (the entry, or its whole bridge). Bridges are the test's own, in the host namespace
 // (fdb entries are per bridge; no address is added anywhere).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { fdbKey } from "../../src/core/attach.ts";
-import { addFdb, deleteFdb, listFdbLocals } from "../../src/exec/fdb.ts";
+import { fdbKey } from "../../src/core/input/attach.ts";
+import { addFdb, deleteFdb, listFdbLocals } from "../../src/exec/change/fdb.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { run } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";

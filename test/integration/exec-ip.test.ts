@@ -1,11 +1,11 @@
-// exec/ip.ts on the real ip(8), in a namespace the test creates: `ip -batch` stops at the
+// exec/change/ip.ts on the real ip(8), in a namespace the test creates: `ip -batch` stops at the
 // first failing line, and ipBatch says which line failed and how many ran before it, also
 // when ip exits 255 without a line number (an argument it cannot parse); netnsPids lists
 // the processes inside a namespace.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
-import { ipBatch, netnsPids } from "../../src/exec/ip.ts";
+import { ipBatch, netnsPids } from "../../src/exec/change/ip.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { run } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";

@@ -1,4 +1,4 @@
-// exec/leaked-bridge.ts: at `start begin` after a failed `started` (NAME.begun left), the
+// exec/change/leaked-bridge.ts: at `start begin` after a failed `started` (NAME.begun left), the
 // bridge libvirt kept is removed when it has no ports, and left when it has one (somebody's)
 // or when no failed start is recorded. Real bridges in the host namespace, roots in a temp dir.
 import assert from "node:assert/strict";
@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
-import { hasState, writeState } from "../../src/adapters/state.ts";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { hasState, writeState } from "../../src/adapters/store/state.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { netLockPaths } from "../../src/core/paths.ts";
-import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
-import { removeLeakedBridge } from "../../src/exec/leaked-bridge.ts";
+import { buildSpec, type NetSpec } from "../../src/core/input/spec.ts";
+import { removeLeakedBridge } from "../../src/exec/change/leaked-bridge.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 import { run } from "../support/sh.ts";

@@ -1,4 +1,4 @@
-// exec/netset.ts: `vnat net set` applied to a running network's namespace, on the real
+// exec/change/netset.ts: `vnat net set` applied to a running network's namespace, on the real
 // kernel. A network is started from source (the hook's handler, in this process) in a
 // sandbox world, with its run dir and config in a temp dir. An isolation change swaps the
 // ruleset, a DNS change restarts dnsmasq with the new upstream, the state records the new
@@ -9,15 +9,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { readState } from "../../src/adapters/state.ts";
-import { parseConfig, type Config } from "../../src/core/config.ts";
+import { readState } from "../../src/adapters/store/state.ts";
+import { parseConfig, type Config } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
-import { applyNetSetLocked } from "../../src/exec/netset.ts";
-import { ourDnsmasqPid, processArgs } from "../../src/exec/probe-host.ts";
+import { buildSpec, type NetSpec } from "../../src/core/input/spec.ts";
+import { applyNetSetLocked } from "../../src/exec/change/netset.ts";
+import { ourDnsmasqPid, processArgs } from "../../src/exec/probe/host.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { vnatDebris } from "../support/hook.ts";

@@ -1,4 +1,4 @@
-// exec/policy.ts: the host facts the uplink policy reads (the host's addresses — a test
+// exec/probe/policy-facts.ts: the host facts the uplink policy reads (the host's addresses — a test
 // namespace stands in for the host through VNAT_HOST_NETNS —, other networks' LAN bridges
 // from state files in a temp run dir), the refusals built on them, and the duplicate-address
 // probe on a test provider bridge where a namespace answers for one address.
@@ -8,14 +8,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { writeState } from "../../src/adapters/state.ts";
-import { parseConfig } from "../../src/core/config.ts";
+import { writeState } from "../../src/adapters/store/state.ts";
+import { parseConfig } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
-import { enforcePolicy, fibHash, probePolicyFacts, refuseDuplicates } from "../../src/exec/policy.ts";
+import { buildSpec, type NetSpec } from "../../src/core/input/spec.ts";
+import { enforcePolicy, fibHash, probePolicyFacts, refuseDuplicates } from "../../src/exec/probe/policy-facts.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 import { run } from "../support/sh.ts";

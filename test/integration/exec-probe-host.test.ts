@@ -1,4 +1,4 @@
-// exec/probe-host.ts reads /sys and /proc only: the test makes what it reads for real (a
+// exec/probe/host.ts reads /sys and /proc only: the test makes what it reads for real (a
 // veth pair on a bridge, a namespace with a process in it, a dnsmasq-named process with a
 // pid file, state files) and checks each reading, and what it says when the object is gone.
 import assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { writeState } from "../../src/adapters/state.ts";
+import { writeState } from "../../src/adapters/store/state.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import {
   bridgeExists,
@@ -19,7 +19,7 @@ import {
   processArgs,
   readStateSync,
   readText,
-} from "../../src/exec/probe-host.ts";
+} from "../../src/exec/probe/host.ts";
 import { run } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";
 

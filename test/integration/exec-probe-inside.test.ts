@@ -1,4 +1,4 @@
-// exec/probe-inside.ts: every namespace's view (links, addresses, default route, ruleset).
+// exec/probe/inside.ts: every namespace's view (links, addresses, default route, ruleset).
 // A namespace with vnat's dnsmasq inside is read through that process's /proc files and a
 // shared ruleset listing, without an `ip -n NS` probe of its own; the view is the same as
 // the one-process probe gives. Others get that probe; a namespace that is gone gets an error.
@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
-import type { NetnsView } from "../../src/core/netns-view.ts";
+import type { NetnsView } from "../../src/core/observe/netns-view.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { probeInside } from "../../src/exec/probe-inside.ts";
-import { limiter, probeNetns } from "../../src/exec/probe-netns.ts";
+import { probeInside } from "../../src/exec/probe/inside.ts";
+import { limiter, probeNetns } from "../../src/exec/probe/netns.ts";
 import { processRunner, type Runner } from "../../src/exec/run.ts";
 import { run } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";

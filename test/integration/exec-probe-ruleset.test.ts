@@ -1,17 +1,17 @@
-// exec/probe-ruleset.ts: the reference ruleset of each network, loaded side by side into one
+// exec/probe/reference-rulesets.ts: the reference ruleset of each network, loaded side by side into one
 // throwaway namespace and listed back, is exactly what the kernel lists for that network's
 // rendered ruleset loaded alone into a namespace of its own (normalized the same way).
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
-import { renderNft } from "../../src/core/render.ts";
-import { normalizeRuleset } from "../../src/core/ruleset.ts";
-import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
-import { probeHostAddresses } from "../../src/exec/host-addrs.ts";
-import { referenceRulesets } from "../../src/exec/probe-ruleset.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { renderNft } from "../../src/core/plan/render.ts";
+import { normalizeRuleset } from "../../src/core/judge/ruleset.ts";
+import { buildSpec, type NetSpec } from "../../src/core/input/spec.ts";
+import { probeHostAddresses } from "../../src/exec/probe/host-addrs.ts";
+import { referenceRulesets } from "../../src/exec/probe/reference-rulesets.ts";
 import { processRunner, type Runner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 import { run } from "../support/sh.ts";

@@ -1,11 +1,11 @@
-// exec/reattach.ts: a guest's tap is put back on a bridge (`ip link set master`), and a
+// exec/change/reattach.ts: a guest's tap is put back on a bridge (`ip link set master`), and a
 // gratuitous ARP for the gateway — from vnat's namespace or from the host's bridge —
 // replaces the stale gateway MAC a guest holds, measured in a guest namespace's neighbour table.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { LAN_IF } from "../../src/core/names.ts";
-import { announceGateway, attachTap } from "../../src/exec/reattach.ts";
+import { announceGateway, attachTap } from "../../src/exec/change/reattach.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { run, waitFor } from "../support/sh.ts";
 import { Scratch } from "../support/scratch.ts";
@@ -16,7 +16,7 @@ let gwNs = "";
 let guestNs = "";
 let guest2Ns = "";
 let hostNs = "";
-const MODULE = new URL("../../src/exec/reattach.ts", import.meta.url).href;
+const MODULE = new URL("../../src/exec/change/reattach.ts", import.meta.url).href;
 const OLD_MAC = "02:00:00:00:00:99";
 
 before(async () => {

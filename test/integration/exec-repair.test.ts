@@ -1,4 +1,4 @@
-// exec/repair.ts: each repair reconcile plans, carried out on a network started from source
+// exec/change/repair.ts: each repair reconcile plans, carried out on a network started from source
 // (the hook's handler, in this process) in a sandbox world, its run dir in a temp dir: what
 // was broken by hand in the namespace is back afterwards; "create" rebuilds a namespace that
 // was deleted, "remove" takes everything away, and a repair that cannot be done says which.
@@ -7,13 +7,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { hasState, readState } from "../../src/adapters/state.ts";
+import { hasState, readState } from "../../src/adapters/store/state.ts";
 import { LAN_IF, kernelNames } from "../../src/core/names.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { normalizeRuleset } from "../../src/core/ruleset.ts";
-import type { NetSpec } from "../../src/core/spec.ts";
-import { ourDnsmasqPid, inNetns, processArgs } from "../../src/exec/probe-host.ts";
-import { applyRepair } from "../../src/exec/repair.ts";
+import { normalizeRuleset } from "../../src/core/judge/ruleset.ts";
+import type { NetSpec } from "../../src/core/input/spec.ts";
+import { ourDnsmasqPid, inNetns, processArgs } from "../../src/exec/probe/host.ts";
+import { applyRepair } from "../../src/exec/change/repair.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { vnatDebris } from "../support/hook.ts";

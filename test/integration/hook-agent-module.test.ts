@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, test } from "node:test";
-import { openLog } from "../../src/adapters/log.ts";
+import { openLog } from "../../src/adapters/log/log.ts";
 import { exitCode } from "../../src/core/errors.ts";
 import { agentPaths } from "../../src/core/paths.ts";
 import { flockHeld } from "../../src/exec/netlock.ts";
@@ -56,7 +56,7 @@ writeFileSync(BUILD_ID, "build-one\n");
 function agentProcess(roots: { run: string; config: string; log: string }): { child: ChildProcess; out: () => string } {
   const script = `
 const { runAgent } = await import(${JSON.stringify(join(copy, "src/hook/agent.ts"))});
-const { openLog } = await import(${JSON.stringify(join(copy, "src/adapters/log.ts"))});
+const { openLog } = await import(${JSON.stringify(join(copy, "src/adapters/log/log.ts"))});
 const { processRunner } = await import(${JSON.stringify(join(copy, "src/exec/run.ts"))});
 const roots = ${JSON.stringify(roots)};
 const r = await runAgent(roots, { runner: processRunner, roots, log: await openLog(roots.log, "hook") });

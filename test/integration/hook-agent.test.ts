@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readState } from "../../src/adapters/state.ts";
+import { readState } from "../../src/adapters/store/state.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { agentPaths } from "../../src/core/paths.ts";
 import { stopAgent } from "../../src/exec/agent-control.ts";

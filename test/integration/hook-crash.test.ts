@@ -10,8 +10,8 @@ import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { kernelNames, uplinkMac } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { readState } from "../../src/adapters/state.ts";
-import { roots } from "../../src/adapters/roots.ts";
+import { readState } from "../../src/adapters/store/state.ts";
+import { roots } from "../../src/adapters/store/roots.ts";
 import { dnsmasqPid } from "../../src/adapters/dnsmasq.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
@@ -59,7 +59,7 @@ const TRIGGERS: Array<{ name: string; when: () => boolean }> = [
   { name: "state", when: () => existsSync(netPaths(roots(), net.name).state) },
   { name: "namespace", when: () => existsSync(`/run/netns/${kernelNames(net.name).netns}`) },
   {
-    // a macvlan's fdb entry, or the veth pair's host end (core/attach.ts: by the bridges)
+    // a macvlan's fdb entry, or the veth pair's host end (core/input/attach.ts: by the bridges)
     name: "uplink attached",
     when: () =>
       fdbLocals().has(`${net.uplinkBridge} ${uplinkMac(parseIp(net.uplink!.split("/")[0]!)!)}`) ||

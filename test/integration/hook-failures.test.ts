@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { existsSync } from "node:fs";
 import { kernelNames, uplinkMac } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { START_STEPS } from "../../src/exec/apply.ts";
+import { START_STEPS } from "../../src/exec/change/apply.ts";
 import { netLockPaths } from "../../src/core/paths.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { fdbLocals, RUN_DIR, runHook, sandboxNet, vnatDebris } from "../support/hook.ts";
@@ -31,7 +31,7 @@ after(async () => {
   if (world) await assertNoWorldDebris(world.tag);
 });
 
-/** what a failed `started` adds: libvirt keeps the bridge, and the next start removes it (exec/leaked-bridge.ts) */
+/** what a failed `started` adds: libvirt keeps the bridge, and the next start removes it (exec/change/leaked-bridge.ts) */
 const keptBridge = (o: NetOpts): string =>
   ` \\(libvirt keeps bridge "${o.bridge}" after a failed start; the next virsh net-start of "${o.name}" removes it\\)`;
 
@@ -79,7 +79,7 @@ describe("real failures from the kernel", () => {
     assertOneLine(
       r.stderr,
       new RegExp(
-        // lan0 a macvlan of the bridge, or a veth pair whose host end goes on it (core/attach.ts:
+        // lan0 a macvlan of the bridge, or a veth pair whose host end goes on it (core/input/attach.ts:
         // by br_netfilter's switch, which a missing bridge leaves to the global one)
         `^vnat: start network "${net.name}": step "links" failed: (?:"ip link add link vtx-${tag} name lan0 address 02:77:[0-9a-f:]{11} netns vnat-${net.name} type macvlan mode bridge": Cannot find device "vtx-${tag}"|"ip link set vnl-[0-9a-f]+ master vtx-${tag} up": Error: argument "vtx-${tag}" is wrong: Device does not exist) \\(everything undone\\)${keptBridge(gone)}$`,
       ),

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { execa } from "execa";
-import { readState } from "../../src/adapters/state.ts";
+import { readState } from "../../src/adapters/store/state.ts";
 import { hookCacheKey } from "../../src/core/hookcache.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { netLockPaths } from "../../src/core/paths.ts";

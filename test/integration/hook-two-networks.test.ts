@@ -12,7 +12,7 @@ import { nsExec, waitFor } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, type World } from "../support/world.ts";
 
 // This file proves the macvlan attachment: as on a host without br_netfilter, where "auto"
-// makes macvlans (core/attach.ts; host-conntrack.test.ts proves the veth pairs made where
+// makes macvlans (core/input/attach.ts; host-conntrack.test.ts proves the veth pairs made where
 // bridges pass their frames to iptables)
 process.env.VNAT_BRIDGE_NF_CALL_IPTABLES = "0";
 

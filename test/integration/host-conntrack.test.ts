@@ -7,7 +7,7 @@
 // side would receive those frames with the host's conntrack entry still attached (macvlan
 // does not scrub them, a veth pair does), and the namespace's conntrack would take it for
 // its own: dnsmasq's upstream replies dropped as new, guests' flows leaving un-NATed
-// (core/attach.ts, docs/DESIGN.md). Run against the macvlans, this file failed: resolve,
+// (core/input/attach.ts, docs/DESIGN.md). Run against the macvlans, this file failed: resolve,
 // fetch and UDP all timed out. So "auto" attaches both sides with veth pairs there.
 //
 // The NAT network lives only as long as the checks (while it runs, the host's conntrack

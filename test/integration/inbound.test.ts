@@ -1,18 +1,18 @@
 // Issue 5: inbound traffic in real namespaces. Two networks share 10.0.0.0/24; both are
 // started through hooks/network exactly as libvirt calls it, with forwards, a floating IP
 // and static hosts in their metadata; live changes go through the live-apply module the
-// CLI uses (src/exec/inbound.ts applyInboundLocked: under the network's lock).
+// CLI uses (src/exec/change/inbound.ts applyInboundLocked: under the network's lock).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { dnsmasqPid } from "../../src/adapters/dnsmasq.ts";
-import { roots } from "../../src/adapters/roots.ts";
-import { claimOwner } from "../../src/adapters/state.ts";
+import { roots } from "../../src/adapters/store/roots.ts";
+import { claimOwner } from "../../src/adapters/store/state.ts";
 import { kernelNames, uplinkMac } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { applyInboundLocked } from "../../src/exec/inbound.ts";
+import { applyInboundLocked } from "../../src/exec/change/inbound.ts";
 import { lockNetwork, readSeq } from "../../src/exec/netlock.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";

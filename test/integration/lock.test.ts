@@ -1,4 +1,4 @@
-// The file lock of src/adapters/lock.ts: no lost update under contention (tasks in this
+// The file lock of src/adapters/store/lock.ts: no lost update under contention (tasks in this
 // process and in other processes), a dead holder's lock is broken, a live one times out.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -7,11 +7,11 @@ import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { acquireLock, isStaleHolder, processStart, withLock } from "../../src/adapters/lock.ts";
+import { acquireLock, isStaleHolder, processStart, withLock } from "../../src/adapters/store/lock.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vnat-lock-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const lockModule = new URL("../../src/adapters/lock.ts", import.meta.url).href;
+const lockModule = new URL("../../src/adapters/store/lock.ts", import.meta.url).href;
 
 /** read, yield, write: loses updates unless the lock serialises it */
 async function increment(counter: string, lock: string): Promise<void> {

@@ -1,6 +1,6 @@
 // The state store: under contention, across processes, a state record is replaced
 // atomically (a reader never sees a torn or empty file while writers race); a record is
-// read through its schema (core/state-schema.ts, unit-tested in test/unit/state-schema.test.ts),
+// read through its schema (core/input/state-schema.ts, unit-tested in test/unit/state-schema.test.ts),
 // the previous version included, and a network whose record is corrupt is still torn down. Uplink claims
 // raced by many processes, each holding its own network's lock as a build does, with the
 // real liveness check: test/integration/claims-race.test.ts.
@@ -14,7 +14,7 @@ import { after, test } from "node:test";
 
 const dir = mkdtempSync(join(tmpdir(), "vnat-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const stateModule = new URL("../../src/adapters/state.ts", import.meta.url).href;
+const stateModule = new URL("../../src/adapters/store/state.ts", import.meta.url).href;
 
 /** Runs SCRIPT (an ES module body) in N node processes at once; resolves to their stdouts. */
 async function inProcesses(n: number, script: (i: number) => string): Promise<string[]> {
@@ -68,7 +68,7 @@ for (let k = 0; k < 150; k++)
 
 test("the hook's remembered documents: a new entry replaces the network's older ones; prune keeps known networks", async () => {
   const { pruneCacheEntries, removeCacheEntries, writeCacheEntry } =
-    await import("../../src/adapters/hookcache-store.ts");
+    await import("../../src/adapters/store/hookcache.ts");
   const roots = { run: join(dir, "run-cache"), config: "", log: "" };
   const cache = join(roots.run, "hook-cache");
   const [k1, k2, k3] = ["1", "2", "3"].map((c) => c.repeat(64));
@@ -84,7 +84,7 @@ test("the hook's remembered documents: a new entry replaces the network's older 
 });
 
 test("a state file is read through its schema: today's and the previous version's read alike, a corrupt one is one line", async () => {
-  const { hasState, readState, readStateFile, writeState } = await import("../../src/adapters/state.ts");
+  const { hasState, readState, readStateFile, writeState } = await import("../../src/adapters/store/state.ts");
   const roots = { run: join(dir, "run-schema"), config: "", log: "" };
   const path = join(roots.run, "net", "n2", "state.json");
   const state = {
@@ -130,9 +130,9 @@ test("a state file is read through its schema: today's and the previous version'
 });
 
 test("teardown removes a network whose state file is corrupt, by the names its network name gives", async () => {
-  const { teardownNetwork } = await import("../../src/exec/teardown.ts");
+  const { teardownNetwork } = await import("../../src/exec/change/teardown.ts");
   const { processRunner } = await import("../../src/exec/run.ts");
-  const { claimUplink } = await import("../../src/adapters/state.ts");
+  const { claimUplink } = await import("../../src/adapters/store/state.ts");
   const { kernelNames } = await import("../../src/core/names.ts");
   const name = `ts${randomBytes(3).toString("hex")}`;
   const netns = kernelNames(name).netns;

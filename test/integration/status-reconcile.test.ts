@@ -11,20 +11,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
-import { loadConfig } from "../../src/adapters/config-file.ts";
-import type { LibvirtNetwork } from "../../src/adapters/libvirt-view.ts";
-import { roots } from "../../src/adapters/roots.ts";
-import type { Config } from "../../src/core/config.ts";
-import { evaluate, type ReasonCode, type Verdict } from "../../src/core/health.ts";
+import { loadConfig } from "../../src/adapters/store/config-file.ts";
+import type { LibvirtNetwork } from "../../src/adapters/libvirt/view.ts";
+import { roots } from "../../src/adapters/store/roots.ts";
+import type { Config } from "../../src/core/input/config.ts";
+import { evaluate, type ReasonCode, type Verdict } from "../../src/core/judge/health.ts";
 import { kernelNames, lanMac, uplinkMac } from "../../src/core/names.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { statusDoc } from "../../src/core/status-doc.ts";
-import { probeAll } from "../../src/exec/probe.ts";
-import { probeNetns, readNetnsFiles } from "../../src/exec/probe-netns.ts";
-import { listRulesets } from "../../src/exec/probe-rulesets.ts";
-import type { NetnsView } from "../../src/core/netns-view.ts";
-import { normalizeRuleset } from "../../src/core/ruleset.ts";
+import { statusDoc } from "../../src/core/observe/status-doc.ts";
+import { probeAll } from "../../src/exec/probe/observe.ts";
+import { probeNetns, readNetnsFiles } from "../../src/exec/probe/netns.ts";
+import { listRulesets } from "../../src/exec/probe/live-rulesets.ts";
+import type { NetnsView } from "../../src/core/observe/netns-view.ts";
+import { normalizeRuleset } from "../../src/core/judge/ruleset.ts";
 import { reconcile, type ReconcileReport } from "../../src/exec/reconcile.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, networkXml, type NetOpts } from "../support/fixtures.ts";
@@ -35,7 +35,7 @@ import { assertNoWorldDebris, createWorld, worldUnavailable, type Guest, type Wo
 import { needs } from "../support/needs.ts";
 
 // macvlan sides are part of what status and reconcile judge and repair (fdb entries): as on a
-// host without br_netfilter, where "auto" makes them (core/attach.ts)
+// host without br_netfilter, where "auto" makes them (core/input/attach.ts)
 process.env.VNAT_BRIDGE_NF_CALL_IPTABLES = "0";
 
 const SCHEMA = JSON.parse(

@@ -7,7 +7,7 @@
 //   release       release the lock                           → "released"
 // The process exits when stdin closes (a winner keeps its lock until then).
 import { createInterface } from "node:readline";
-import { claimUplink } from "../../src/adapters/state.ts";
+import { claimUplink } from "../../src/adapters/store/state.ts";
 import type { Roots } from "../../src/core/paths.ts";
 import { lockNetwork, type NetLock } from "../../src/exec/netlock.ts";
 

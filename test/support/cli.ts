@@ -87,7 +87,7 @@ export function dynamicImports(file: string): string[] {
 
 /**
  * The repository's modules that CODE (run as in runTs) loads, relative to the repository
- * ("src/cli/net.ts"), recorded by a module resolve hook: what running it really costs.
+ * ("src/cli/net/net.ts"), recorded by a module resolve hook: what running it really costs.
  */
 export function modulesLoaded(code: string, env: NodeJS.ProcessEnv = {}): { loaded: string[]; ran: Ran } {
   const dir = mkdtempSync(join(tmpdir(), "vnat-loaded-"));

@@ -1,5 +1,5 @@
 // dnsmasq's processes as tests count them. A network with DHCP runs two: the daemon and,
-// for --dhcp-script (libvirt's lease status file, core/lease-status.ts), the helper it forks
+// for --dhcp-script (libvirt's lease status file, core/plan/lease-status.ts), the helper it forks
 // before dropping privileges, which runs the script as root. "One dnsmasq" means one daemon.
 import { readFileSync } from "node:fs";
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelNames } from "../../src/core/names.ts";
-import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
+import type { NetworkDoc, StatusDoc } from "../../src/core/observe/status-doc.ts";
 import {
   buildBundles,
   createSandboxNet,

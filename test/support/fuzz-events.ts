@@ -28,7 +28,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { kernelNames } from "../../src/core/names.ts";
-import type { NetworkDoc, StatusDoc } from "../../src/core/status-doc.ts";
+import type { NetworkDoc, StatusDoc } from "../../src/core/observe/status-doc.ts";
 import { isDnsmasqHelper } from "./dnsmasq.ts";
 import { Fleet, type FleetNet } from "./fleet.ts";
 import { portXml } from "./fixtures.ts";

@@ -1,11 +1,11 @@
 // Judges a network the way `vnat status` does (the same probe and the same verdict),
 // for tests that drive the hook directly and have no libvirt to ask: the caller says
 // which networks libvirt would report active, with the XML it would report.
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { evaluate, type Verdict } from "../../src/core/health.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { evaluate, type Verdict } from "../../src/core/judge/health.ts";
 import type { Roots } from "../../src/core/paths.ts";
-import { roots as defaultRoots } from "../../src/adapters/roots.ts";
-import { probeAll } from "../../src/exec/probe.ts";
+import { roots as defaultRoots } from "../../src/adapters/store/roots.ts";
+import { probeAll } from "../../src/exec/probe/observe.ts";
 import { processRunner } from "../../src/exec/run.ts";
 
 export interface ActiveNetwork {

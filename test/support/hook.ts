@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
 import { kernelNames, lanMac } from "../../src/core/names.ts";
-import { parseFdbLocals } from "../../src/core/attach.ts";
+import { parseFdbLocals } from "../../src/core/input/attach.ts";
 import { execa } from "execa";
 import type { ShResult } from "./sh.ts";
 import { cacheEntryNetwork } from "../../src/core/hookcache.ts";
@@ -41,7 +41,7 @@ export async function runHook(
   // vnat accepts uplinks only on configured providers: this process's worlds' (test/support/world.ts)
   const config = extraEnv.VNAT_CONFIG ?? TEST_CONFIG;
   // a test that proves macvlans on a machine with br_netfilter on stands in for its switch
-  // (exec/attach-facts.ts): the hooks it runs judge as the test process does
+  // (exec/probe/attach-facts.ts): the hooks it runs judge as the test process does
   const brnf = process.env.VNAT_BRIDGE_NF_CALL_IPTABLES;
   const env = {
     LC_ALL: "C",

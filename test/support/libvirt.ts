@@ -17,7 +17,7 @@ import { chmod, chown, mkdir, readFile, rm, rmdir, unlink, writeFile } from "nod
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { withLock, isStaleHolder, processStart } from "../../src/adapters/lock.ts";
+import { withLock, isStaleHolder, processStart } from "../../src/adapters/store/lock.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { stopAgent } from "../../src/exec/agent-control.ts";
 import { forgetAtExit } from "./hook.ts";

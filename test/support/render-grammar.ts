@@ -3,11 +3,11 @@
 // spec and lists every piece that does not fit: if attacker text ever got past
 // validation into one of these, it would show up here as a line or argument of a shape
 // vnat never writes.
-import { LEGACY_ATTACH, fdbAddLine, fdbDelLine } from "../../src/core/attach.ts";
+import { LEGACY_ATTACH, fdbAddLine, fdbDelLine } from "../../src/core/input/attach.ts";
 import { netPaths, type Roots } from "../../src/core/paths.ts";
-import { leaseScriptPath } from "../../src/core/lease-status.ts";
-import { renderDhcpHosts } from "../../src/core/hosts.ts";
-import { renderFloatingAnnounceArgs } from "../../src/core/inbound-render.ts";
+import { leaseScriptPath } from "../../src/core/plan/lease-status.ts";
+import { renderDhcpHosts } from "../../src/core/input/hosts.ts";
+import { renderFloatingAnnounceArgs } from "../../src/core/plan/inbound-render.ts";
 import {
   renderAnnounceArgs,
   renderDnsmasqArgs,
@@ -16,8 +16,8 @@ import {
   renderNetnsBatch,
   renderNft,
   renderSysctls,
-} from "../../src/core/render.ts";
-import type { NetSpec } from "../../src/core/spec.ts";
+} from "../../src/core/plan/render.ts";
+import type { NetSpec } from "../../src/core/input/spec.ts";
 
 const IP = String.raw`(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`;
 const CIDR = String.raw`${IP}/(?:[1-9]|[12]\d|3[0-2])`;

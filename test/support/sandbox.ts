@@ -18,7 +18,7 @@
 // /etc/netns/NS/resolv.conf before anything runs in it, and every name carries a random
 // per-world tag so concurrent worlds never collide and teardown can find its objects
 // on the live system by name alone.
-import { parseFdbLocals } from "../../src/core/attach.ts";
+import { parseFdbLocals } from "../../src/core/input/attach.ts";
 import { isVnatMac } from "../../src/core/names.ts";
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";

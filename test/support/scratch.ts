@@ -62,7 +62,7 @@ export class Scratch {
 export async function hookEventInProcess(roots: Roots, argv: [string, string, string], doc: string): Promise<void> {
   const [{ runEvent }, { openLog }, { processRunner }] = await Promise.all([
     import("../../src/hook/handlers.ts"),
-    import("../../src/adapters/log.ts"),
+    import("../../src/adapters/log/log.ts"),
     import("../../src/exec/run.ts"),
   ]);
   await runEvent(argv, doc, { runner: processRunner, roots, log: await openLog(roots.log, "hook") });

@@ -13,13 +13,13 @@
 // Judged like `vnat status` (the same probe and verdict), in-process for speed.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ReasonCode } from "../../src/core/health.ts";
-import { evaluate } from "../../src/core/health.ts";
-import { parseConfig } from "../../src/core/config.ts";
-import { readLibvirtNetworks } from "../../src/adapters/libvirt-view.ts";
-import { roots } from "../../src/adapters/roots.ts";
-import { probeHostAddresses } from "../../src/exec/host-addrs.ts";
-import { probeAll } from "../../src/exec/probe.ts";
+import type { ReasonCode } from "../../src/core/judge/health.ts";
+import { evaluate } from "../../src/core/judge/health.ts";
+import { parseConfig } from "../../src/core/input/config.ts";
+import { readLibvirtNetworks } from "../../src/adapters/libvirt/view.ts";
+import { roots } from "../../src/adapters/store/roots.ts";
+import { probeHostAddresses } from "../../src/exec/probe/host-addrs.ts";
+import { probeAll } from "../../src/exec/probe/observe.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { isDnsmasqHelper } from "./dnsmasq.ts";
 import type { Fleet, FleetNet } from "./fleet.ts";

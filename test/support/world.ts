@@ -1,14 +1,14 @@
 // The sandbox world (test/support/sandbox.ts) as tests use it: each world's provider bridge
 // is also listed in this test process's own vnat config (TEST_CONFIG), which
 // test/support/hook.ts runHook uses when a test names no config: vnat accepts uplinks only
-// on configured providers (core/policy.ts).
+// on configured providers (core/input/policy.ts).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { configLockPath } from "../../src/adapters/config-store.ts";
-import { writeAtomic } from "../../src/adapters/files.ts";
-import { withLock } from "../../src/adapters/lock.ts";
-import { roots } from "../../src/adapters/roots.ts";
-import { parseConfig, type ConfigFile } from "../../src/core/config.ts";
+import { configLockPath } from "../../src/adapters/store/config-store.ts";
+import { writeAtomic } from "../../src/adapters/store/files.ts";
+import { withLock } from "../../src/adapters/store/lock.ts";
+import { roots } from "../../src/adapters/store/roots.ts";
+import { parseConfig, type ConfigFile } from "../../src/core/input/config.ts";
 import { createWorld as createSandboxWorld, PROVIDER_GATEWAY, PROVIDER_PREFIX, UPSTREAM_DNS } from "./sandbox.ts";
 import type { World, WorldOptions } from "./sandbox.ts";
 

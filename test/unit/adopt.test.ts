@@ -1,6 +1,6 @@
-// `vnat net adopt` / `vnat net release` as pure conversions (src/core/adopt.ts): libvirt NAT
+// `vnat net adopt` / `vnat net release` as pure conversions (src/core/edit/adopt.ts): libvirt NAT
 // XML → vnat definition and back, every refusal with its one line, and the running guests'
-// ports read from domain XML (src/core/guest-ports.ts).
+// ports read from domain XML (src/core/observe/guest-ports.ts).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
@@ -10,12 +10,12 @@ import {
   planRelease,
   removeVnatMetadata,
   type NatNetwork,
-} from "../../src/core/adopt.ts";
-import { parseConfig, type Config } from "../../src/core/config.ts";
-import { guestPortsOn, renderPortXml } from "../../src/core/guest-ports.ts";
-import { knownNetworks } from "../../src/core/inventory.ts";
+} from "../../src/core/edit/adopt.ts";
+import { parseConfig, type Config } from "../../src/core/input/config.ts";
+import { guestPortsOn, renderPortXml } from "../../src/core/observe/guest-ports.ts";
+import { knownNetworks } from "../../src/core/observe/inventory.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import type { HostView } from "../../src/core/netcreate.ts";
+import type { HostView } from "../../src/core/edit/netcreate.ts";
 
 const ip = (t: string): number => parseIp(t)!;
 const config: Config = parseConfig(

@@ -4,11 +4,11 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
-import { buildSpec } from "../../src/core/spec.ts";
-import { startNetwork } from "../../src/exec/apply.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
+import { startNetwork } from "../../src/exec/change/apply.ts";
 import type { RunResult, Runner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 
@@ -24,7 +24,7 @@ const spec = buildSpec(
   ).network,
   EMPTY_CONFIG,
 );
-// "auto" makes macvlans here, as on a host without br_netfilter (core/attach.ts): this
+// "auto" makes macvlans here, as on a host without br_netfilter (core/input/attach.ts): this
 // machine's switch must not decide what the recorded lines are
 process.env.VNAT_BRIDGE_NF_CALL_IPTABLES = "0";
 const dirs: string[] = [];

@@ -1,4 +1,4 @@
-// How vnat's namespace attaches to its bridges (core/attach.ts): the "auto" rule and the
+// How vnat's namespace attaches to its bridges (core/input/attach.ts): the "auto" rule and the
 // parser of `bridge -j fdb show`.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -10,7 +10,7 @@ import {
   MACVLAN_FRIENDLY,
   parseFdbLocals,
   resolveAttachments,
-} from "../../src/core/attach.ts";
+} from "../../src/core/input/attach.ts";
 import { isVnatMac, lanMac } from "../../src/core/names.ts";
 
 describe("attachments", () => {

@@ -1,8 +1,8 @@
-// src/cli/completion.ts: `vnat completion bash|zsh` prints a script generated from the whole
+// src/cli/docs/completion.ts: `vnat completion bash|zsh` prints a script generated from the whole
 // tree (whichever group it is registered in), and the hidden `vnat manpage` prints roff.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerCompletion } from "../../src/cli/completion.ts";
+import { registerCompletion } from "../../src/cli/docs/completion.ts";
 import { argsOf, dynamicImports, registered, runTs, staticImports, sub } from "../support/cli.ts";
 
 test("completion <shell> with the choices bash and zsh; manpage is hidden", async () => {
@@ -21,7 +21,7 @@ test("completion <shell> with the choices bash and zsh; manpage is hidden", asyn
 
 // a tree with a made-up group beside completion: the script covers the root's whole tree
 const program = `import { Command } from "commander";
-  import { registerCompletion } from "./src/cli/completion.ts";
+  import { registerCompletion } from "./src/cli/docs/completion.ts";
   const p = new Command("vnat");
   p.command("zebra").description("a made-up group").command("stripe <n>").option("--wide", "w");
   registerCompletion(p);`;
@@ -52,11 +52,11 @@ test("manpage: roff with vnat's version and the tree's commands", () => {
 });
 
 test("registration is cheap: commander and output.ts; docgen, program and man-text inside the actions", () => {
-  assert.deepEqual(staticImports("src/cli/completion.ts"), ["./output.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/completion.ts"), [
+  assert.deepEqual(staticImports("src/cli/docs/completion.ts"), ["../output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/docs/completion.ts"), [
+    "../program.ts",
     "./docgen.ts",
     "./docgen.ts",
     "./man-text.ts",
-    "./program.ts",
   ]);
 });

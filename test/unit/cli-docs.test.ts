@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import type { Command, Option } from "commander";
-import { bashCompletion, manPage, roffEscape, zshCompletion } from "../../src/cli/docgen.ts";
-import { MAN_TEXT } from "../../src/cli/man-text.ts";
+import { bashCompletion, manPage, roffEscape, zshCompletion } from "../../src/cli/docs/docgen.ts";
+import { MAN_TEXT } from "../../src/cli/docs/man-text.ts";
 import { buildProgram, VERSION } from "../../src/cli/program.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));

@@ -1,7 +1,7 @@
-// src/cli/doctor.ts: `vnat doctor [--json]`, no arguments; doctor-run.ts loads lazily.
+// src/cli/doctor/doctor.ts: `vnat doctor [--json]`, no arguments; doctor-run.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerDoctor } from "../../src/cli/doctor.ts";
+import { registerDoctor } from "../../src/cli/doctor/doctor.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 test("doctor: no arguments, --json only", async () => {
@@ -15,6 +15,6 @@ test("doctor: no arguments, --json only", async () => {
 });
 
 test("registration is cheap: commander only; doctor-run.ts inside the action", () => {
-  assert.deepEqual(staticImports("src/cli/doctor.ts"), ["commander"]);
-  assert.deepEqual(dynamicImports("src/cli/doctor.ts"), ["./doctor-run.ts"]);
+  assert.deepEqual(staticImports("src/cli/doctor/doctor.ts"), ["commander"]);
+  assert.deepEqual(dynamicImports("src/cli/doctor/doctor.ts"), ["./run.ts"]);
 });

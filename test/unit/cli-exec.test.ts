@@ -1,8 +1,8 @@
-// src/cli/exec.ts: `vnat exec <network> -- <command> [args...]`; the action hands exec-run.ts
+// src/cli/exec/exec.ts: `vnat exec <network> -- <command> [args...]`; the action hands exec-run.ts
 // the command words and the caller's umask (umask.ts); exec-run.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerExec } from "../../src/cli/exec.ts";
+import { registerExec } from "../../src/cli/exec/exec.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { argsOf, dynamicImports, registered, staticImports, sub } from "../support/cli.ts";
 
@@ -24,6 +24,6 @@ test("the action reaches exec-run: no command after the network is refused there
 });
 
 test("registration is cheap: commander and umask.ts only; exec-run.ts inside the action", () => {
-  assert.deepEqual(staticImports("src/cli/exec.ts"), ["./umask.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/exec.ts"), ["./exec-run.ts"]);
+  assert.deepEqual(staticImports("src/cli/exec/exec.ts"), ["../umask.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/exec/exec.ts"), ["./run.ts"]);
 });

@@ -1,8 +1,8 @@
-// src/cli/floating.ts: `vnat floating`: 1:1 floating IPs (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
+// src/cli/inbound/floating.ts: `vnat floating`: 1:1 floating IPs (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Command } from "commander";
-import { registerFloating } from "../../src/cli/floating.ts";
+import { registerFloating } from "../../src/cli/inbound/floating.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 const shape = (register: (p: Command) => void, group: string) =>
@@ -17,8 +17,8 @@ test("floating add <net> <address> <guest>, remove <net> <address>, list [net]",
 });
 
 test("registration is cheap: only commander and output.ts load; inbound-actions.ts inside each action", () => {
-  assert.deepEqual(staticImports("src/cli/floating.ts"), ["./output.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/floating.ts"), ["./inbound-actions.ts"]);
+  assert.deepEqual(staticImports("src/cli/inbound/floating.ts"), ["../output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/inbound/floating.ts"), ["./actions.ts"]);
 });
 
 test("floating add needs the guest; list takes at most one network", async () => {

@@ -1,8 +1,8 @@
-// src/cli/forward.ts: `vnat forward`: port forwards (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
+// src/cli/inbound/forward.ts: `vnat forward`: port forwards (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Command } from "commander";
-import { registerForward } from "../../src/cli/forward.ts";
+import { registerForward } from "../../src/cli/inbound/forward.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 const shape = (register: (p: Command) => void, group: string) =>
@@ -29,6 +29,6 @@ test("too few or too many arguments are parse errors", async () => {
 });
 
 test("registration is cheap: only commander and output.ts load; inbound-actions.ts inside each action", () => {
-  assert.deepEqual(staticImports("src/cli/forward.ts"), ["./output.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/forward.ts"), ["./inbound-actions.ts"]);
+  assert.deepEqual(staticImports("src/cli/inbound/forward.ts"), ["../output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/inbound/forward.ts"), ["./actions.ts"]);
 });

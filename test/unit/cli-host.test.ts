@@ -1,8 +1,8 @@
-// src/cli/host.ts: `vnat host`: static DHCP hosts (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
+// src/cli/inbound/host.ts: `vnat host`: static DHCP hosts (add, remove, list [net]) as documented; inbound-actions.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Command } from "commander";
-import { registerHost } from "../../src/cli/host.ts";
+import { registerHost } from "../../src/cli/inbound/host.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 const shape = (register: (p: Command) => void, group: string) =>
@@ -17,8 +17,8 @@ test("host add <net> <mac> <ip> [hostname], remove <net> <mac>, list [net]", () 
 });
 
 test("registration is cheap: only commander and output.ts load; inbound-actions.ts inside each action", () => {
-  assert.deepEqual(staticImports("src/cli/host.ts"), ["./output.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/host.ts"), ["./inbound-actions.ts"]);
+  assert.deepEqual(staticImports("src/cli/inbound/host.ts"), ["../output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/inbound/host.ts"), ["./actions.ts"]);
 });
 
 test("host add needs MAC and IP (the name is optional); remove needs the MAC", async () => {

@@ -1,8 +1,8 @@
-// src/cli/log.ts: `vnat log [network]` and its options; -n takes a count of lines only;
+// src/cli/log/log.ts: `vnat log [network]` and its options; -n takes a count of lines only;
 // log-run.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerLog } from "../../src/cli/log.ts";
+import { registerLog } from "../../src/cli/log/log.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 test("log [network] with --follow, --lines, --since, --json", () => {
@@ -34,6 +34,6 @@ test("-n refuses what is not a count of lines", async () => {
 });
 
 test("registration is cheap: commander only; log-run.ts inside the action", () => {
-  assert.deepEqual(staticImports("src/cli/log.ts"), ["commander"]);
-  assert.deepEqual(dynamicImports("src/cli/log.ts"), ["./log-run.ts"]);
+  assert.deepEqual(staticImports("src/cli/log/log.ts"), ["commander"]);
+  assert.deepEqual(dynamicImports("src/cli/log/log.ts"), ["./run.ts"]);
 });

@@ -1,8 +1,8 @@
-// src/cli/net.ts: the `vnat net` group's commands, arguments, options and defaults as
+// src/cli/net/net.ts: the `vnat net` group's commands, arguments, options and defaults as
 // documented; registering it loads no action module (each is imported inside its action).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerNet } from "../../src/cli/net.ts";
+import { registerNet } from "../../src/cli/net/net.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 const tree = () => registered(registerNet);
@@ -76,14 +76,14 @@ test("parse errors: an unknown subcommand, a missing argument", async () => {
 });
 
 test("registration is cheap: only commander and output.ts load; each action module is imported lazily", () => {
-  assert.deepEqual(staticImports("src/cli/net.ts"), ["./output.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/net.ts"), [
-    "./net-actions.ts",
-    "./net-actions.ts",
-    "./net-adopt.ts",
-    "./net-adopt.ts",
-    "./net-create.ts",
-    "./net-set.ts",
-    "./net-show.ts",
+  assert.deepEqual(staticImports("src/cli/net/net.ts"), ["../output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/net/net.ts"), [
+    "./actions.ts",
+    "./actions.ts",
+    "./adopt.ts",
+    "./adopt.ts",
+    "./create.ts",
+    "./set.ts",
+    "./show.ts",
   ]);
 });

@@ -1,7 +1,7 @@
-// src/cli/provider.ts: the `vnat provider` group as documented; its actions load lazily.
+// src/cli/provider/provider.ts: the `vnat provider` group as documented; its actions load lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerProvider } from "../../src/cli/provider.ts";
+import { registerProvider } from "../../src/cli/provider/provider.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 const tree = () => registered(registerProvider);
@@ -39,11 +39,11 @@ test("provider set takes several key=value words", async () => {
 });
 
 test("registration loads only commander and output.ts; provider-actions/provider-set lazily", () => {
-  assert.deepEqual(staticImports("src/cli/provider.ts"), ["./output.ts", "commander"]);
-  assert.deepEqual(dynamicImports("src/cli/provider.ts"), [
-    "./provider-actions.ts",
-    "./provider-actions.ts",
-    "./provider-actions.ts",
-    "./provider-set.ts",
+  assert.deepEqual(staticImports("src/cli/provider/provider.ts"), ["../output.ts", "commander"]);
+  assert.deepEqual(dynamicImports("src/cli/provider/provider.ts"), [
+    "./actions.ts",
+    "./actions.ts",
+    "./actions.ts",
+    "./set.ts",
   ]);
 });

@@ -1,11 +1,11 @@
-// src/cli/reconcile-run.ts: the summary (lines, how many networks still have problems, and
+// src/cli/reconcile/run.ts: the summary (lines, how many networks still have problems, and
 // whether a repair failed: exit 4 rather than 1), the --json document, and the refusal as
 // non-root (77) before the lock or libvirt.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { reconcileCommand, reportJson, summarize } from "../../src/cli/reconcile-run.ts";
+import { reconcileCommand, reportJson, summarize } from "../../src/cli/reconcile/run.ts";
 import type { ReconcileReport } from "../../src/exec/reconcile.ts";
-import type { Reason } from "../../src/core/health.ts";
+import type { Reason } from "../../src/core/judge/health.ts";
 import { VnatError } from "../../src/core/errors.ts";
 
 const reason = (message: string) => ({ code: "netns-missing", message }) as unknown as Reason;

@@ -1,7 +1,7 @@
-// src/cli/reconcile.ts: `vnat reconcile [networks...]` and its options; reconcile-run.ts loads lazily.
+// src/cli/reconcile/reconcile.ts: `vnat reconcile [networks...]` and its options; reconcile-run.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerReconcile } from "../../src/cli/reconcile.ts";
+import { registerReconcile } from "../../src/cli/reconcile/reconcile.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 test("reconcile [networks...] with --dry-run, -q/--quiet, --force, --json", () => {
@@ -13,6 +13,6 @@ test("reconcile [networks...] with --dry-run, -q/--quiet, --force, --json", () =
 });
 
 test("registration is cheap: commander only; reconcile-run.ts inside the action", () => {
-  assert.deepEqual(staticImports("src/cli/reconcile.ts"), ["commander"]);
-  assert.deepEqual(dynamicImports("src/cli/reconcile.ts"), ["./reconcile-run.ts"]);
+  assert.deepEqual(staticImports("src/cli/reconcile/reconcile.ts"), ["commander"]);
+  assert.deepEqual(dynamicImports("src/cli/reconcile/reconcile.ts"), ["./run.ts"]);
 });

@@ -40,20 +40,20 @@ test("registering every command loads the group files, output.ts and umask.ts, n
   assert.equal(ran.status, 0, ran.stderr);
   assert.equal(ran.stdout, "13\n");
   assert.deepEqual(loaded, [
-    "src/cli/completion.ts",
     "src/cli/demo.ts",
-    "src/cli/doctor.ts",
-    "src/cli/exec.ts",
-    "src/cli/floating.ts",
-    "src/cli/forward.ts",
-    "src/cli/host.ts",
-    "src/cli/log.ts",
-    "src/cli/net.ts",
+    "src/cli/docs/completion.ts",
+    "src/cli/doctor/doctor.ts",
+    "src/cli/exec/exec.ts",
+    "src/cli/inbound/floating.ts",
+    "src/cli/inbound/forward.ts",
+    "src/cli/inbound/host.ts",
+    "src/cli/log/log.ts",
+    "src/cli/net/net.ts",
     "src/cli/output.ts",
-    "src/cli/provider.ts",
-    "src/cli/reconcile.ts",
+    "src/cli/provider/provider.ts",
+    "src/cli/reconcile/reconcile.ts",
     "src/cli/registry.ts",
-    "src/cli/status.ts",
+    "src/cli/status/status.ts",
     "src/cli/umask.ts",
   ]);
 });
@@ -66,6 +66,6 @@ test("the recorder sees lazy imports: running an action loads its module", () =>
      await p.parseAsync(["exec", "web", "--"], { from: "user" }).catch((e) => console.log(e.kind));`,
   );
   assert.equal(ran.stdout, "invalid-input\n", ran.stderr);
-  assert.ok(loaded.includes("src/cli/exec-run.ts"), loaded.join(" "));
-  assert.ok(loaded.includes("src/adapters/libvirt.ts"));
+  assert.ok(loaded.includes("src/cli/exec/run.ts"), loaded.join(" "));
+  assert.ok(loaded.includes("src/adapters/libvirt/virsh.ts"));
 });

@@ -1,7 +1,7 @@
-// src/cli/status.ts: `vnat status [networks...]` with --json and --probe; status-run.ts loads lazily.
+// src/cli/status/status.ts: `vnat status [networks...]` with --json and --probe; status-run.ts loads lazily.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { registerStatus } from "../../src/cli/status.ts";
+import { registerStatus } from "../../src/cli/status/status.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 test("status takes any number of networks, --json and --probe", () => {
@@ -22,6 +22,6 @@ test("an unknown option is refused", async () => {
 });
 
 test("registration is cheap: commander only; status-run.ts inside the action", () => {
-  assert.deepEqual(staticImports("src/cli/status.ts"), ["commander"]);
-  assert.deepEqual(dynamicImports("src/cli/status.ts"), ["./status-run.ts"]);
+  assert.deepEqual(staticImports("src/cli/status/status.ts"), ["commander"]);
+  assert.deepEqual(dynamicImports("src/cli/status/status.ts"), ["./run.ts"]);
 });

@@ -1,8 +1,8 @@
-// core/ifname.ts: which interface names a user may give (a bridge), and the one-line refusal.
+// core/input/ifname.ts: which interface names a user may give (a bridge), and the one-line refusal.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { VnatError } from "../../src/core/errors.ts";
-import { validateIfname } from "../../src/core/ifname.ts";
+import { validateIfname } from "../../src/core/input/ifname.ts";
 
 test("names of 1-15 letters, digits, _ . - are accepted as given", () => {
   for (const n of ["br0", "virbr12", "a", "x_y.z-1", "123456789012345", "_lead", ".5"])

@@ -1,4 +1,4 @@
-// core/isolation.ts: parsing <vnat:isolation>, and the set and forward rules it renders.
+// core/input/isolation.ts: parsing <vnat:isolation>, and the set and forward rules it renders.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { VnatError } from "../../src/core/errors.ts";
@@ -9,9 +9,9 @@ import {
   parseIsolation,
   renderHostSet,
   renderIsolationRules,
-} from "../../src/core/isolation.ts";
+} from "../../src/core/input/isolation.ts";
 import { LAN_IF } from "../../src/core/names.ts";
-import { child, parseXml } from "../../src/core/xml.ts";
+import { child, parseXml } from "../../src/core/input/xml.ts";
 
 const el = (xml: string) => child(parseXml("t", xml), "isolation");
 

@@ -71,7 +71,7 @@ const external = (target: string): boolean => /^[a-z][a-z0-9+.-]*:/i.test(target
 function checkLink(file: string, target: string, asText: boolean): string | undefined {
   const [path, anchor] = target.split("#", 2) as [string, string | undefined];
   const candidates = path === "" ? [join(REPO, file)] : [resolve(REPO, dirname(file), decodeURI(path))];
-  // a file named in prose may be named from the repository's top (`src/cli/log.ts` in docs/x.md)
+  // a file named in prose may be named from the repository's top (`src/cli/log/log.ts` in docs/x.md)
   if (asText && !path.startsWith(".")) candidates.push(resolve(REPO, path));
   const inside = candidates.filter((c) => !relative(REPO, c).startsWith("..") && c !== REPO + "/..");
   if (inside.length === 0) return `"${target}" is outside the repository`;

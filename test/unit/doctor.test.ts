@@ -1,15 +1,15 @@
 // `vnat doctor`'s pure verdicts: versions, the hook, and the host firewall.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { atLeast, judgeLibvirt, judgeTool, parseVersion, TOOLS } from "../../src/core/doctor.ts";
+import { atLeast, judgeLibvirt, judgeTool, parseVersion, TOOLS } from "../../src/core/judge/doctor.ts";
 import {
   judgeFirewall,
   judgeHook,
   judgeNetfilterAttach,
   type FirewallFacts,
   type HookFacts,
-} from "../../src/core/doctor-host.ts";
-import { formatChecks } from "../../src/cli/doctor-run.ts";
+} from "../../src/core/judge/doctor-host.ts";
+import { formatChecks } from "../../src/cli/doctor/run.ts";
 
 const tool = (cmd: string) => TOOLS.find((t) => t.cmd === cmd)!;
 

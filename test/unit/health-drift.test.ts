@@ -1,15 +1,15 @@
 // Pure health evaluation and repair planning: a healthy observation, then one drift at a
 // time, with the reason it must produce and the repairs it must plan.
-import { LEGACY_ATTACH } from "../../src/core/attach.ts";
+import { LEGACY_ATTACH } from "../../src/core/input/attach.ts";
 import { lanMac } from "../../src/core/names.ts";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { describeRepair, planNetwork } from "../../src/core/drift.ts";
-import { evaluate, type ReasonCode } from "../../src/core/health.ts";
-import { parseNetworkXml } from "../../src/core/inventory.ts";
-import type { NetObservation } from "../../src/core/observed.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { describeRepair, planNetwork } from "../../src/core/judge/drift.ts";
+import { evaluate, type ReasonCode } from "../../src/core/judge/health.ts";
+import { parseNetworkXml } from "../../src/core/observe/inventory.ts";
+import type { NetObservation } from "../../src/core/observe/observed.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { networkXml } from "../support/fixtures.ts";
 
 const spec = buildSpec(

@@ -13,7 +13,7 @@ import { validateNetworkName } from "../../src/core/names.ts";
 import { agentPaths, claimsDir, hookCacheDir, netLockPaths, netPaths } from "../../src/core/paths.ts";
 import { parseAgentRequest } from "../../src/hook/agent-protocol.ts";
 import { concernsVnat } from "../../src/hook/event.ts";
-import { BEGIN_DAD_WAIT_MS } from "../../src/exec/probe-dad.ts";
+import { BEGIN_DAD_WAIT_MS } from "../../src/exec/probe/dad.ts";
 
 const SHELL = readFileSync(new URL("../../hooks/network", import.meta.url), "utf8");
 // the shell's own variables stand for the run dir, the network's name and the build id
@@ -176,7 +176,7 @@ describe("hooks/network agrees with src/core", () => {
     assert.equal(written, Math.max(...puts), "build-id written by the last put");
   });
 
-  test("the shell's duplicate-address window is the one exec/probe-dad.ts uses", () => {
+  test("the shell's duplicate-address window is the one exec/probe/dad.ts uses", () => {
     const m = /dad_wait=([0-9.]+)/.exec(SHELL);
     assert.ok(m, "dad_wait in hooks/network");
     assert.equal(Math.round(Number(m[1]) * 1000), BEGIN_DAD_WAIT_MS);

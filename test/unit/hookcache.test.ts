@@ -2,11 +2,11 @@
 // can make with builtins, named so a network's own entries can be told from another's.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
 import { cacheEntryName, HASH_RE, hookCacheKey, renderCacheEntry, startHookData } from "../../src/core/hookcache.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { kernelNames } from "../../src/core/names.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { hookData } from "../support/fixtures.ts";
 
 const floating = `<vnat:floating address="198.51.100.77" to="10.0.0.5"/>`;

@@ -5,18 +5,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { pino } from "pino";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
 import { MAX_LINE, oneLine, VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import type { Roots } from "../../src/core/paths.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { parseArgv } from "../../src/hook/event.ts";
 import { handle, type HookEnv } from "../../src/hook/handlers.ts";
 import type { Runner } from "../../src/exec/run.ts";
 import { expectPattern, loadCorpus, type CorpusVars } from "../support/corpus.ts";
 import { mutateDocument, rng } from "../support/mutate.ts";
 import { HOST_ADDRS, nftSkeletons, renderViolations } from "../support/render-grammar.ts";
-import { renderNft } from "../../src/core/render.ts";
+import { renderNft } from "../../src/core/plan/render.ts";
 
 const vars: CorpusVars = {
   NAME: "corpus1",

@@ -15,7 +15,7 @@ import {
   ownerAlias,
   uplinkMac,
 } from "../../src/core/names.ts";
-import * as render from "../../src/core/render.ts";
+import * as render from "../../src/core/plan/render.ts";
 
 describe("ipv4", () => {
   const ips: Array<[string, number | undefined]> = [

@@ -1,13 +1,13 @@
-// Isolation rules and the host-address set (core/isolation.ts), as renderNft splices them.
+// Isolation rules and the host-address set (core/input/isolation.ts), as renderNft splices them.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { renderNft } from "../../src/core/render.ts";
-import { buildSpec } from "../../src/core/spec.ts";
-import { parseFibTrieLocals } from "../../src/exec/host-addrs.ts";
+import { renderNft } from "../../src/core/plan/render.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
+import { parseFibTrieLocals } from "../../src/exec/probe/host-addrs.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const base: NetOpts = {

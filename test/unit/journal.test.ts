@@ -1,10 +1,10 @@
-// The journal (exec/journal.ts) with a recording runner: fail at step k, assert the undo ran
+// The journal (exec/change/journal.ts) with a recording runner: fail at step k, assert the undo ran
 // in reverse; a failing undo is reported, never swallowed; a settle plan only warns.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { VnatError } from "../../src/core/errors.ts";
-import type { Op, Plan, Step } from "../../src/core/plan.ts";
-import { Journal, StepFailed, transact } from "../../src/exec/journal.ts";
+import type { Op, Plan, Step } from "../../src/core/plan/plan.ts";
+import { Journal, StepFailed, transact } from "../../src/exec/change/journal.ts";
 import type { RunResult, Runner } from "../../src/exec/run.ts";
 
 const roots = { run: "/nonexistent", config: "/nonexistent", log: "/nonexistent" };

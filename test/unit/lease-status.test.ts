@@ -1,4 +1,4 @@
-// dnsmasq's --dhcp-script that keeps libvirt's lease status file (core/lease-status.ts),
+// dnsmasq's --dhcp-script that keeps libvirt's lease status file (core/plan/lease-status.ts),
 // run with the system's sh and awk on lease files written here: what dnsmasq writes, and
 // what a hostile guest (or a corrupt file) could put there. libvirt rejects the whole file
 // on one bad entry, so every output must be valid JSON whatever the input bytes.
@@ -14,7 +14,7 @@ import {
   leaseStatusPath,
   leaseStatusTemp,
   renderLeaseScript,
-} from "../../src/core/lease-status.ts";
+} from "../../src/core/plan/lease-status.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import { assertGolden } from "../support/golden.ts";
 

@@ -4,7 +4,7 @@
 // policy: the runner never throws, a failed virsh becomes one VnatError line.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { libvirtOver, virshQuote } from "../../src/adapters/libvirt.ts";
+import { libvirtOver, virshQuote } from "../../src/adapters/libvirt/virsh.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import type { RunOptions, RunResult, Runner } from "../../src/exec/run.ts";
 

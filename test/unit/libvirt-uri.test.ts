@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { VnatError } from "../../src/core/errors.ts";
-import { libvirtUri } from "../../src/core/libvirt-uri.ts";
+import { libvirtUri } from "../../src/core/input/libvirt-uri.ts";
 
 test("precedence: -c/--connect, then VNAT_LIBVIRT_URI, then LIBVIRT_DEFAULT_URI, then qemu:///system", () => {
   assert.equal(libvirtUri({}), "qemu:///system");

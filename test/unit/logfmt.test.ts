@@ -1,4 +1,4 @@
-// `vnat log`'s formatting (src/core/logfmt.ts): pino's JSON lines as the hook writes them
+// `vnat log`'s formatting (src/core/observe/logfmt.ts): pino's JSON lines as the hook writes them
 // (copied from a real hook.log), and what an operator sees for each.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -11,7 +11,7 @@ import {
   parseSince,
   type LogLine,
   type TzOffset,
-} from "../../src/core/logfmt.ts";
+} from "../../src/core/observe/logfmt.ts";
 import { VnatError } from "../../src/core/errors.ts";
 
 const UTC: TzOffset = () => 0;

@@ -3,12 +3,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { pickBridgeName, pickUplink } from "../../src/core/allocate.ts";
-import { parseConfig, type Config } from "../../src/core/config.ts";
-import { knownNetworks } from "../../src/core/inventory.ts";
+import { pickBridgeName, pickUplink } from "../../src/core/edit/allocate.ts";
+import { parseConfig, type Config } from "../../src/core/input/config.ts";
+import { knownNetworks } from "../../src/core/observe/inventory.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { planCreate, type CreateOptions, type HostView } from "../../src/core/netcreate.ts";
-import { addProvider, removeProvider } from "../../src/core/providers.ts";
+import { planCreate, type CreateOptions, type HostView } from "../../src/core/edit/netcreate.ts";
+import { addProvider, removeProvider } from "../../src/core/edit/providers.ts";
 
 const template = readFileSync(new URL("../../xml-templates/vnat-network.xml", import.meta.url), "utf8");
 const golden = (f: string): string => readFileSync(new URL(`golden/${f}`, import.meta.url), "utf8");

@@ -3,12 +3,17 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { desiredSpec } from "../../src/core/desired.ts";
-import { parseConfig, type Config } from "../../src/core/config.ts";
-import { parseNetworkXml } from "../../src/core/inventory.ts";
+import { desiredSpec } from "../../src/core/input/desired.ts";
+import { parseConfig, type Config } from "../../src/core/input/config.ts";
+import { parseNetworkXml } from "../../src/core/observe/inventory.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { modelFromMetadata, renderMetadata, replaceMetadata, type MetadataModel } from "../../src/core/metadata.ts";
-import { planCreate } from "../../src/core/netcreate.ts";
+import {
+  modelFromMetadata,
+  renderMetadata,
+  replaceMetadata,
+  type MetadataModel,
+} from "../../src/core/input/metadata.ts";
+import { planCreate } from "../../src/core/edit/netcreate.ts";
 import {
   applyNetSet,
   applyProviderSet,
@@ -19,9 +24,9 @@ import {
   parseAssignments,
   PROVIDER_KEYS,
   type NetKey,
-} from "../../src/core/netset.ts";
-import { showDoc } from "../../src/core/netshow.ts";
-import { buildSpec, type NetSpec } from "../../src/core/spec.ts";
+} from "../../src/core/edit/netset.ts";
+import { showDoc } from "../../src/core/observe/netshow.ts";
+import { buildSpec, type NetSpec } from "../../src/core/input/spec.ts";
 
 const template = readFileSync(new URL("../../xml-templates/vnat-network.xml", import.meta.url), "utf8");
 const ip = (t: string): number => parseIp(t)!;
@@ -226,7 +231,7 @@ describe("showDoc", () => {
 
 describe("net set's prose", () => {
   test("one line per key saying how it applies", async () => {
-    const { formatResult } = await import("../../src/cli/net-set.ts");
+    const { formatResult } = await import("../../src/cli/net/set.ts");
     const changes = [
       { key: "dns" as const, from: "198.51.100.53", to: "9.9.9.9", applies: "live" as const },
       { key: "uplink" as const, from: "198.51.100.10/24", to: "198.51.100.30/24", applies: "next-start" as const },

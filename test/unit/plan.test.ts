@@ -2,17 +2,17 @@
 // repair, and the invariants the journal relies on.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import type { Repair } from "../../src/core/drift.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
-import { diffInbound } from "../../src/core/inbound-diff.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import type { Repair } from "../../src/core/judge/drift.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { diffInbound } from "../../src/core/edit/inbound-diff.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
 import { netPaths } from "../../src/core/paths.ts";
-import { formatPlan, type Plan } from "../../src/core/plan.ts";
-import { planInbound, planInboundAfter } from "../../src/core/plan-inbound.ts";
-import { planClearLeftovers, planRepair, type PlannedRepair } from "../../src/core/plan-repair.ts";
-import { planBuild, planClaims, planStart, START_STEPS } from "../../src/core/plan-start.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { formatPlan, type Plan } from "../../src/core/plan/plan.ts";
+import { planInbound, planInboundAfter } from "../../src/core/plan/inbound.ts";
+import { planClearLeftovers, planRepair, type PlannedRepair } from "../../src/core/plan/repair.ts";
+import { planBuild, planClaims, planStart, START_STEPS } from "../../src/core/plan/start.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { assertGolden } from "../support/golden.ts";
 

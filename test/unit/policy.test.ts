@@ -1,12 +1,12 @@
-// core/policy.ts: what metadata may ask for, decided by the config. Every refusal is one
+// core/input/policy.ts: what metadata may ask for, decided by the config. Every refusal is one
 // line naming the network, the object and what is allowed.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parseConfig, type Config } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseConfig, type Config } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { parseIp } from "../../src/core/ipv4.ts";
-import { checkPolicy, type HostFacts } from "../../src/core/policy.ts";
-import { buildSpec } from "../../src/core/spec.ts";
+import { checkPolicy, type HostFacts } from "../../src/core/input/policy.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const PROVIDER = { bridge: "br-prov", gateway: "198.51.100.1/24", pool: "198.51.100.100-198.51.100.199" };

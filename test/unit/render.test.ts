@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { netPaths } from "../../src/core/paths.ts";
 import {
   attachFdb,
@@ -9,10 +9,10 @@ import {
   renderNetnsBatch,
   renderNft,
   renderSysctls,
-} from "../../src/core/render.ts";
+} from "../../src/core/plan/render.ts";
 import { lanMac } from "../../src/core/names.ts";
 import assert from "node:assert/strict";
-import { buildSpec } from "../../src/core/spec.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
 import { assertGolden } from "../support/golden.ts";
 import { hookData } from "../support/fixtures.ts";
 

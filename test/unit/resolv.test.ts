@@ -5,12 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { netnsResolvConfPath } from "../../src/core/paths.ts";
-import { renderResolvConf } from "../../src/core/resolv.ts";
-import { buildSpec } from "../../src/core/spec.ts";
-import { startNetwork } from "../../src/exec/apply.ts";
+import { renderResolvConf } from "../../src/core/plan/resolv.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
+import { startNetwork } from "../../src/exec/change/apply.ts";
 import type { RunResult, Runner } from "../../src/exec/run.ts";
 import { hookData } from "../support/fixtures.ts";
 

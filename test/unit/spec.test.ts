@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parseConfig, EMPTY_CONFIG } from "../../src/core/config.ts";
+import { parseConfig, EMPTY_CONFIG } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { formatIp } from "../../src/core/ipv4.ts";
-import { buildSpec, deriveRange } from "../../src/core/spec.ts";
+import { buildSpec, deriveRange } from "../../src/core/input/spec.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const base: NetOpts = {

@@ -1,13 +1,13 @@
-// The state file's schema (src/core/state-schema.ts): today's version and the previous one
+// The state file's schema (src/core/input/state-schema.ts): today's version and the previous one
 // (no "version" field) are read, a refused file is refused in one line naming the field.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { formatIp } from "../../src/core/ipv4.ts";
-import { parseConfig } from "../../src/core/config.ts";
+import { parseConfig } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
-import { parseHookData } from "../../src/core/hookdata.ts";
-import { buildSpec } from "../../src/core/spec.ts";
-import { parseState, STATE_VERSION, type NetState } from "../../src/core/state-schema.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
+import { parseState, STATE_VERSION, type NetState } from "../../src/core/input/state-schema.ts";
 import { hookData } from "../support/fixtures.ts";
 
 const WHERE = "/run/vnat/net/net1/state.json";

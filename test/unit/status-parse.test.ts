@@ -4,21 +4,21 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/config.ts";
-import { desiredSpec } from "../../src/core/desired.ts";
-import { HEALTHS, REASON_CODES } from "../../src/core/health.ts";
-import { parseLeases } from "../../src/core/leases.ts";
-import { parseNetnsProbe, parseRulesetBatch } from "../../src/core/netns-view.ts";
+import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { desiredSpec } from "../../src/core/input/desired.ts";
+import { HEALTHS, REASON_CODES } from "../../src/core/judge/health.ts";
+import { parseLeases } from "../../src/core/observe/leases.ts";
+import { parseNetnsProbe, parseRulesetBatch } from "../../src/core/observe/netns-view.ts";
 import {
   addressesByIface,
   defaultRouteOf,
   parseLocalAddresses,
   parseNetDevNames,
   parseRoutes,
-} from "../../src/core/proc-net.ts";
-import { normalizeRuleset, parseCounters, suffixTables, unsuffixListing } from "../../src/core/ruleset.ts";
-import { statusDoc } from "../../src/core/status-doc.ts";
-import { formatDetail, formatSummary, humanBytes } from "../../src/cli/status-format.ts";
+} from "../../src/core/observe/proc-net.ts";
+import { normalizeRuleset, parseCounters, suffixTables, unsuffixListing } from "../../src/core/judge/ruleset.ts";
+import { statusDoc } from "../../src/core/observe/status-doc.ts";
+import { formatDetail, formatSummary, humanBytes } from "../../src/cli/status/format.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { networkXml, type NetOpts } from "../support/fixtures.ts";
 import { validate } from "../support/json-schema.ts";

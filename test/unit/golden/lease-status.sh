@@ -1,5 +1,5 @@
 #!/bin/sh
-# vnat: dnsmasq's --dhcp-script for one network (src/core/lease-status.ts; docs/DESIGN.md
+# vnat: dnsmasq's --dhcp-script for one network (src/core/plan/lease-status.ts; docs/DESIGN.md
 # "Leases in libvirt"). Rewrites libvirt's lease status file from dnsmasq's lease file.
 export LC_ALL=C
 umask 077

@@ -1,0 +1,103 @@
+// What a namespace holds, at the least cost. Usually a process vnat started inside it
+// (dnsmasq) answers for links, addresses and routes through /proc/PID/net and the
+// namespace's sysfs under /proc/PID/root (readNetnsFiles), and only nft runs, many
+// namespaces to one `ip -batch` (exec/probe/live-rulesets.ts). Otherwise ONE
+// `ip -n NS -j -batch -` per namespace lists links, addresses and the default route, then
+// forks `nft list ruleset` inside the same namespace (ip flushes its output before the
+// fork, so the order holds).
+import { readdirSync, readFileSync } from "node:fs";
+import { NETNS_PROBE_LINES, parseNetnsProbe, type InsideLink, type NetnsView } from "../../core/observe/netns-view.ts";
+import {
+  addressesByIface,
+  defaultRouteOf,
+  parseLocalAddresses,
+  parseNetDevNames,
+  parseRoutes,
+} from "../../core/observe/proc-net.ts";
+import { endianness } from "node:os";
+import { firstLine, type Runner } from "../run.ts";
+
+export async function probeNetns(runner: Runner, netns: string): Promise<NetnsView> {
+  const lines = [...NETNS_PROBE_LINES, `netns exec ${netns} nft list ruleset`];
+  const r = await runner.run("ip", ["-n", netns, "-j", "-batch", "-"], {
+    input: lines.join("\n") + "\n",
+    timeoutMs: 10_000,
+  });
+  if (r.exitCode !== 0) throw new Error(`probe namespace ${netns}: ${firstLine(r.stderr)}`);
+  return parseNetnsProbe(r.stdout);
+}
+
+/**
+ * The fast path through PID, a process in the namespace (the caller checked): links,
+ * addresses and routes from /proc/PID/net and the namespace's sysfs under /proc/PID/root,
+ * read synchronously (tiny procfs files: a promise per read cost more than the read).
+ * undefined when the files cannot answer for sure: the sysfs PID sees is not the
+ * namespace's (its interfaces differ from /proc/PID/net/dev), or an address cannot be
+ * placed on an interface. The ruleset comes from exec/probe/live-rulesets.ts.
+ */
+export function readNetnsFiles(pid: number): Omit<NetnsView, "ruleset"> | undefined {
+  const proc = `/proc/${pid}`;
+  try {
+    const names = parseNetDevNames(readFileSync(`${proc}/net/dev`, "utf8")).sort();
+    if (names.join(",") !== readdirSync(`${proc}/root/sys/class/net`).sort().join(",")) return undefined;
+    const routes = parseRoutes(readFileSync(`${proc}/net/route`, "utf8"), endianness() === "LE");
+    const placed = addressesByIface(parseLocalAddresses(readFileSync(`${proc}/net/fib_trie`, "utf8")), routes);
+    if (!placed.complete) return undefined;
+    const links: InsideLink[] = names.map((name) => {
+      const sys = (f: string): string => readFileSync(`${proc}/root/sys/class/net/${name}/${f}`, "utf8").trim();
+      return {
+        name,
+        up: (Number.parseInt(sys("flags"), 16) & 1) === 1,
+        operstate: sys("operstate").toUpperCase(),
+        mac: sys("address"),
+        // loopback's 127/8 is left out (addressesByIface): vnat never judges lo
+        addresses: placed.byIface.get(name) ?? [],
+      };
+    });
+    return { links, defaultRoute: defaultRouteOf(routes) };
+  } catch {
+    return undefined; // the process went away meanwhile
+  }
+}
+
+/** Runs FN over ITEMS with at most LIMIT at a time; results in input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** Runs at most N of the functions handed to it at a time, in the order they came. */
+export function limiter(n: number): Limiter {
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const next = (): void => {
+    if (running >= n) return;
+    const start = queue.shift();
+    if (start) {
+      running++;
+      start();
+    }
+  };
+  return <T>(fn: () => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push(() =>
+        fn()
+          .then(resolve, reject)
+          .finally(() => {
+            running--;
+            next();
+          }),
+      );
+      next();
+    });
+}

@@ -7,7 +7,7 @@ import { parseConfig } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { buildSpec } from "../../src/core/input/spec.ts";
-import { parseState, STATE_VERSION, type NetState } from "../../src/core/input/state-schema.ts";
+import { parseState, STATE_VERSION, type NetState, linkRecordOf } from "../../src/core/input/state-schema.ts";
 import { hookData } from "../support/fixtures.ts";
 
 const WHERE = "/run/vnat/net/net1/state.json";
@@ -182,4 +182,18 @@ describe("state file schema", () => {
   test("hostile text in a field is shown made safe and short", () => {
     refused(text(withField("phase", "a\nb\u202ec" + "x".repeat(200))), /phase: expected .*, got 'a\\nb\?cx+…$/);
   });
+});
+
+test("linkRecordOf: what a file that fails the schema still records (an older vnat's), strings only", () => {
+  const older = JSON.stringify({
+    name: "a",
+    spec: { name: "a", names: { netns: "vnat-a", lanHost: "vnl-1", uplinkHost: "vnu-2" } },
+  });
+  assert.deepEqual(linkRecordOf(older), { spec: { names: { lanHost: "vnl-1", uplinkHost: "vnu-2" } } });
+  assert.deepEqual(
+    linkRecordOf(JSON.stringify({ attach: { lan: "macvlan", uplink: "veth" }, spec: { names: { uplinkHost: 7 } } })),
+    { attach: { lan: "macvlan", uplink: "veth" }, spec: { names: { lanHost: undefined, uplinkHost: undefined } } },
+  );
+  assert.deepEqual(linkRecordOf(JSON.stringify({ attach: { lan: "ipvlan", uplink: "veth" } })), {});
+  for (const bad of ["{", "[]", "null", '"x"', "3"]) assert.equal(linkRecordOf(bad), undefined, bad);
 });

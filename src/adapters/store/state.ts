@@ -16,7 +16,8 @@ import { netnsExists } from "../sysfs.ts";
 export type { NetState } from "../../core/input/state-schema.ts";
 
 /** What a network's state file holds: none, a checked state, or a file that fails the schema. */
-export type StateRead = { kind: "absent" } | { kind: "ok"; state: NetState } | { kind: "unreadable"; error: string };
+export type StateRead =
+  { kind: "absent" } | { kind: "ok"; state: NetState } | { kind: "unreadable"; error: string; text: string };
 
 /** Network NAME's state file, read and checked against its schema (core/input/state-schema.ts). */
 export async function readStateFile(roots: Roots, name: string): Promise<StateRead> {
@@ -26,7 +27,7 @@ export async function readStateFile(roots: Roots, name: string): Promise<StateRe
   try {
     return { kind: "ok", state: parseState(path, name, text) };
   } catch (e) {
-    return { kind: "unreadable", error: oneLine(e) };
+    return { kind: "unreadable", error: oneLine(e), text };
   }
 }
 

@@ -208,3 +208,38 @@ export function parseState(where: string, name: string, text: string): NetState 
     throw invalid(`state file ${where}: ${(e as Error).message.replace(/^state\./, "")}`);
   }
 }
+
+/** The host links a state file records, and how its network was attached (teardown's view). */
+export interface LinkRecord {
+  attach?: Attachments;
+  spec?: { names: { lanHost?: string; uplinkHost?: string } };
+}
+
+/**
+ * What a state file that fails the schema still says about the host links it records: an
+ * older vnat's file (its spec had fewer fields) or a damaged one. Only strings are taken, and
+ * callers keep only names that are vnat's link names (teardown's isVnatLink), so a hostile
+ * file can name nothing else. Undefined when the text is not a JSON object.
+ */
+export function linkRecordOf(text: string): LinkRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const obj = (x: unknown): Record<string, unknown> | undefined =>
+    typeof x === "object" && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
+  const str = (x: unknown): string | undefined => (typeof x === "string" ? x : undefined);
+  const kind = (x: unknown): AttachKind | undefined => (x === "veth" || x === "macvlan" ? x : undefined);
+  const top = obj(v);
+  if (!top) return undefined;
+  const names = obj(obj(top.spec)?.names);
+  const att = obj(top.attach);
+  const lan = kind(att?.lan);
+  const uplink = kind(att?.uplink);
+  return {
+    ...(lan && uplink ? { attach: { lan, uplink } } : {}),
+    ...(names ? { spec: { names: { lanHost: str(names.lanHost), uplinkHost: str(names.uplinkHost) } } } : {}),
+  };
+}

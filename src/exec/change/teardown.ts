@@ -29,6 +29,7 @@ import {
   type NetState,
 } from "../../adapters/store/state.ts";
 import { LEGACY_ATTACH, type Attachments, type FdbEntry } from "../../core/input/attach.ts";
+import { linkRecordOf, type LinkRecord } from "../../core/input/state-schema.ts";
 import { attachFdb } from "../../core/plan/render.ts";
 import { deleteFdb } from "./fdb.ts";
 import { linkExists, netnsExists } from "../../adapters/sysfs.ts";
@@ -84,13 +85,13 @@ export async function deleteLinks(runner: Runner, ifnames: string[], waitMs = 30
 }
 
 /** The host links a state file says its network built (veth host ends: a macvlan has none there). */
-export function recordedHostLinks(st: Pick<NetState, "attach" | "spec"> | undefined): string[] {
+export function recordedHostLinks(st: LinkRecord | undefined): string[] {
   const names = st?.spec?.names;
   if (!names) return [];
   const attach: Attachments = st.attach ?? LEGACY_ATTACH;
   const out: string[] = [];
-  if (attach.lan === "veth") out.push(names.lanHost);
-  if (attach.uplink === "veth") out.push(names.uplinkHost);
+  if (attach.lan === "veth" && names.lanHost !== undefined) out.push(names.lanHost);
+  if (attach.uplink === "veth" && names.uplinkHost !== undefined) out.push(names.uplinkHost);
   return out.filter(isVnatLink);
 }
 
@@ -99,7 +100,7 @@ export async function linksRecordedByOthers(roots: Roots, except: string): Promi
   const out = new Map<string, string>();
   for (const other of await listStates(roots)) {
     if (other === except || !isNetworkName(other)) continue;
-    for (const l of recordedHostLinks(await readValidState(roots, other))) out.set(l, other);
+    for (const l of recordedHostLinks(await readLinkRecord(roots, other))) out.set(l, other);
   }
   return out;
 }
@@ -115,10 +116,21 @@ async function readValidState(roots: Roots, name: string): Promise<NetState | un
 }
 
 /**
+ * The host links network NAME's state file records: from its checked state, or, for a file
+ * that fails the schema (an older vnat's, or damaged), from what it still says (linkRecordOf):
+ * another network's links are never taken for this one's because its file is old.
+ */
+async function readLinkRecord(roots: Roots, name: string): Promise<LinkRecord | undefined> {
+  const r = await readStateFile(roots, name).catch(() => undefined);
+  if (r?.kind === "ok") return r.state;
+  return r?.kind === "unreadable" ? linkRecordOf(r.text) : undefined;
+}
+
+/**
  * The host links network NAME's teardown looks for: those its state file records (what was
  * built), else today's names and an older vnat's (which named them with 8 hex digits).
  */
-function teardownLinks(name: string, st: NetState | undefined): string[] {
+function teardownLinks(name: string, st: LinkRecord | undefined): string[] {
   const recorded = st?.spec !== undefined;
   const k = kernelNames(name);
   const l = legacyKernelNames(name);
@@ -133,7 +145,7 @@ function teardownLinks(name: string, st: NetState | undefined): string[] {
  * network: its alias names that network, or it has no alias (an older vnat's) and that
  * network's state file records it while NAME's does not.
  */
-async function deleteOwnLinks(runner: Runner, roots: Roots, name: string, st: NetState | undefined): Promise<void> {
+async function deleteOwnLinks(runner: Runner, roots: Roots, name: string, st: LinkRecord | undefined): Promise<void> {
   const candidates = teardownLinks(name, st);
   const mine = new Set(recordedHostLinks(st));
   const unaliased = candidates.filter((l) => linkExists(l) && !mine.has(l) && linkOwner(l) === undefined);
@@ -167,7 +179,7 @@ export async function teardownNetwork(
   };
   await step(() => stopNetnsProcesses(runner, names.netns, paths.pidFile));
   await step(() => deleteNetns(runner, names.netns));
-  await step(() => deleteOwnLinks(runner, roots, name, st));
+  await step(async () => deleteOwnLinks(runner, roots, name, st ?? (await readLinkRecord(roots, name))));
   await step(async () => deleteFdb(runner, [...recordedFdb(st), ...leftFdb]));
   await step(() => removeNetDir(roots, name));
   await step(() => removeRecordedLeaseStatus(st));

@@ -2,7 +2,6 @@
 // (default 100), started for real by `virsh net-start` through the hook, in a sandbox
 // world (provider bridge and namespaces only; nothing on the host's own network).
 //   node --import tsx bench/status.ts [N]
-import { roots } from "../src/adapters/store/roots.ts";
 import { execa } from "execa";
 import { join } from "node:path";
 import { readdir } from "node:fs/promises";
@@ -48,7 +47,8 @@ async function breakdown(only: string[]): Promise<void> {
   const { readLibvirtNetworks } = await import("../src/adapters/libvirt/view.ts");
   const { probeAll } = await import("../src/exec/probe/observe.ts");
   const { referenceRulesets } = await import("../src/exec/probe/reference-rulesets.ts");
-  const { probeNetns, mapLimit } = await import("../src/exec/probe/netns.ts");
+  const { probeNetns } = await import("../src/exec/probe/netns.ts");
+  const { mapLimit } = await import("../src/adapters/async.ts");
   const { processRunner } = await import("../src/exec/run.ts");
   const { roots } = await import("../src/adapters/store/roots.ts");
   const { loadConfig } = await import("../src/adapters/store/config-file.ts");

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { signal } from "../exec/run.ts";
 import { readIfExists } from "./store/files.ts";
+import { sleep } from "./async.ts";
 
 export async function readPid(pidFile: string): Promise<number | undefined> {
   const text = await readIfExists(pidFile);
@@ -47,5 +48,3 @@ function isZombieOrGone(pid: number): boolean {
     return true;
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,7 @@ import { evaluate, type Reason } from "../core/judge/health.ts";
 import { oneLine } from "../core/errors.ts";
 import type { ApplyContext } from "./change/apply.ts";
 import { probeAll, type ProbeOptions } from "./probe/observe.ts";
-import { mapLimit } from "./probe/netns.ts";
+import { mapLimit } from "../adapters/async.ts";
 import { applyRepair } from "./change/repair.ts";
 import { pruneCacheEntries } from "../adapters/store/hookcache.ts";
 import { heldFlocks, lockNetwork, networkBusy, readAllSeqs } from "./netlock.ts";

@@ -96,7 +96,7 @@ test("not in libvirt, without vnat metadata, transient: refused in one line", as
       assert.equal(e.kind, "invalid-input");
       assert.match(
         e.message,
-        new RegExp(`^network "${t}": is transient; vnat keeps inbound settings in a persistent definition`),
+        new RegExp(`^network "${t}": is transient; vnat keeps its settings in a persistent definition`),
       );
       return true;
     },

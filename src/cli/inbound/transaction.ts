@@ -12,11 +12,12 @@
 // nothing to change: both are seen under the lock, so the change is applied at most once.
 import { listLiveClaims } from "../../adapters/store/claims.ts";
 import { loadConfig } from "../../adapters/store/config-file.ts";
-import { defineNetwork, dumpNetworks, listNetworks } from "../../adapters/libvirt/virsh.ts";
+import { defineNetwork } from "../../adapters/libvirt/virsh.ts";
+import { loadVnatDefinition } from "../definition.ts";
 import { rememberDefinition } from "../../adapters/libvirt/prewarm.ts";
 import { withLock } from "../../adapters/store/lock.ts";
 import { roots } from "../../adapters/store/roots.ts";
-import { invalid, oneLine, VnatError } from "../../core/errors.ts";
+import { oneLine, VnatError } from "../../core/errors.ts";
 import { takenAddresses } from "../../core/edit/inbound.ts";
 import { knownNetworks, parseNetworkXml } from "../../core/observe/inventory.ts";
 import { modelFromMetadata, renderMetadata, replaceMetadata, type MetadataModel } from "../../core/input/metadata.ts";
@@ -36,25 +37,10 @@ export interface EditOutcome {
 export async function editInbound(name: string, edit: (m: MetadataModel) => MetadataModel): Promise<EditOutcome> {
   const r = roots();
   const config = await loadConfig(r.config);
-  const where = `network "${name}"`;
   return withLock(
     allocLockPath(r.run),
     async () => {
-      const list = await listNetworks();
-      const entry = list.find((n) => n.name === name);
-      if (!entry) throw invalid(`${where}: not defined in libvirt (see vnat net list)`);
-      if (!entry.persistent)
-        throw invalid(
-          `${where}: is transient; vnat keeps inbound settings in a persistent definition (virsh net-define)`,
-        );
-      const docs = await dumpNetworks(
-        list.map((n) => n.name),
-        true,
-      );
-      const xml = docs.get(name);
-      if (xml === undefined) throw invalid(`${where}: libvirt returned no XML for it`);
-      const net = parseNetworkXml(xml);
-      if (!net.metadata) throw invalid(`${where}: not a vnat network (no vnat metadata); vnat leaves it alone`);
+      const { docs, xml, net, active } = await loadVnatDefinition(name);
       const nextXml = replaceMetadata(xml, renderMetadata(edit(modelFromMetadata(net.metadata))));
       const others = knownNetworks(
         [...docs].filter(([n]) => n !== name),
@@ -63,7 +49,7 @@ export async function editInbound(name: string, edit: (m: MetadataModel) => Meta
       const spec = buildSpec(parseNetworkXml(nextXml), config, takenAddresses(others, await listLiveClaims(r), name));
       await defineNetwork(nextXml);
       await rememberDefinition(r, name);
-      if (!entry.active) return { spec, live: "inactive", warnings: [] };
+      if (!active) return { spec, live: "inactive", warnings: [] };
       let live: LiveApply;
       try {
         live = await applyInboundLocked(processRunner, r, spec);

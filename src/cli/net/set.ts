@@ -9,11 +9,12 @@
 //      changes at the next start (net-destroy + net-start).
 import { listLiveClaims } from "../../adapters/store/claims.ts";
 import { loadConfig } from "../../adapters/store/config-file.ts";
-import { defineNetwork, dumpNetworks, listNetworks } from "../../adapters/libvirt/virsh.ts";
+import { defineNetwork } from "../../adapters/libvirt/virsh.ts";
+import { loadVnatDefinition } from "../definition.ts";
 import { withLock } from "../../adapters/store/lock.ts";
 import { rememberDefinition } from "../../adapters/libvirt/prewarm.ts";
 import { roots } from "../../adapters/store/roots.ts";
-import { invalid, oneLine, VnatError } from "../../core/errors.ts";
+import { oneLine, VnatError } from "../../core/errors.ts";
 import { takenAddresses } from "../../core/edit/inbound.ts";
 import { knownNetworks, parseNetworkXml } from "../../core/observe/inventory.ts";
 import { modelFromMetadata, renderMetadata, replaceMetadata } from "../../core/input/metadata.ts";
@@ -54,19 +55,7 @@ export async function netSet(name: string, words: string[], o: { dryRun?: boolea
   const res = await withLock(
     allocLockPath(r.run),
     async (): Promise<NetSetResult> => {
-      const list = await listNetworks();
-      const entry = list.find((n) => n.name === name);
-      if (!entry) throw invalid(`${where}: not defined in libvirt (see vnat net list)`);
-      if (!entry.persistent)
-        throw invalid(`${where}: is transient; vnat keeps its settings in a persistent definition (virsh net-define)`);
-      const docs = await dumpNetworks(
-        list.map((n) => n.name),
-        true,
-      );
-      const xml = docs.get(name);
-      if (xml === undefined) throw invalid(`${where}: libvirt returned no XML for it`);
-      const net = parseNetworkXml(xml);
-      if (!net.metadata) throw invalid(`${where}: not a vnat network (no vnat metadata); vnat leaves it alone`);
+      const { docs, xml, net, active } = await loadVnatDefinition(name);
       let old: NetSpec | undefined;
       try {
         old = buildSpec(net, config);
@@ -93,14 +82,14 @@ export async function netSet(name: string, words: string[], o: { dryRun?: boolea
         old,
         spec,
         assigns.map((a) => a.key),
-        entry.active,
+        active,
       );
-      const base = { network: name, active: entry.active, changes, warnings: [] as string[] };
+      const base = { network: name, active: active, changes, warnings: [] as string[] };
       if (o.dryRun) return { ...base, dryRun: true, live: "dry-run" };
       if (nextXml === xml) return { ...base, dryRun: false, live: "unchanged" };
       await defineNetwork(nextXml);
       await rememberDefinition(r, name);
-      if (!entry.active) return { ...base, dryRun: false, live: "inactive" };
+      if (!active) return { ...base, dryRun: false, live: "inactive" };
       let live: NetSetLive;
       try {
         const failpoint = process.env.VNAT_FAILPOINT; // tests only

@@ -23,7 +23,7 @@ import {
   type NetState,
 } from "../../adapters/store/state.ts";
 import { flushConntrack } from "./conntrack.ts";
-import { dnsmasqPid, isOurDnsmasq, sleep, terminate } from "../../adapters/dnsmasq.ts";
+import { dnsmasqPid, isOurDnsmasq, terminate } from "../../adapters/dnsmasq.ts";
 import { ensureNetDir, prepareDnsmasqFiles, touchHostsFile, writeHostsFile } from "../../adapters/store/netdir.ts";
 import { prepareLeaseStatus, removeLeaseStatus } from "../../adapters/store/lease-status.ts";
 import { removeNetnsResolvConf, writeNetnsResolvConf } from "../../adapters/store/netns-etc.ts";
@@ -31,6 +31,7 @@ import { addFdb, deleteFdb } from "./fdb.ts";
 import { ipBatch } from "./ip.ts";
 import { firstLine, signal, spawnDetached, type Runner } from "../run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
+import { sleep } from "../../adapters/async.ts";
 
 export interface JournalEnv {
   runner: Runner;

@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { aliasOwner, isNetworkName, isVnatLink, kernelNames, legacyKernelNames } from "../../core/names.ts";
 import { netPaths, type Roots } from "../../core/paths.ts";
-import { dnsmasqPid, sleep, terminate } from "../../adapters/dnsmasq.ts";
+import { dnsmasqPid, terminate } from "../../adapters/dnsmasq.ts";
 import { removeNetnsResolvConf } from "../../adapters/store/netns-etc.ts";
 import { removeLeaseStatus } from "../../adapters/store/lease-status.ts";
 import { validateIfname } from "../../core/input/ifname.ts";
@@ -35,6 +35,7 @@ import { deleteFdb } from "./fdb.ts";
 import { linkExists, netnsExists } from "../../adapters/sysfs.ts";
 import { netnsPids } from "./ip.ts";
 import { firstLine, type Runner } from "../run.ts";
+import { sleep } from "../../adapters/async.ts";
 
 export async function stopNetnsProcesses(runner: Runner, netns: string, pidFile: string): Promise<void> {
   const pids = new Set(await netnsPids(runner, netns));

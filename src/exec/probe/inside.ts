@@ -4,7 +4,8 @@
 import type { NetnsView } from "../../core/observe/netns-view.ts";
 import { netPaths, type Roots } from "../../core/paths.ts";
 import { inNetns, ourDnsmasqPid } from "./host.ts";
-import { probeNetns, readNetnsFiles, type Limiter } from "./netns.ts";
+import { probeNetns, readNetnsFiles } from "./netns.ts";
+import type { Limiter } from "../../adapters/async.ts";
 import { listRulesets } from "./live-rulesets.ts";
 import type { Runner } from "../run.ts";
 

@@ -36,7 +36,7 @@ import { bridgeExists, conntrackCount, probeDnsmasq, probeVeth, readStateSync, r
 import { probeDuplicate } from "./dad.ts";
 import { listFdbLocals } from "../change/fdb.ts";
 import { bridgeCallsIptables } from "./attach-facts.ts";
-import { limiter, type Limiter } from "./netns.ts";
+import { limiter, type Limiter } from "../../adapters/async.ts";
 import { probeInside, type Inside } from "./inside.ts";
 import { referenceRulesets } from "./reference-rulesets.ts";
 import type { Runner } from "../run.ts";

@@ -84,7 +84,7 @@ before(async () => {
     readFileSync(join(copy, "src/adapters/libvirt/prewarm.ts"), "utf8"),
     readFileSync(join(REPO, "src/adapters/libvirt/prewarm.ts"), "utf8"),
   );
-  writeFileSync(join(copy, "src/adapters/build-id"), `${BUILD}\n`);
+  writeFileSync(join(copy, "src/adapters/libvirt/build-id"), `${BUILD}\n`);
   installed = (await import(join(copy, "src/adapters/libvirt/prewarm.ts"))) as typeof installed;
   await define(definition("10.61.0.1/24"));
 });

@@ -4,6 +4,20 @@
 import { invalid } from "../core/errors.ts";
 import { HASH_RE } from "../core/hookcache.ts";
 
+/**
+ * Test overrides that keep an event away from the agent (which runs with libvirt's own
+ * environment): with any of them set, the shell hook (to_agent) and the hook's Node run the
+ * event themselves and start no agent. The contract test holds hooks/network to this list.
+ */
+export const AGENT_BYPASS_ENV = [
+  "VNAT_CONFIG",
+  "VNAT_LOG_DIR",
+  "VNAT_FAILPOINT",
+  "VNAT_HOST_NETNS",
+  "VNAT_BRIDGE_NF_CALL_IPTABLES",
+  "VNAT_NO_AGENT",
+] as const;
+
 export interface AgentRequest {
   name: string;
   op: string;

@@ -4,6 +4,7 @@
 // event for a network without vnat metadata returns before anything heavy is loaded.
 import { readFileSync } from "node:fs";
 import { oneLine, VnatError } from "../core/errors.ts";
+import { AGENT_BYPASS_ENV } from "./agent-protocol.ts";
 import { concernsVnat } from "./event.ts";
 
 async function main(): Promise<number> {
@@ -51,7 +52,7 @@ async function main(): Promise<number> {
 
 /** The shell hook uses the agent only where libvirt's own environment holds (hooks/network, to_agent). */
 function agentWanted(env: NodeJS.ProcessEnv): boolean {
-  return !["VNAT_CONFIG", "VNAT_LOG_DIR", "VNAT_FAILPOINT", "VNAT_HOST_NETNS", "VNAT_NO_AGENT"].some((k) => env[k]);
+  return !AGENT_BYPASS_ENV.some((k) => env[k]);
 }
 
 async function serveAgent(): Promise<number> {

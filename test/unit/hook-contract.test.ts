@@ -11,7 +11,7 @@ import { HOOK_EVENTS, IGNORED_EVENTS, hookEvent, hookEventSpec, type HookEventNa
 import { CACHE_KINDS, cacheEntryName } from "../../src/core/hookcache.ts";
 import { validateNetworkName } from "../../src/core/names.ts";
 import { agentPaths, claimsDir, hookCacheDir, netLockPaths, netPaths } from "../../src/core/paths.ts";
-import { parseAgentRequest } from "../../src/hook/agent-protocol.ts";
+import { AGENT_BYPASS_ENV, parseAgentRequest } from "../../src/hook/agent-protocol.ts";
 import { concernsVnat } from "../../src/hook/event.ts";
 import { BEGIN_DAD_WAIT_MS } from "../../src/exec/probe/dad.ts";
 
@@ -181,4 +181,11 @@ describe("hooks/network agrees with src/core", () => {
     assert.ok(m, "dad_wait in hooks/network");
     assert.equal(Math.round(Number(m[1]) * 1000), BEGIN_DAD_WAIT_MS);
   });
+});
+
+test("the shell hands no event to the agent under any of the test overrides AGENT_BYPASS_ENV lists", () => {
+  const line = SHELL.split("\n").find((l) => l.includes("|| to_node") && l.includes("${VNAT_CONFIG-}"));
+  assert.ok(line, "to_agent's override check");
+  const vars = [...line.matchAll(/\$\{(VNAT_[A-Z_]+)-\}/g)].map((m) => m[1]);
+  assert.deepEqual(vars, [...AGENT_BYPASS_ENV]);
 });

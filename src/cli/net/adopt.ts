@@ -65,18 +65,8 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
   requireRoot("net adopt");
   const r = roots();
   const config = await loadConfig(r.config);
-  const out = await withLock(
-    allocLockPath(r.run),
-    async () => {
-      const { target } = await findNetwork(name);
-      const plan = planAdopt(target.xml, o, config, await probeHostView(config, r, o.provider));
-      refuseActive(name, target.active, o);
-      if (o.dryRun) return { plan, guests: [] as GuestPort[], warnings: [] as string[], restarted: false };
-      const guests = target.active ? await probeGuestPorts(name) : [];
-      const warnings = await convert(target, plan.xml, guests, plan.nat, "vnat");
-      return { plan, guests, warnings, restarted: target.active };
-    },
-    { what: "net adopt (allocation lock)" },
+  const out = await switchNetwork(name, o, "adopt", "vnat", async ({ target }) =>
+    planAdopt(target.xml, o, config, await probeHostView(config, r, o.provider)),
   );
   if (!o.dryRun) await rememberDefinition(r, name);
   const s = out.plan.spec;
@@ -89,9 +79,7 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
         ...summary(nat),
         `  uplink   ${uplink}`,
         `  dns      ${s.dns.map(formatIp).join(", ") || "-"}`,
-        out.restarted
-          ? `restarted: ${out.guests.length} running guest(s) moved over${guestList(out.guests)}`
-          : `start it with: virsh net-start ${name}`,
+        afterSwitch(name, out),
       ];
   await report(
     { json: o.json, dryRun: o.dryRun === true },
@@ -106,7 +94,7 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
       provider: s.uplink.bridge,
       uplinkWasAuto: out.plan.uplinkWasAuto,
       hosts: nat.hosts.length,
-      guests: out.guests.map((g) => ({ domain: g.domain, mac: g.mac, tap: g.tap })),
+      guests: out.guests.map(({ domain, mac, tap }) => ({ domain, mac, tap })),
       xml: out.plan.xml,
     },
     out.warnings,
@@ -116,19 +104,7 @@ export async function netAdopt(name: string, o: AdoptFlags): Promise<void> {
 export async function netRelease(name: string, o: Flags & { force?: boolean }): Promise<void> {
   requireRoot("net release");
   const r = roots();
-  const out = await withLock(
-    allocLockPath(r.run),
-    async () => {
-      const { target, all } = await findNetwork(name);
-      const plan = planRelease(target.xml, o, all);
-      refuseActive(name, target.active, o);
-      if (o.dryRun) return { plan, guests: [] as GuestPort[], warnings: [] as string[], restarted: false };
-      const guests = target.active ? await probeGuestPorts(name) : [];
-      const warnings = await convert(target, plan.xml, guests, plan.nat, "libvirt");
-      return { plan, guests, warnings, restarted: target.active };
-    },
-    { what: "net release (allocation lock)" },
-  );
+  const out = await switchNetwork(name, o, "release", "libvirt", ({ target, all }) => planRelease(target.xml, o, all));
   if (!o.dryRun) await removeCacheEntries(r, name);
   const nat = out.plan.nat;
   const human = o.dryRun
@@ -137,9 +113,7 @@ export async function netRelease(name: string, o: Flags & { force?: boolean }): 
         `released network "${name}" (now libvirt NAT; its guests reach out through the host, which resolves DNS for them)`,
         ...summary(nat),
         ...out.plan.dropped.map((d) => `  dropped  ${d}`),
-        out.restarted
-          ? `restarted: ${out.guests.length} running guest(s) moved over${guestList(out.guests)}`
-          : `start it with: virsh net-start ${name}`,
+        afterSwitch(name, out),
       ];
   await report(
     { json: o.json, dryRun: o.dryRun === true },
@@ -152,12 +126,52 @@ export async function netRelease(name: string, o: Flags & { force?: boolean }): 
       lan: formatCidr(nat.lan),
       hosts: nat.hosts.length,
       dropped: out.plan.dropped,
-      guests: out.guests.map((g) => ({ domain: g.domain, mac: g.mac, tap: g.tap })),
+      guests: out.guests.map(({ domain, mac, tap }) => ({ domain, mac, tap })),
       xml: out.plan.xml,
     },
     out.warnings,
   );
 }
+
+interface Switched<P> {
+  plan: P;
+  guests: GuestPort[];
+  warnings: string[];
+  restarted: boolean;
+}
+
+/**
+ * Adopt's and release's one transaction, under the allocation lock: find the network, PLAN
+ * its new definition, refuse an active one without --restart, then (no dry run) define it and,
+ * when active, restart it with its running guests moved over (convert).
+ */
+async function switchNetwork<P extends { xml: string; nat: NatNetwork }>(
+  name: string,
+  o: Flags,
+  verb: "adopt" | "release",
+  to: "vnat" | "libvirt",
+  plan: (found: Awaited<ReturnType<typeof findNetwork>>) => P | Promise<P>,
+): Promise<Switched<P>> {
+  return withLock(
+    allocLockPath(roots().run),
+    async () => {
+      const found = await findNetwork(name);
+      const p = await plan(found);
+      refuseActive(name, found.target.active, o);
+      if (o.dryRun) return { plan: p, guests: [], warnings: [], restarted: false };
+      const guests = found.target.active ? await probeGuestPorts(name) : [];
+      const warnings = await convert(found.target, p.xml, guests, p.nat, to);
+      return { plan: p, guests, warnings, restarted: found.target.active };
+    },
+    { what: `net ${verb} (allocation lock)` },
+  );
+}
+
+/** The last line after a switch: the guests moved, or how to start the network. */
+const afterSwitch = (name: string, out: Switched<unknown>): string =>
+  out.restarted
+    ? `restarted: ${out.guests.length} running guest(s) moved over${guestList(out.guests)}`
+    : `start it with: virsh net-start ${name}`;
 
 function summary(nat: NatNetwork): string[] {
   return [

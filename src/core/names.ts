@@ -145,3 +145,22 @@ export function isVnatNetns(ns: string): boolean {
 export function isVnatLink(ifname: string): boolean {
   return /^vn[lu]-(?:[0-9a-f]{11}|[0-9a-f]{8})$/.test(ifname);
 }
+
+/** Host links of a segment's veth pair (issue 19): "vsl-" in the network's bridge, "vss-" in the segment's. */
+export const SEGMENT_LAN_PREFIX = "vsl-";
+export const SEGMENT_PEER_PREFIX = "vss-";
+
+/**
+ * The veth pair that patches bridge DEVICE into network NAME's bridge: 11 hex digits of
+ * sha256("NAME\nDEVICE") after the prefix (15 = IFNAMSIZ - 1), so each (network, device)
+ * has its own pair, found again from the names alone; both ends carry ownerAlias(NAME).
+ */
+export function segmentLinkNames(name: string, device: string): { lan: string; peer: string } {
+  const h = hashName(`${name}\n${device}`);
+  return { lan: SEGMENT_LAN_PREFIX + h, peer: SEGMENT_PEER_PREFIX + h };
+}
+
+/** A segment veth end of vnat's (segmentLinkNames). */
+export function isSegmentLink(ifname: string): boolean {
+  return /^vs[ls]-[0-9a-f]{11}$/.test(ifname);
+}

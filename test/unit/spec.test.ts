@@ -194,7 +194,7 @@ describe("buildSpec", () => {
     [
       "unknown element",
       { extraMetadata: `<vnat:nat/>` },
-      `network "net1": <vnat:network>: unknown element "nat" (allowed: lan, uplink, dns, forward, floating, host, isolation)`,
+      `network "net1": <vnat:network>: unknown element "nat" (allowed: lan, uplink, dns, forward, floating, host, isolation, segment)`,
     ],
     [
       "unknown attribute",

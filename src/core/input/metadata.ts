@@ -3,6 +3,7 @@
 import type { XmlNode } from "./xml.ts";
 import { attr, child, children } from "./xml.ts";
 import { VNAT_XMLNS } from "./hookdata.ts";
+import { segmentModelOf, type SegmentModel } from "./segments.ts";
 
 export interface MetadataModel {
   lan: { address: string; dhcp?: { start?: string; end?: string; lease?: string; enabled?: "yes" | "no" } };
@@ -14,6 +15,8 @@ export interface MetadataModel {
   hosts?: { mac: string; ip: string; name?: string }[];
   /** <vnat:isolation>: kept as written (absent: both blocked) */
   isolation?: { host?: string; provider?: string };
+  /** <vnat:segment> (issue 19, core/input/segments.ts); absent when there are none */
+  segments?: SegmentModel[];
 }
 
 export interface ForwardModel {
@@ -52,6 +55,10 @@ export function renderMetadata(m: MetadataModel, indent = "    "): string {
   for (const f of m.floating ?? []) lines.push(`${i1}<vnat:floating${attrs({ address: f.address, to: f.to })}/>`);
   for (const h of m.hosts ?? []) lines.push(`${i1}<vnat:host${attrs({ mac: h.mac, ip: h.ip, name: h.name })}/>`);
   if (m.isolation) lines.push(`${i1}<vnat:isolation${attrs(m.isolation)}/>`);
+  for (const s of m.segments ?? [])
+    lines.push(
+      `${i1}<vnat:segment${attrs({ kind: s.kind, name: s.name, bridge: s.bridge, "take-addresses": s.takeAddresses })}/>`,
+    );
   lines.push(`${indent}</vnat:network>`);
   return lines.join("\n");
 }
@@ -77,6 +84,7 @@ export function modelFromMetadata(md: XmlNode): MetadataModel {
     dns: children(md, "dns").map((d) => attr(d, "upstream") ?? ""),
     ...inboundModel(md),
     ...isolationModel(md),
+    ...(children(md, "segment").length ? { segments: children(md, "segment").map(segmentModelOf) } : {}),
   };
 }
 

@@ -29,6 +29,7 @@ import {
 } from "../ipv4.ts";
 import { kernelNames, printable, uplinkMac, validateNetworkName, type KernelNames } from "../names.ts";
 import type { AttachKind } from "./attach.ts";
+import { ALLOWED_SEGMENT, parseSegments, segmentModelOf, type SegmentSpec } from "./segments.ts";
 import { attr, children, type XmlNode } from "./xml.ts";
 
 export interface DhcpSpec {
@@ -54,6 +55,8 @@ export interface NetSpec {
   hosts?: HostSpec[];
   /** what guests may reach through the namespace (isolation.ts); absent: the defaults, all blocked */
   isolation?: IsolationSpec;
+  /** other bridges and taps patched into the network's bridge (segments.ts); absent: none */
+  segments?: SegmentSpec[];
 }
 
 const MAX_DNS = 8;
@@ -73,7 +76,8 @@ const MAX_LEASE_SECONDS = 366 * 86400;
 const LEASE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 const ALLOWED: Record<string, string[]> = {
-  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS, "isolation"],
+  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS, "isolation", "segment"],
+  segment: ALLOWED_SEGMENT,
   isolation: ALLOWED_ISOLATION,
   lan: ["@address", "dhcp"],
   dhcp: ["@start", "@end", "@lease", "@enabled"],
@@ -207,6 +211,9 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     );
   const isoEl = one(where, md, "isolation");
   if (isoEl) checkKeys(`${where}: <vnat:isolation>`, isoEl, ALLOWED.isolation!);
+  const segEls = children(md, "segment");
+  for (const el of segEls) checkKeys(`${where}: <vnat:segment>`, el, ALLOWED.segment!);
+  const segments = parseSegments(where, segEls.map(segmentModelOf), lanBridge, upBridge);
 
   return {
     name,
@@ -220,6 +227,7 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     ...(inbound.floating.length ? { floating: inbound.floating } : {}),
     ...(inbound.hosts.length ? { hosts: inbound.hosts } : {}),
     ...(isoEl ? { isolation: parseIsolation(where, isoEl) } : {}),
+    ...(segments.length ? { segments } : {}),
   };
 }
 

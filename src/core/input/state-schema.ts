@@ -13,6 +13,7 @@ import type { Cidr } from "../ipv4.ts";
 import { parseIp } from "../ipv4.ts";
 import { isNetworkName, printable, type KernelNames } from "../names.ts";
 import type { DhcpSpec, NetSpec } from "./spec.ts";
+import { SEGMENT_KINDS, type SegmentSpec } from "./segments.ts";
 
 export const STATE_VERSION = 2;
 /** the oldest version this vnat reads */
@@ -147,6 +148,18 @@ function uplink(p: string, v: unknown): NetSpec["uplink"] {
   };
 }
 
+function segment(p: string, v: unknown): SegmentSpec {
+  const o = obj(p, v);
+  if (o.takeAddresses !== undefined && o.takeAddresses !== true)
+    throw new Bad(`${p}.takeAddresses`, "true", o.takeAddresses);
+  return {
+    kind: oneOf(`${p}.kind`, o.kind, SEGMENT_KINDS),
+    name: str(`${p}.name`, o.name, /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}$/, "a segment name"),
+    device: ifname(`${p}.device`, o.device),
+    ...(o.takeAddresses === true ? { takeAddresses: true as const } : {}),
+  };
+}
+
 function spec(p: string, v: unknown): NetSpec {
   const o = obj(p, v);
   return {
@@ -161,6 +174,7 @@ function spec(p: string, v: unknown): NetSpec {
     ...opt(o, "floating", p, (q, x) => list(q, x, floating)),
     ...opt(o, "hosts", p, (q, x) => list(q, x, host)),
     ...opt(o, "isolation", p, isolation),
+    ...opt(o, "segments", p, (q, x) => list(q, x, segment)),
   };
 }
 

@@ -1,0 +1,169 @@
+// Segments (issue 19): other layer-2 segments patched into a vnat network's bridge, so their
+// hosts share the guests' LAN (DHCP, DNS, NAT and forwards from the network's namespace).
+// `vnat attach NET SEGMENT` / `vnat detach NET SEGMENT`; stored in the metadata as
+//   <vnat:segment kind="bridge" name="br-x" take-addresses="yes"/>
+//   <vnat:segment kind="tap" name="tap3"/>
+//   <vnat:segment kind="docker" name="lab" bridge="br-0123456789ab"/>
+// ("attach" in core/input/attach.ts is the uplink/LAN link kind, macvlan or veth: a
+// different thing.) Pure: parse, validate, edit the model.
+import { invalid } from "../errors.ts";
+import { isSegmentLink, isVnatLink, printable } from "../names.ts";
+import { validateIfname } from "./ifname.ts";
+import { attr, type XmlNode } from "./xml.ts";
+
+export const SEGMENT_KINDS = ["bridge", "tap", "docker"] as const;
+export type SegmentKind = (typeof SEGMENT_KINDS)[number];
+
+export interface SegmentSpec {
+  kind: SegmentKind;
+  /** bridge, tap: the interface; docker: the Docker network's name */
+  name: string;
+  /** the Linux device vnat links to the network's bridge (docker: the bridge resolved at attach time) */
+  device: string;
+  /** the foreign bridge's host addresses are taken off while attached, and put back at detach/stop */
+  takeAddresses?: true;
+}
+
+/** As the metadata model holds it (core/input/metadata.ts): attributes as written. */
+export interface SegmentModel {
+  kind: string;
+  name: string;
+  bridge?: string;
+  takeAddresses?: string;
+}
+
+export const ALLOWED_SEGMENT = ["@kind", "@name", "@bridge", "@take-addresses"];
+/** one veth pair (or one tap) each: a bound on what a start builds */
+export const MAX_SEGMENTS = 32;
+
+// Docker's own rule for network names, bounded
+const DOCKER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const segmentLabel = (s: { kind: string; name: string }): string => `${s.kind}:${s.name}`;
+
+/** The model entry from the metadata element. */
+export function segmentModelOf(el: XmlNode): SegmentModel {
+  return {
+    kind: attr(el, "kind") ?? "",
+    name: attr(el, "name") ?? "",
+    ...(attr(el, "bridge") !== undefined ? { bridge: attr(el, "bridge") } : {}),
+    ...(attr(el, "take-addresses") !== undefined ? { takeAddresses: attr(el, "take-addresses") } : {}),
+  };
+}
+
+/**
+ * A validated segment from its model entry. WHERE names the network; LAN and UPLINK are the
+ * network's own bridge and its provider bridge, which are never a segment.
+ */
+export function parseSegment(where: string, m: SegmentModel, lan: string, uplink: string): SegmentSpec {
+  const kinds = SEGMENT_KINDS.join(", ");
+  if (!(SEGMENT_KINDS as readonly string[]).includes(m.kind))
+    throw invalid(`${where}: segment kind "${printable(m.kind)}" (allowed: ${kinds})`);
+  const kind = m.kind as SegmentKind;
+  let name: string;
+  let device: string;
+  if (kind === "docker") {
+    if (!DOCKER_NAME_RE.test(m.name))
+      throw invalid(
+        `${where}: docker network "${printable(m.name)}": not a Docker network name (1-64 of letters, digits, "_", "." and "-", starting with a letter or digit)`,
+      );
+    name = m.name;
+    if (m.bridge === undefined)
+      throw invalid(`${where}: segment docker:${name} has no bridge="…" (vnat attach resolves it; attach it again)`);
+    device = validateIfname(`${where}: segment docker:${name} bridge`, m.bridge);
+  } else {
+    if (m.bridge !== undefined)
+      throw invalid(`${where}: segment ${kind}:${printable(m.name)}: bridge="…" is for docker segments only`);
+    name = validateIfname(`${where}: segment ${kind}`, m.name);
+    device = name;
+  }
+  const label = segmentLabel({ kind, name });
+  if (device === lan)
+    throw invalid(`${where}: segment ${label} is the network's own bridge "${lan}" (attach another bridge)`);
+  if (device === uplink)
+    throw invalid(
+      `${where}: segment ${label} is the provider bridge "${uplink}" (guests would sit on the provider network)`,
+    );
+  if (isVnatLink(device) || isSegmentLink(device))
+    throw invalid(`${where}: segment ${label}: "${device}" is one of vnat's own links`);
+  const take = m.takeAddresses;
+  if (take !== undefined && take !== "yes" && take !== "no")
+    throw invalid(`${where}: segment ${label} take-addresses="${printable(take)}" (expected "yes" or "no")`);
+  if (take === "yes" && kind === "tap")
+    throw invalid(`${where}: segment ${label}: take-addresses is for bridges (bridge:, docker:), not taps`);
+  return { kind, name, device, ...(take === "yes" ? { takeAddresses: true as const } : {}) };
+}
+
+/** Every segment of a network, checked one by one and against each other. */
+export function parseSegments(where: string, models: SegmentModel[], lan: string, uplink: string): SegmentSpec[] {
+  if (models.length > MAX_SEGMENTS) throw invalid(`${where}: ${models.length} segments (at most ${MAX_SEGMENTS})`);
+  const out: SegmentSpec[] = [];
+  for (const m of models) {
+    const s = parseSegment(where, m, lan, uplink);
+    const same = out.find((o) => o.device === s.device || (o.kind === s.kind && o.name === s.name));
+    if (same)
+      throw invalid(
+        `${where}: segment ${segmentLabel(s)} is attached twice${same.kind !== s.kind || same.name !== s.name ? ` (as ${segmentLabel(same)}: both are "${s.device}")` : ""}`,
+      );
+    out.push(s);
+  }
+  return out;
+}
+
+/**
+ * A segment as the user names it on the command line: `bridge:BR`, `tap:DEV` or
+ * `docker:NETWORK`. Docker's bridge is not known here (exec/probe/docker.ts resolves it).
+ */
+export function parseSegmentArg(text: string): { kind: SegmentKind; name: string } {
+  const i = text.indexOf(":");
+  const kind = i < 0 ? "" : text.slice(0, i);
+  const name = i < 0 ? "" : text.slice(i + 1);
+  if (!(SEGMENT_KINDS as readonly string[]).includes(kind) || name === "")
+    throw invalid(`segment "${printable(text)}": expected bridge:BRIDGE, tap:DEVICE or docker:NETWORK`);
+  if (kind === "docker") {
+    if (!DOCKER_NAME_RE.test(name))
+      throw invalid(
+        `segment docker:${printable(name)}: not a Docker network name (1-64 of letters, digits, "_", "." and "-", starting with a letter or digit)`,
+      );
+  } else validateIfname(`segment ${kind}`, name);
+  return { kind: kind as SegmentKind, name };
+}
+
+/** The model entry `vnat attach` adds. */
+export function segmentModel(kind: SegmentKind, name: string, bridge: string | undefined, take: boolean): SegmentModel {
+  return { kind, name, ...(bridge !== undefined ? { bridge } : {}), ...(take ? { takeAddresses: "yes" } : {}) };
+}
+
+/** MODELS with S added (an entry for the same segment is replaced: attach again refreshes docker's bridge). */
+export function addSegment(models: SegmentModel[] | undefined, s: SegmentModel): SegmentModel[] {
+  return [...(models ?? []).filter((m) => !(m.kind === s.kind && m.name === s.name)), s];
+}
+
+/** MODELS without KIND:NAME; refused when it is not attached. */
+export function removeSegment(
+  where: string,
+  models: SegmentModel[] | undefined,
+  kind: SegmentKind,
+  name: string,
+): SegmentModel[] {
+  const list = models ?? [];
+  if (!list.some((m) => m.kind === kind && m.name === name)) {
+    const have = list.map(segmentLabel).join(", ");
+    throw invalid(`${where}: segment ${kind}:${printable(name)} is not attached (attached: ${have || "none"})`);
+  }
+  return list.filter((m) => !(m.kind === kind && m.name === name));
+}
+
+/** What changes on a running network when its segments change: by device, what goes and what comes. */
+export function diffSegments(
+  old: readonly SegmentSpec[] | undefined,
+  next: readonly SegmentSpec[] | undefined,
+): { add: SegmentSpec[]; remove: SegmentSpec[] } {
+  const k = (s: SegmentSpec): string => JSON.stringify([s.kind, s.name, s.device, s.takeAddresses ?? false]);
+  const o = new Map((old ?? []).map((s) => [k(s), s]));
+  const n = new Map((next ?? []).map((s) => [k(s), s]));
+  return {
+    add: [...n].filter(([key]) => !o.has(key)).map(([, s]) => s),
+    remove: [...o].filter(([key]) => !n.has(key)).map(([, s]) => s),
+  };
+}

@@ -85,14 +85,18 @@ const DHCP_HOST = re(`${MAC},${IP}(?:,${HOSTNAME})?`);
  * that vnat's renderer itself writes (taken from a reference ruleset).
  */
 export function nftSkeleton(line: string): string {
-  return line
-    .trim()
-    .replace(new RegExp(CIDR, "g"), "<cidr>")
-    .replace(new RegExp(IP, "g"), "<ip>")
-    .replace(/\b\d+\b/g, "<n>")
-    .replace(/\b(?:tcp|udp)\b/g, "<proto>")
-    .replace(/<n> : <n>(?:, <n> : <n>)*/g, "<n> : <n>…")
-    .replace(/<ip>(?:, <ip>)+/g, "<ip>…");
+  return (
+    line
+      .trim()
+      // a forward's or floating IP's counter (inbound-render.ts inboundCounterName): its numbers only
+      .replace(/\b(?:fwd_(?:tcp|udp)_\d+(?:_\d+)?|fip_\d+_\d+_\d+_\d+)\b/g, "<counter>")
+      .replace(new RegExp(CIDR, "g"), "<cidr>")
+      .replace(new RegExp(IP, "g"), "<ip>")
+      .replace(/\b\d+\b/g, "<n>")
+      .replace(/\b(?:tcp|udp)\b/g, "<proto>")
+      .replace(/<n> : <n>(?:, <n> : <n>)*/g, "<n> : <n>…")
+      .replace(/<ip>(?:, <ip>)+/g, "<ip>…")
+  );
 }
 
 export function nftSkeletons(ruleset: string): Set<string> {

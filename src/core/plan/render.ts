@@ -187,7 +187,7 @@ ${chainLines(inbound.prerouting)}  }
 ${chainLines(inbound.postroutingFirst)}    oifname "${UPLINK_IF}" ip saddr ${subnet} snat to ${uplink}
 ${chainLines(inbound.postroutingLast)}  }
 
-  chain input {
+${inbound.countChains}  chain input {
     type filter hook input priority filter; policy drop;
 ${chainLines(renderGuestLimitRules())}    ct state established,related accept
     ct state invalid drop

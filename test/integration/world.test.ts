@@ -35,6 +35,21 @@ async function assertNoHostAddresses(w: World): Promise<void> {
   for (const l of mine) assert.deepEqual(l.addr_info, [], `host link ${l.ifname} has addresses`);
 }
 
+/** No IPv6 address, route or neighbour of a world's ranges in the host namespace; its links have IPv6 off. */
+async function assertNoHostIpv6(w: World): Promise<void> {
+  const routes = (await run("ip", ["-6", "route", "show", "table", "all"])).stdout;
+  assert.doesNotMatch(routes, /2001:db8:[12]00:/, "host IPv6 routes");
+  const addrs = (await run("ip", ["-6", "addr", "show"])).stdout;
+  assert.doesNotMatch(addrs, /2001:db8:/, "host IPv6 addresses");
+  const links = JSON.parse((await run("ip", ["-j", "link", "show"])).stdout) as Array<{ ifname: string }>;
+  for (const l of links.filter((x) => x.ifname.includes(w.tag)))
+    assert.equal(
+      (await readFile(`/proc/sys/net/ipv6/conf/${l.ifname}/disable_ipv6`, "utf8")).trim(),
+      "1",
+      `disable_ipv6 on host link ${l.ifname}`,
+    );
+}
+
 needs(unmet).test("a provider host resolves and fetches from the internet through the router", {}, async () => {
   const resolvBefore = await hostResolvConfHash();
   await withWorld(async (w) => {
@@ -56,6 +71,88 @@ needs(unmet).test("a provider host resolves and fetches from the internet throug
   });
   assert.equal(await hostResolvConfHash(), resolvBefore, "the host's /etc/resolv.conf changed");
 });
+
+needs(unmet).test(
+  "IPv6: a provider host and a routed guest reach [2001:db8:200::10]:80 through the router",
+  {},
+  async () => {
+    await withWorld(async (w) => {
+      const h = await w.addProviderHost("198.51.100.50", "2001:db8:100::50");
+      assert.deepEqual(await h.address6(), { ip: "2001:db8:100::50", prefix: 64 });
+      assert.equal(await h.fetch(`http://[${w.internetIp6}]/`), "2001:db8:100::50\n");
+      assert.equal(await h.fetch(`http://${w.internetIp}/`), "198.51.100.50\n", "IPv4 still logged without ::ffff:");
+      assert.equal(await h.resolve(w.dnsName), w.internetIp, "A records as before");
+      const aaaa = await h.exec("timeout", ["10", "busybox", "nslookup", "-type=aaaa", w.dnsName, w.internetIp6]);
+      assert.match(aaaa.stdout, /2001:db8:200::10/, `AAAA over IPv6: ${aaaa.stdout} ${aaaa.stderr}`);
+
+      // A guest on a plain LAN bridge, behind a plain IPv6 router namespace (no vnat, no NAT):
+      // its /64 reaches the internet because the upstream router has a route for it.
+      const lan = await w.addLanBridge();
+      const gw = await w.addGuest(lan);
+      await gw.addStaticAddress6("2001:db8:300::1/64");
+      await gw.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=1"], { check: true });
+      const up = await w.addGuest(w.providerBridge);
+      await run("ip", ["-n", up.ns, "link", "set", "eth0", "netns", gw.ns, "name", "up0"]);
+      await gw.exec("ip", ["link", "set", "up0", "up"], { check: true });
+      await gw.exec("ip", ["-6", "addr", "add", "2001:db8:100::30/64", "dev", "up0", "nodad"], { check: true });
+      await gw.exec("ip", ["-6", "route", "add", "default", "via", w.providerGateway6, "dev", "up0"], { check: true });
+      await w.addUpstreamRoute6("2001:db8:300::/64", "2001:db8:100::30");
+
+      const g = await w.addGuest(lan);
+      await g.addStaticAddress6("2001:db8:300::50/64", "2001:db8:300::1");
+      assert.equal(await g.fetch(`http://[${w.internetIp6}]/`), "2001:db8:300::50\n");
+      assert.deepEqual(await w.serverSources(), ["2001:db8:100::50", "198.51.100.50", "2001:db8:300::50"]);
+      assert.ok(
+        (await w.routerNeighbours6()).some((n) => n.ip === "2001:db8:100::30"),
+        "the router resolved the next hop on its provider side",
+      );
+      assert.equal(await w.ulaSourcePackets(), 0);
+      await assertNoHostAddresses(w);
+      await assertNoHostIpv6(w);
+    });
+  },
+);
+
+needs(unmet).test(
+  "IPv6: only a SLAAC guest takes router advertisements; every other world namespace ignores them",
+  {},
+  async () => {
+    await withWorld(async (w) => {
+      const lan = await w.addLanBridge();
+      // a stand-in router advertising 2001:db8:300::/64 (vnat's dnsmasq plays this part)
+      const rtr = await w.addGuest(lan);
+      await rtr.addStaticAddress6("2001:db8:300::1/64");
+      await rtr.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=1"], { check: true });
+      const plain = await w.addGuest(lan);
+      const slaac = await w.addGuest(lan, { slaac: true });
+      const p = await w.startProcess(rtr.ns, "dnsmasq-ra", "dnsmasq", [
+        "--keep-in-foreground",
+        "--log-facility=-",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--port=0",
+        "--interface=eth0",
+        "--bind-interfaces",
+        "--enable-ra",
+        "--dhcp-range=::,constructor:eth0,ra-only,64,1h",
+      ]);
+      const t0 = Date.now();
+      const a = await slaac.waitForAddress6(15000);
+      const ms = Date.now() - t0;
+      assert.match(a.ip, /^2001:db8:300:0:/, `SLAAC address ${a.ip}`);
+      assert.equal(a.prefix, 64);
+      assert.match((await slaac.defaultGateway6()) ?? "", /^fe80:/, "default route via the router's link-local");
+      assert.ok(ms < 10000, `SLAAC took ${ms} ms`);
+      assert.ok(await slaac.ping("2001:db8:300::1"));
+      // the RA reached the other guest too (same bridge), which must not have used it
+      assert.match(await readFile(p.logFile, "utf8"), /router advertisement/i);
+      assert.equal(await plain.address6(), undefined);
+      assert.equal(await plain.defaultGateway6(), undefined);
+      await assertNoHostIpv6(w);
+    });
+  },
+);
 
 needs(unmet).test("a guest on a LAN bridge gets a lease with udhcpc, in its own resolv.conf", {}, async () => {
   const resolvBefore = await hostResolvConfHash();

@@ -8,13 +8,21 @@
 //                                                               │  (no host address)
 //   provider host ns (198.51.100.x) ──veth──────────────────────┤
 //                                                               │ prov0 198.51.100.1/24
+//                                                               │       2001:db8:100::1/64
 //                                                     router ns vt-TAG-router (no NAT)
 //                                                               │ inet0 198.18.0.1/24
+//                                                               │       2001:db8:200::1/64
 //                                                     internet ns vt-TAG-inet 198.18.0.10
-//                                                       dnsmasq :53, HTTP echo :80
+//                                                       2001:db8:200::10
+//                                                       dnsmasq :53 (A and AAAA), HTTP echo :80
+//
+// IPv6 lives only in the world's namespaces: the router forwards it (forwarding=1), every
+// world namespace starts with accept_ra=0 / autoconf=0 (a guest takes router
+// advertisements only when its test asks: addGuest(bridge, { slaac: true })), and the
+// world's static IPv6 addresses skip DAD (nodad) so tests never wait for it.
 //
 // Safety: nothing gets an address or route in the host namespace (bridges and host-side
-// veth ends even get no IPv6 link-local address), every namespace gets its own
+// veth ends get disable_ipv6=1 and no IPv6 link-local address), every namespace gets its own
 // /etc/netns/NS/resolv.conf before anything runs in it, and every name carries a random
 // per-world tag so concurrent worlds never collide and teardown can find its objects
 // on the live system by name alone.
@@ -36,6 +44,12 @@ export const UPSTREAM_DNS = INTERNET_IP;
 export const PROVIDER_GATEWAY = "198.51.100.1";
 export const PROVIDER_PREFIX = 24;
 export const PROVIDER_SUBNET = "198.51.100.0/24";
+export const INTERNET_IP6 = "2001:db8:200::10";
+export const INTERNET_GATEWAY6 = "2001:db8:200::1";
+export const PROVIDER_GATEWAY6 = "2001:db8:100::1";
+export const PROVIDER_PREFIX6 = 64;
+export const PROVIDER_SUBNET6 = "2001:db8:100::/64";
+export const INTERNET_SUBNET6 = "2001:db8:200::/64";
 
 const HTTP_SERVER_SCRIPT = fileURLToPath(new URL("../../src/demo/http-echo-server.mjs", import.meta.url));
 export const UDHCPC_SCRIPT = fileURLToPath(new URL("../../src/demo/udhcpc-script.sh", import.meta.url));
@@ -85,6 +99,14 @@ export interface Guest {
   addStaticAddress(cidr: string, gateway?: string): Promise<void>;
   /** the IPv4 address/prefix currently on eth0 */
   address(): Promise<{ ip: string; prefix: number } | undefined>;
+  /** static IPv6 address (CIDR, nodad) and optional default gateway; only 2001:db8::/32 and fc00::/7 */
+  addStaticAddress6(cidr: string, gateway?: string): Promise<void>;
+  /** the global IPv6 address/prefix on eth0 that is usable now (not tentative), SLAAC or static */
+  address6(): Promise<{ ip: string; prefix: number } | undefined>;
+  /** waits until eth0 has a usable global IPv6 address (e.g. SLAAC after a router advertisement) */
+  waitForAddress6(timeoutMs?: number): Promise<{ ip: string; prefix: number }>;
+  /** the IPv6 default route's gateway (a router's link-local address after SLAAC) */
+  defaultGateway6(): Promise<string | undefined>;
   /** the namespace's own resolv.conf (on the host: /etc/netns/NS/resolv.conf) */
   readonly resolvConf: string;
 }
@@ -106,16 +128,32 @@ export interface World {
   readonly providerGateway: string;
   readonly providerPrefix: number;
   readonly providerSubnet: string;
+  readonly internetIp6: string;
+  readonly providerGateway6: string;
+  readonly providerPrefix6: number;
+  readonly providerSubnet6: string;
   /** a stand-in for a libvirt bridge (vtb-TAGn) in the host namespace; returns its name */
   addLanBridge(): Promise<string>;
-  /** a guest namespace vt-TAG-gN plugged into `bridge` (any bridge, e.g. a LAN bridge) */
-  addGuest(bridge: string): Promise<Guest>;
-  /** a namespace vt-TAG-hN on the provider bridge with address `addr` (198.51.100.x[/24]) */
-  addProviderHost(addr: string): Promise<Guest>;
+  /**
+   * a guest namespace vt-TAG-gN plugged into `bridge` (any bridge, e.g. a LAN bridge);
+   * `slaac`: its eth0 accepts router advertisements and autoconfigures (off by default)
+   */
+  addGuest(bridge: string, opts?: GuestOptions): Promise<Guest>;
+  /**
+   * a namespace vt-TAG-hN on the provider bridge with address `addr` (198.51.100.x[/24]),
+   * and with `addr6` (2001:db8:100::x[/64]) too when given, default routes via the router
+   */
+  addProviderHost(addr: string, addr6?: string): Promise<Guest>;
+  /** a route in the router for `prefix` (an IPv6 prefix, e.g. a routed LAN /64) via `via` on the provider side */
+  addUpstreamRoute6(prefix: string, via: string): Promise<void>;
   /** packets with a source in 10.0.0.0/8 that reached the router, from any side */
   privateSourcePackets(): Promise<number>;
+  /** packets with a unique-local IPv6 source (fc00::/7) that reached the router, from any side */
+  ulaSourcePackets(): Promise<number>;
   /** the router's neighbour table on its provider side */
   routerNeighbours(): Promise<Neighbour[]>;
+  /** the router's IPv6 neighbour table on its provider side (link-local entries left out) */
+  routerNeighbours6(): Promise<Neighbour[]>;
   /** client source addresses the internet HTTP server saw, in order */
   serverSources(): Promise<string[]>;
   /**
@@ -147,6 +185,11 @@ function nsPrefix(tag: string): string {
 
 /** Steps of createWorld, in order; `faultAfter` makes it fail right after one (for tests of its undo). */
 export type BuildStep = "provider-bridge" | "router" | "internet" | "dns" | "http";
+
+export interface GuestOptions {
+  /** accept router advertisements and autoconfigure a global address on eth0 (SLAAC) */
+  slaac?: boolean;
+}
 
 export interface WorldOptions {
   faultAfter?: BuildStep;
@@ -216,6 +259,10 @@ class WorldImpl implements World {
   readonly providerGateway = PROVIDER_GATEWAY;
   readonly providerPrefix = PROVIDER_PREFIX;
   readonly providerSubnet = PROVIDER_SUBNET;
+  readonly internetIp6 = INTERNET_IP6;
+  readonly providerGateway6 = PROVIDER_GATEWAY6;
+  readonly providerPrefix6 = PROVIDER_PREFIX6;
+  readonly providerSubnet6 = PROVIDER_SUBNET6;
   readonly providerBridge: string;
   readonly routerNs: string;
   readonly internetNs: string;
@@ -272,6 +319,8 @@ class WorldImpl implements World {
     ]);
     await run("ip", ["-n", r, "addr", "add", `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}`, "dev", ROUTER_PROVIDER_IF]);
     await run("ip", ["-n", r, "addr", "add", `${INTERNET_GATEWAY}/24`, "dev", ROUTER_INTERNET_IF]);
+    await addAddress6(r, ROUTER_PROVIDER_IF, `${PROVIDER_GATEWAY6}/${PROVIDER_PREFIX6}`);
+    await addAddress6(r, ROUTER_INTERNET_IF, `${INTERNET_GATEWAY6}/64`);
     await run("ip", ["-n", r, "link", "set", ROUTER_PROVIDER_IF, "up"]);
     await run("ip", ["-n", r, "link", "set", ROUTER_INTERNET_IF, "up"]);
     // arp_accept: vnat announces its uplink by gratuitous ARP; tests check that the
@@ -285,6 +334,7 @@ class WorldImpl implements World {
       "-q",
       "-w",
       "net.ipv4.ip_forward=1",
+      "net.ipv6.conf.all.forwarding=1",
       "net.ipv4.conf.all.arp_accept=1",
       `net.ipv4.conf.${ROUTER_PROVIDER_IF}.arp_accept=1`,
       "net.ipv4.conf.all.rp_filter=0",
@@ -298,6 +348,8 @@ class WorldImpl implements World {
     await run("ip", ["-n", i, "addr", "add", `${INTERNET_IP}/24`, "dev", GUEST_IF]);
     await run("ip", ["-n", i, "link", "set", GUEST_IF, "up"]);
     await run("ip", ["-n", i, "route", "add", "default", "via", INTERNET_GATEWAY]);
+    await addAddress6(i, GUEST_IF, `${INTERNET_IP6}/64`);
+    await run("ip", ["-n", i, "-6", "route", "add", "default", "via", INTERNET_GATEWAY6, "dev", GUEST_IF]);
     this.checkpoint("internet");
     await this.startInternetDns();
     this.checkpoint("dns");
@@ -311,12 +363,28 @@ class WorldImpl implements World {
 
   // --- building blocks -------------------------------------------------------------
 
-  /** /etc/netns/NS/resolv.conf first, then the namespace, then lo up. */
+  /**
+   * /etc/netns/NS/resolv.conf first, then the namespace, then no router advertisements
+   * for any link made in it later (a guest that wants SLAAC turns it on for its eth0),
+   * then lo up.
+   */
   private async addNamespace(ns: string, resolvConf: string): Promise<void> {
     this.namespaces.push(ns);
     await mkdir(join("/etc/netns", ns), { recursive: true });
     await writeFile(join("/etc/netns", ns, "resolv.conf"), resolvConf);
     await run("ip", ["netns", "add", ns]);
+    await run("ip", [
+      "netns",
+      "exec",
+      ns,
+      "sysctl",
+      "-q",
+      "-w",
+      "net.ipv6.conf.all.accept_ra=0",
+      "net.ipv6.conf.default.accept_ra=0",
+      "net.ipv6.conf.all.autoconf=0",
+      "net.ipv6.conf.default.autoconf=0",
+    ]);
     await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
   }
 
@@ -327,13 +395,23 @@ class WorldImpl implements World {
     await run("ip", ["link", "set", name, "up"]);
   }
 
-  /** veth `hostEnd` enslaved to `bridge`; its peer created straight inside `ns` as `nsEnd`. */
-  private async addVeth(hostEnd: string, bridge: string, ns: string, nsEnd: string): Promise<void> {
+  /**
+   * veth `hostEnd` enslaved to `bridge`; its peer created straight inside `ns` as `nsEnd`
+   * (with `sysctls` for it, e.g. accept_ra, set before it comes up).
+   */
+  private async addVeth(
+    hostEnd: string,
+    bridge: string,
+    ns: string,
+    nsEnd: string,
+    sysctls: readonly string[] = [],
+  ): Promise<void> {
     this.links.push(hostEnd);
     await run("ip", ["link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns]);
     await quietHostLink(hostEnd);
     await run("ip", ["link", "set", hostEnd, "master", bridge]);
     await run("ip", ["link", "set", hostEnd, "up"]);
+    if (sysctls.length > 0) await run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", ...sysctls]);
     await run("ip", ["-n", ns, "link", "set", nsEnd, "up"]);
   }
 
@@ -372,8 +450,10 @@ class WorldImpl implements World {
       "--no-hosts",
       "--port=53",
       `--listen-address=${INTERNET_IP}`,
+      `--listen-address=${INTERNET_IP6}`,
       "--bind-interfaces",
       `--address=/${DNS_NAME}/${INTERNET_IP}`,
+      `--address=/${DNS_NAME}/${INTERNET_IP6}`,
       `--pid-file=${pidFile}`,
     ]);
     // dnsmasq has daemonized by now; its pid file names the daemon.
@@ -387,7 +467,7 @@ class WorldImpl implements World {
       HTTP_SERVER_SCRIPT,
       this.httpLog,
       "80",
-      "0.0.0.0",
+      "::", // both families: an IPv4 client is logged without its ::ffff: prefix
     ]);
     this.started.set(p.pid, this.httpLog);
     await waitFor(
@@ -408,20 +488,25 @@ class WorldImpl implements World {
     return name;
   }
 
-  async addGuest(bridge: string): Promise<Guest> {
+  async addGuest(bridge: string, opts: GuestOptions = {}): Promise<Guest> {
     const n = ++this.guests;
+    const slaac = opts.slaac === true ? SLAAC_SYSCTLS : [];
     return this.addGuestNs(
       `${nsPrefix(this.tag)}g${n}`,
       `vtg-${this.tag}${n}`,
       bridge,
       "# vnat test guest: no resolver until DHCP\n",
+      slaac,
     );
   }
 
-  async addProviderHost(addr: string): Promise<Guest> {
+  async addProviderHost(addr: string, addr6?: string): Promise<Guest> {
     const cidr = addr.includes("/") ? addr : `${addr}/${PROVIDER_PREFIX}`;
     if (!cidr.startsWith("198.51.100.") || !cidr.endsWith(`/${PROVIDER_PREFIX}`))
       throw new Error(`addProviderHost "${addr}": expected an address in ${PROVIDER_SUBNET}`);
+    const cidr6 = addr6 === undefined ? undefined : addr6.includes("/") ? addr6 : `${addr6}/${PROVIDER_PREFIX6}`;
+    if (cidr6 !== undefined && (!/^2001:db8:100::[0-9a-f:]*\/64$/i.test(cidr6) || cidr6.startsWith("2001:db8:100::/")))
+      throw new Error(`addProviderHost "${addr6}": expected an address in ${PROVIDER_SUBNET6}`);
     const n = ++this.hosts;
     const g = await this.addGuestNs(
       `${nsPrefix(this.tag)}h${n}`,
@@ -430,17 +515,40 @@ class WorldImpl implements World {
       `nameserver ${UPSTREAM_DNS}\n`,
     );
     await g.addStaticAddress(cidr, PROVIDER_GATEWAY);
+    if (cidr6 !== undefined) await g.addStaticAddress6(cidr6, PROVIDER_GATEWAY6);
     return g;
   }
 
-  private async addGuestNs(ns: string, hostEnd: string, bridge: string, resolvConf: string): Promise<Guest> {
+  private async addGuestNs(
+    ns: string,
+    hostEnd: string,
+    bridge: string,
+    resolvConf: string,
+    sysctls: readonly string[] = [],
+  ): Promise<Guest> {
     if (hostEnd.length > 15) throw new Error(`interface name "${hostEnd}" is longer than 15 characters`);
     await this.addNamespace(ns, resolvConf);
-    await this.addVeth(hostEnd, bridge, ns, GUEST_IF);
+    await this.addVeth(hostEnd, bridge, ns, GUEST_IF, sysctls);
     return new GuestImpl(ns, hostEnd, bridge);
   }
 
-  async privateSourcePackets(): Promise<number> {
+  async addUpstreamRoute6(prefix: string, via: string): Promise<void> {
+    if (!isTestRange6(prefix) || !/\/(\d+)$/.test(prefix))
+      throw new Error(`addUpstreamRoute6 "${prefix}": expected an IPv6 prefix in 2001:db8::/32 or fc00::/7`);
+    if (!isTestRange6(via) || via.includes("/"))
+      throw new Error(`addUpstreamRoute6 via "${via}": expected an IPv6 address in ${PROVIDER_SUBNET6} or fe80::/10`);
+    await run("ip", ["-n", this.routerNs, "-6", "route", "replace", prefix, "via", via, "dev", ROUTER_PROVIDER_IF]);
+  }
+
+  privateSourcePackets(): Promise<number> {
+    return this.routerCounter("private_src");
+  }
+
+  ulaSourcePackets(): Promise<number> {
+    return this.routerCounter("ula_src");
+  }
+
+  private async routerCounter(name: string): Promise<number> {
     const r = await run("ip", [
       "netns",
       "exec",
@@ -451,16 +559,24 @@ class WorldImpl implements World {
       "counter",
       "inet",
       ROUTER_NFT_TABLE,
-      "private_src",
+      name,
     ]);
     const items = (JSON.parse(r.stdout) as { nftables: Array<{ counter?: { packets: number } }> }).nftables;
     const counter = items.find((x) => x.counter !== undefined)?.counter;
-    if (!counter) throw new Error(`router ${this.routerNs}: counter private_src not found`);
+    if (!counter) throw new Error(`router ${this.routerNs}: counter ${name} not found`);
     return counter.packets;
   }
 
   async routerNeighbours(): Promise<Neighbour[]> {
-    const r = await run("ip", ["-n", this.routerNs, "-4", "-j", "neigh", "show", "dev", ROUTER_PROVIDER_IF]);
+    return this.neighbours("-4");
+  }
+
+  async routerNeighbours6(): Promise<Neighbour[]> {
+    return (await this.neighbours("-6")).filter((n) => !n.ip.toLowerCase().startsWith("fe80:"));
+  }
+
+  private async neighbours(family: "-4" | "-6"): Promise<Neighbour[]> {
+    const r = await run("ip", ["-n", this.routerNs, family, "-j", "neigh", "show", "dev", ROUTER_PROVIDER_IF]);
     const rows = parseJson<Array<{ dst: string; lladdr?: string; state?: string[] }>>(r.stdout, []);
     return rows.map((x) => ({ ip: x.dst, mac: x.lladdr, state: x.state ?? [] }));
   }
@@ -623,6 +739,32 @@ class GuestImpl implements Guest {
     return parseJson<Array<{ gateway?: string }>>(r.stdout, [])[0]?.gateway;
   }
 
+  async defaultGateway6(): Promise<string | undefined> {
+    const r = await run("ip", ["-n", this.ns, "-6", "-j", "route", "show", "default"]);
+    return parseJson<Array<{ gateway?: string }>>(r.stdout, [])[0]?.gateway;
+  }
+
+  async address6(): Promise<{ ip: string; prefix: number } | undefined> {
+    const r = await run("ip", ["-n", this.ns, "-6", "-j", "addr", "show", "dev", GUEST_IF, "scope", "global"]);
+    const infos = parseJson<Array<{ addr_info?: Array<Addr6Info> }>>(r.stdout, [])[0]?.addr_info ?? [];
+    const ok = infos.find((a) => a.family === "inet6" && a.tentative !== true && a.dadfailed !== true);
+    return ok ? { ip: ok.local, prefix: ok.prefixlen } : undefined;
+  }
+
+  waitForAddress6(timeoutMs = 10000): Promise<{ ip: string; prefix: number }> {
+    return waitFor(() => this.address6(), timeoutMs, `a global IPv6 address on ${GUEST_IF} in ${this.ns}`, 50);
+  }
+
+  async addStaticAddress6(cidr: string, gateway?: string): Promise<void> {
+    if (!isTestRange6(cidr) || (gateway !== undefined && !isTestRange6(gateway)))
+      throw new Error(
+        `addStaticAddress6 ${cidr}: expected 2001:db8::/32 or fc00::/7 (and a gateway there or in fe80::/10)`,
+      );
+    await addAddress6(this.ns, GUEST_IF, cidr);
+    if (gateway !== undefined)
+      await run("ip", ["-n", this.ns, "-6", "route", "replace", "default", "via", gateway, "dev", GUEST_IF]);
+  }
+
   private async nameservers(): Promise<string[]> {
     const text = await readFile(this.resolvConf, "utf8");
     return [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1] ?? "");
@@ -675,9 +817,12 @@ function routerRuleset(): string {
   }
   counter private_fwd {
   }
+  counter ula_src {
+  }
   chain prerouting {
     type filter hook prerouting priority raw; policy accept;
     ip saddr 10.0.0.0/8 counter name "private_src"
+    ip6 saddr fc00::/7 counter name "ula_src"
   }
   chain forward {
     type filter hook forward priority filter; policy accept;
@@ -687,9 +832,36 @@ function routerRuleset(): string {
 `;
 }
 
-/** No IPv6 link-local address on a host-namespace link: the host must get no address at all. */
+/**
+ * No IPv6 on a host-namespace link: the host must get no address at all, not even a
+ * link-local one, and must never learn a route or address from a router advertisement
+ * crossing a world's bridge (disable_ipv6 only stops the host's own IPv6 on the link;
+ * the bridge still carries the namespaces' IPv6 frames). Set before the link comes up.
+ */
 async function quietHostLink(name: string): Promise<void> {
   await run("ip", ["link", "set", name, "addrgenmode", "none"]);
+  await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, "1\n");
+}
+
+/** accept_ra / autoconf on a guest's eth0, before it comes up (so its router solicitation goes out at once). */
+const SLAAC_SYSCTLS = [`net.ipv6.conf.${GUEST_IF}.accept_ra=1`, `net.ipv6.conf.${GUEST_IF}.autoconf=1`];
+
+interface Addr6Info {
+  family: string;
+  local: string;
+  prefixlen: number;
+  tentative?: boolean;
+  dadfailed?: boolean;
+}
+
+/** A world's IPv6 stays in documentation (2001:db8::/32) and unique-local (fc00::/7) space, routers by link-local. */
+function isTestRange6(addr: string): boolean {
+  return /^(2001:db8:|f[cd][0-9a-f]{2}:|fe80:)/i.test(addr) && addr.includes(":");
+}
+
+/** A static IPv6 address without duplicate address detection (usable at once). */
+async function addAddress6(ns: string, dev: string, cidr: string): Promise<void> {
+  await run("ip", ["-n", ns, "-6", "addr", "add", cidr, "dev", dev, "nodad"]);
 }
 
 // --- live-system probes -----------------------------------------------------------

@@ -15,6 +15,8 @@ import type { LibvirtNetwork } from "../adapters/libvirt/view.ts";
 import { bridgeExists } from "./probe/host.ts";
 import { probeAll } from "./probe/observe.ts";
 import { firewallFacts, hookFacts, toolBanner, tryKernel } from "./probe/doctor-facts.ts";
+import { tryKernel6 } from "./probe/doctor-ipv6.ts";
+import { judgeIpv6 } from "../core/judge/doctor-ipv6.ts";
 import type { Runner } from "./run.ts";
 import { probePolicyFacts } from "./probe/policy-facts.ts";
 import { checkPolicy, type HostFacts } from "../core/input/policy.ts";
@@ -67,6 +69,13 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
     const s = config ? desiredSpec(n.xml, undefined, config).spec : undefined;
     return s ? [{ net: n, spec: s }] : [];
   });
+  // IPv6 (issue 17): a kernel problem fails only when a network has an IPv6 side
+  checks.push(
+    ...judgeIpv6(
+      await tryKernel6(inp.runner),
+      specs.filter((s) => "v6" in s.spec).map((s) => s.net.name),
+    ),
+  );
   const { observations } = config
     ? await probeAll({ runner: inp.runner, roots: inp.roots, config, networks, duplicate: true })
     : { observations: [] };

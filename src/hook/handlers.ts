@@ -23,7 +23,8 @@ import { removePort, recordPort } from "../adapters/store/ports.ts";
 import { netnsExists } from "../adapters/sysfs.ts";
 import { startNetwork } from "../exec/change/apply.ts";
 import { teardownNetwork } from "../exec/change/teardown.ts";
-import { withNetworkLock } from "../exec/netlock.ts";
+import { withNetworkLock, type NetLock } from "../exec/netlock.ts";
+import { recordHookEvent } from "../adapters/store/event-stats.ts";
 import { enforcePolicy, fibHash, refuseDuplicates } from "../exec/probe/policy-facts.ts";
 import { removeLeakedBridge } from "../exec/change/leaked-bridge.ts";
 import type { Runner } from "../exec/run.ts";
@@ -85,15 +86,21 @@ export async function handle(call: HookCall, data: HookData, env: HookEnv): Prom
     );
   const { begun } = hookEventSpec(call.event);
   if (begun === "mark") await markBegun(env.roots, call.name);
+  const t0 = performance.now();
+  // the event's count and duration for vnat's metrics (adapters/store/event-stats.ts), under the lock
+  const done = async (lock: NetLock, outcome: "ok" | "failed"): Promise<void> => {
+    await lock.finish(call.event, outcome);
+    await recordHookEvent(env.roots, call.name, call.event, outcome, (performance.now() - t0) / 1000);
+  };
   await withNetworkLock(env.roots, call.name, async (lock) => {
     try {
       await HANDLERS[call.event](call, data, env);
     } catch (e) {
-      await lock.finish(call.event, "failed");
+      await done(lock, "failed");
       throw e;
     }
     if (begun === "clear") await clearBegun(env.roots, call.name);
-    await lock.finish(call.event, "ok");
+    await done(lock, "ok");
   });
 }
 

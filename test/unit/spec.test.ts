@@ -194,7 +194,7 @@ describe("buildSpec", () => {
     [
       "unknown element",
       { extraMetadata: `<vnat:nat/>` },
-      `network "net1": <vnat:network>: unknown element "nat" (allowed: lan, uplink, dns, forward, floating, host, isolation, segment)`,
+      `network "net1": <vnat:network>: unknown element "nat" (allowed: lan, uplink, dns, forward, floating, host, isolation, segment, lan6, uplink6, dns6, forward6, floating6)`,
     ],
     [
       "unknown attribute",

@@ -2,6 +2,7 @@
 // JSON in, the changed JSON out, checked by the same parser that reads the config.
 import { parseProvider, type ConfigFile, type ProviderInput } from "../input/config.ts";
 import { invalid } from "../errors.ts";
+import { PROVIDER6_KEYS } from "../input/config6.ts";
 
 /** Adds a provider; the gateway is stored with its prefix (/24 when none was given). */
 export function addProvider(file: ConfigFile, input: ProviderInput): ConfigFile {
@@ -9,6 +10,7 @@ export function addProvider(file: ConfigFile, input: ProviderInput): ConfigFile 
   const entry: ProviderInput = { bridge: input.bridge, gateway, pool: input.pool, dns: input.dns ?? [] };
   if (entry.pool === undefined) delete entry.pool;
   if (input.attach !== undefined && input.attach !== "auto") entry.attach = input.attach;
+  for (const k of PROVIDER6_KEYS) if (input[k] !== undefined) Object.assign(entry, { [k]: input[k] });
   parseProvider(`provider "${input.bridge}"`, entry);
   const providers = file.providers ?? [];
   if (providers.some((p) => p.bridge === input.bridge))

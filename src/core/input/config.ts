@@ -4,8 +4,10 @@ import { invalid } from "../errors.ts";
 import { formatSubnet, requireCidr, requireIp, requireRange, contains, type Cidr } from "../ipv4.ts";
 import { validateIfname } from "./ifname.ts";
 import { parseAttachChoice, type AttachChoice } from "./attach.ts";
+import { parseProvider6, type Provider6, type Provider6Input } from "./config6.ts";
 
-export interface Provider {
+/** PROVIDER6: the IPv6 side, all optional (core/input/config6.ts) */
+export interface Provider extends Provider6 {
   bridge: string;
   /** gateway address with the provider subnet's prefix */
   gateway: Cidr;
@@ -28,7 +30,7 @@ export interface Config {
 
 export const EMPTY_CONFIG: Config = { providers: [] };
 
-export interface ProviderInput {
+export interface ProviderInput extends Provider6Input {
   bridge: string;
   gateway: string;
   pool?: string;
@@ -103,7 +105,15 @@ export function parseProvider(where: string, p: ProviderInput): Provider {
   if (p.uplinksInPool !== undefined && typeof p.uplinksInPool !== "boolean")
     throw invalid(`provider ${bridge}: "uplinksInPool" must be true or false`);
   if (p.uplinksInPool && !pool) throw invalid(`provider ${bridge}: "uplinksInPool" needs a "pool"`);
-  return { bridge, gateway, pool, dns, attach, ...(p.uplinksInPool ? { uplinksInPool: true } : {}) };
+  return {
+    bridge,
+    gateway,
+    pool,
+    dns,
+    attach,
+    ...(p.uplinksInPool ? { uplinksInPool: true } : {}),
+    ...parseProvider6(bridge, p),
+  };
 }
 
 export function findProvider(config: Config, bridge: string | undefined): Provider | undefined {

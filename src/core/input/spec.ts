@@ -31,6 +31,7 @@ import { kernelNames, printable, uplinkMac, validateNetworkName, type KernelName
 import type { AttachKind } from "./attach.ts";
 import { ALLOWED_SEGMENT, parseSegments, segmentModelOf, type SegmentSpec } from "./segments.ts";
 import { attr, children, type XmlNode } from "./xml.ts";
+import { buildSpec6, ELEMENTS6, type Spec6 } from "./spec6.ts";
 
 export interface DhcpSpec {
   start: number;
@@ -57,6 +58,8 @@ export interface NetSpec {
   isolation?: IsolationSpec;
   /** other bridges and taps patched into the network's bridge (segments.ts); absent: none */
   segments?: SegmentSpec[];
+  /** the IPv6 side (issue 17, core/input/spec6.ts): absent when the metadata has no <vnat:lan6> */
+  v6?: Spec6;
 }
 
 const MAX_DNS = 8;
@@ -76,7 +79,7 @@ const MAX_LEASE_SECONDS = 366 * 86400;
 const LEASE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 const ALLOWED: Record<string, string[]> = {
-  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS, "isolation", "segment"],
+  network: ["lan", "uplink", "dns", ...INBOUND_ELEMENTS, "isolation", "segment", ...ELEMENTS6],
   segment: ALLOWED_SEGMENT,
   isolation: ALLOWED_ISOLATION,
   lan: ["@address", "dhcp"],
@@ -211,6 +214,7 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     );
   const isoEl = one(where, md, "isolation");
   if (isoEl) checkKeys(`${where}: <vnat:isolation>`, isoEl, ALLOWED.isolation!);
+  const v6 = buildSpec6(where, md, provider, upBridge, checkKeys);
   const segEls = children(md, "segment");
   for (const el of segEls) checkKeys(`${where}: <vnat:segment>`, el, ALLOWED.segment!);
   const segments = parseSegments(where, segEls.map(segmentModelOf), lanBridge, upBridge);
@@ -228,6 +232,7 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
     ...(inbound.hosts.length ? { hosts: inbound.hosts } : {}),
     ...(isoEl ? { isolation: parseIsolation(where, isoEl) } : {}),
     ...(segments.length ? { segments } : {}),
+    ...(v6 ? { v6 } : {}),
   };
 }
 

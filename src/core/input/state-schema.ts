@@ -4,6 +4,7 @@
 // Versions: 1 had no "version" field (vnat up to 2026-12-04); 2 adds it and is otherwise
 // the same, so a version-1 file (a network started before an upgrade) reads as version 2.
 // Pure.
+import { readSpec6 } from "./state-schema6.ts";
 import type { AttachKind, Attachments } from "./attach.ts";
 import { invalid } from "../errors.ts";
 import type { FloatingSpec, ForwardSpec, Proto } from "./inbound.ts";
@@ -174,6 +175,7 @@ function spec(p: string, v: unknown): NetSpec {
     ...opt(o, "floating", p, (q, x) => list(q, x, floating)),
     ...opt(o, "hosts", p, (q, x) => list(q, x, host)),
     ...opt(o, "isolation", p, isolation),
+    ...opt(o, "v6", p, readSpec6),
     ...opt(o, "segments", p, (q, x) => list(q, x, segment)),
   };
 }

@@ -16,6 +16,7 @@ import { applyRepair } from "./change/repair.ts";
 import { pruneCacheEntries } from "../adapters/store/hookcache.ts";
 import { heldFlocks, lockNetwork, networkBusy, readAllSeqs } from "./netlock.ts";
 import { deleteLinks } from "./change/teardown.ts";
+import { recordReconcileRun } from "../adapters/store/event-stats.ts";
 
 /** with more networks to repair than this, progress starts with a count */
 const PROGRESS_HEADER_FROM = 10;
@@ -81,6 +82,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       `${observations.length} network(s) checked, ${total} to ${opts.dryRun ? "repair (dry run)" : "repair"}`,
     );
   let done = 0;
+  /** every repair tried, for vnat's metrics */
+  const applied: Array<{ kind: string; result: string }> = [];
   const ctx: ApplyContext = {
     runner: opts.runner,
     roots: opts.roots,
@@ -113,8 +116,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       for (const r of plan.repairs) {
         try {
           await applyRepair(ctx, r);
+          applied.push({ kind: r.kind, result: "ok" });
         } catch (e) {
           outcome.failed.push(oneLine(e));
+          applied.push({ kind: r.kind, result: "failed" });
           break; // later repairs assume the earlier ones worked
         }
       }
@@ -158,6 +163,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       (await opts.networks).map((n) => n.name),
     );
   if (!opts.dryRun) await verify(opts, outcomes);
+  if (!opts.dryRun) await recordReconcileRun(opts.roots, Math.floor(Date.now() / 1000), applied);
   outcomes.sort((a, b) => a.name.localeCompare(b.name));
   return { checked: observations.length, outcomes, strayLinks, strayFdb, strayFailed };
 }

@@ -52,6 +52,8 @@ export interface ProbeOptions {
   only?: string[];
   /** run the duplicate-address probe of every running uplink (about a second) */
   duplicate?: boolean;
+  /** how the reference rulesets are made (default: referenceRulesets; the exporter caches them per spec) */
+  references?: (runner: Runner, specs: NetSpec[]) => Promise<Map<string, string>>;
 }
 
 export interface ProbeResult {
@@ -102,7 +104,7 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
   const recorded = readRecorded(opts.roots, stateNames);
   const [observations, refs] = await Promise.all([
     Promise.all(names.map((n) => observeOne(opts, n, libvirt.get(n), desired.get(n), inside.get(n), fdb, recorded))),
-    referenceRulesets(opts.runner, refSpecs),
+    (opts.references ?? referenceRulesets)(opts.runner, refSpecs),
   ]);
   for (const o of observations) if (wanted(o) && o.spec) o.expectedRuleset = refs.get(o.name);
   if (opts.duplicate) await probeDuplicates(opts.runner, observations, limit);

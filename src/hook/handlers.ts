@@ -43,6 +43,8 @@ export interface HookEnv {
 /** Lets the shell hook answer this document's next `start begin` by itself. */
 async function remember(env: HookEnv, spec: NetSpec, configHash: string, fib: string): Promise<void> {
   if (!env.cacheKey || !HASH_RE.test(env.cacheKey.key)) return;
+  // segments (issue 19) come and go outside libvirt: each start checks them (hook/preflight.ts)
+  if (spec.segments?.length) return;
   // the config the shell hashed must be the one this answer came from
   if (configHash !== env.cacheKey.configHash) return;
   await writeCacheEntry(env.roots, spec.name, env.cacheKey.key, renderCacheEntry(spec, configHash, fib));

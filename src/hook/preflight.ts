@@ -8,6 +8,7 @@ import { claimHolderLive } from "../adapters/store/claims.ts";
 import { claimOwner, hasState } from "../adapters/store/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
 import { linkOwner, linksRecordedByOthers } from "../exec/change/teardown.ts";
+import { refuseSegmentProblems } from "../exec/probe/segments.ts";
 
 export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   const where = `network "${spec.name}"`;
@@ -34,6 +35,7 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
   }
 
   await refuseNameCollisions(spec, roots);
+  await refuseSegmentProblems(spec, roots);
 
   // vnat's own leftovers (a crash, a lost `stopped`) are cleaned at `started`; anything
   // else holding vnat's names belongs to somebody else and is not ours to remove.

@@ -15,6 +15,8 @@ test("the groups, in order", () => {
       "forward",
       "floating",
       "host",
+      "attach",
+      "detach",
       "status",
       "reconcile",
       "exec",
@@ -38,8 +40,9 @@ test("registering every command loads the group files, output.ts and umask.ts, n
      const p = new Command("vnat"); registerCommands(p); console.log(p.commands.length);`,
   );
   assert.equal(ran.status, 0, ran.stderr);
-  assert.equal(ran.stdout, "13\n");
+  assert.equal(ran.stdout, "15\n");
   assert.deepEqual(loaded, [
+    "src/cli/attach/attach.ts",
     "src/cli/demo.ts",
     "src/cli/docs/completion.ts",
     "src/cli/doctor/doctor.ts",

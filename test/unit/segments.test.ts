@@ -18,6 +18,12 @@ import {
   segmentModel,
 } from "../../src/core/input/segments.ts";
 import { isSegmentLink, segmentLinkNames } from "../../src/core/names.ts";
+import { dockerBridgeOf, parseSegmentRecords, takenAddrsOf } from "../../src/core/input/segments.ts";
+import { refuseTakenSegment } from "../../src/core/edit/segments.ts";
+import { segmentsStage } from "../../src/core/plan/segments.ts";
+import { planStart } from "../../src/core/plan/start.ts";
+import { formatPlan } from "../../src/core/plan/plan.ts";
+import { netPaths } from "../../src/core/paths.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const base: NetOpts = {
@@ -203,5 +209,105 @@ describe("vnat attach/detach arguments and edits", () => {
     assert.notEqual(segmentLinkNames("net2", "br-x").lan, a.lan);
     assert.notEqual(segmentLinkNames("net1", "br-y").lan, a.lan);
     assert.ok(isSegmentLink(a.lan) && isSegmentLink(a.peer) && !isSegmentLink("vnl-0123456789a"));
+  });
+});
+
+describe("docker, records, conflicts, the plan", () => {
+  test("a Docker network's bridge: its bridge.name option, else br- and 12 digits of its id", () => {
+    const id = "a22ea378cac3b4d330b6cb981db737aded317f415985951f59a12ffaa261472d";
+    assert.equal(dockerBridgeOf("w", [{ Driver: "bridge", Id: id, Options: {} }]), "br-a22ea378cac3");
+    assert.equal(
+      dockerBridgeOf("w", [{ Driver: "bridge", Id: id, Options: { "com.docker.network.bridge.name": "docker0" } }]),
+      "docker0",
+    );
+    assert.throws(() => dockerBridgeOf("w", []), /^VnatError: w: docker knows no such network$/);
+    assert.throws(
+      () => dockerBridgeOf("w", [{ Driver: "macvlan", Id: id }]),
+      /^VnatError: w: driver "macvlan" \(only bridge networks have a Linux bridge\)$/,
+    );
+    assert.throws(
+      () => dockerBridgeOf("w", [{ Driver: "bridge", Id: id, Options: { "com.docker.network.bridge.name": "a b" } }]),
+      /w: bridge "a b": not an interface name/,
+    );
+  });
+
+  test("records: well-formed entries only; addresses to take from ip -j addr", () => {
+    const good = { kind: "bridge", name: "b", device: "b", lanBridge: "virbr1", links: segmentLinkNames("n", "b") };
+    const { records, bad } = parseSegmentRecords(
+      JSON.stringify([
+        good,
+        { ...good, links: { lan: "eth0", peer: "eth1" } },
+        { ...good, device: "a;b" },
+        { kind: "tap", name: "t", device: "t", lanBridge: "virbr1", tapWasUp: false },
+        { ...good, taken: [{ family: "inet", cidr: "10.9.0.1/24; reboot" }] },
+      ]),
+    );
+    assert.deepEqual(records, [good, { kind: "tap", name: "t", device: "t", lanBridge: "virbr1", tapWasUp: false }]);
+    assert.equal(bad, 3);
+    assert.deepEqual(parseSegmentRecords("nope"), { records: [], bad: 1 });
+    assert.deepEqual(
+      takenAddrsOf([
+        {
+          addr_info: [
+            { family: "inet", local: "172.18.0.1", prefixlen: 16, broadcast: "172.18.255.255", scope: "global" },
+            { family: "inet6", local: "fe80::1", prefixlen: 64, scope: "link" },
+            { family: "inet6", local: "2001:db8:100::1", prefixlen: 64, scope: "global" },
+          ],
+        },
+      ]),
+      [
+        { family: "inet", cidr: "172.18.0.1/16", broadcast: "172.18.255.255" },
+        { family: "inet6", cidr: "2001:db8:100::1/64" },
+      ],
+    );
+  });
+
+  test("attach refuses another vnat network's bridge, or a segment another vnat network holds", () => {
+    const s = { kind: "bridge" as const, name: "br-x", device: "br-x" };
+    const vnat = { uplink: { address: "" }, lan: { address: "" }, dns: [] };
+    const conflictOf = (fn: () => void): string => {
+      try {
+        fn();
+      } catch (e) {
+        assert.ok(e instanceof VnatError && e.kind === "conflict");
+        return e.message;
+      }
+      return "";
+    };
+    assert.equal(
+      conflictOf(() => refuseTakenSegment("w", s, [{ name: "o", bridge: "br-x", vnat }])),
+      'w: segment bridge:br-x: "br-x" is the bridge of vnat network "o"',
+    );
+    assert.equal(
+      conflictOf(() =>
+        refuseTakenSegment("w", s, [
+          { name: "o", bridge: "virbr9", vnat: { ...vnat, segments: [{ kind: "docker", name: "d", bridge: "br-x" }] } },
+        ]),
+      ),
+      'w: segment bridge:br-x is already attached to vnat network "o" (as docker:d; vnat detach o docker:d first)',
+    );
+    // a libvirt network that is not vnat's is none of vnat's business
+    assert.equal(
+      conflictOf(() => refuseTakenSegment("w", s, [{ name: "default", bridge: "br-x" }])),
+      "",
+    );
+  });
+
+  test("the start attaches segments after the ruleset and before dnsmasq, undone from the record", () => {
+    const sp = spec(`<vnat:segment kind="bridge" name="br-x"/><vnat:segment kind="tap" name="tap3"/>`);
+    assert.deepEqual(segmentsStage(spec("")), []);
+    const roots = { run: "/run/vnat", config: "/etc/vnat/config.json", log: "/var/log/vnat" };
+    const text = formatPlan(
+      planStart(sp, netPaths(roots, sp.name), { attach: { lan: "veth", uplink: "veth" }, hostAddrs: [] }),
+    );
+    const stages = text.split("\n").filter((l) => l.startsWith("stage "));
+    const at = stages.findIndex((l) => l.endsWith(": segments"));
+    assert.ok(at > 0, text);
+    assert.match(stages[at - 1]!, /nftables/);
+    assert.match(stages[at + 1]!, /: dnsmasq$/);
+    assert.match(
+      text,
+      /attach segments bridge:br-x@br-x tap:tap3@tap3 to virbr7\n\s+undo \(registered first\): detach segments bridge:br-x tap:tap3/,
+    );
   });
 });

@@ -167,3 +167,126 @@ export function diffSegments(
     remove: [...o].filter(([key]) => !n.has(key)).map(([, s]) => s),
   };
 }
+
+/** An address vnat took off a foreign bridge (--take-addresses), to be put back as it was. */
+export interface TakenAddr {
+  family: "inet" | "inet6";
+  /** "A.B.C.D/N" or "X::Y/N" */
+  cidr: string;
+  broadcast?: string;
+}
+
+/**
+ * What vnat did to the host for one attached segment (/run/vnat/net/NAME/segments.json),
+ * written before it acts, so an undo, a stop or a retry finds what to take back.
+ */
+export interface SegmentRecord {
+  kind: SegmentKind;
+  name: string;
+  device: string;
+  /** the network's bridge it was attached to */
+  lanBridge: string;
+  /** bridge, docker: the veth pair's ends */
+  links?: { lan: string; peer: string };
+  /** tap: whether it was up before (its master was none: vnat refuses a tap with another master) */
+  tapWasUp?: boolean;
+  taken?: TakenAddr[];
+}
+
+const CIDR_TEXT = /^[0-9a-fA-F:.]{2,45}\/\d{1,3}$/;
+const IP_TEXT = /^[0-9a-fA-F:.]{2,45}$/;
+const IFNAME_TEXT = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/;
+
+/** The records from the file's text; entries that are not well formed are dropped (and named in BAD). */
+export function parseSegmentRecords(text: string): { records: SegmentRecord[]; bad: number } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { records: [], bad: 1 };
+  }
+  if (!Array.isArray(raw)) return { records: [], bad: 1 };
+  const records: SegmentRecord[] = [];
+  let bad = 0;
+  for (const r of raw as unknown[]) {
+    const ok = recordOf(r);
+    if (ok) records.push(ok);
+    else bad++;
+  }
+  return { records, bad };
+}
+
+function recordOf(v: unknown): SegmentRecord | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  const s = (x: unknown, re: RegExp): x is string => typeof x === "string" && re.test(x);
+  if (!(SEGMENT_KINDS as readonly unknown[]).includes(o.kind)) return undefined;
+  if (typeof o.name !== "string" || !s(o.device, IFNAME_TEXT) || !s(o.lanBridge, IFNAME_TEXT)) return undefined;
+  const rec: SegmentRecord = { kind: o.kind as SegmentKind, name: o.name, device: o.device, lanBridge: o.lanBridge };
+  if (o.links !== undefined) {
+    const l = o.links as Record<string, unknown>;
+    if (typeof l !== "object" || l === null) return undefined;
+    if (!s(l.lan, IFNAME_TEXT) || !s(l.peer, IFNAME_TEXT) || !isSegmentLink(l.lan) || !isSegmentLink(l.peer))
+      return undefined;
+    rec.links = { lan: l.lan, peer: l.peer };
+  }
+  if (o.tapWasUp !== undefined) {
+    if (typeof o.tapWasUp !== "boolean") return undefined;
+    rec.tapWasUp = o.tapWasUp;
+  }
+  if (o.taken !== undefined) {
+    if (!Array.isArray(o.taken)) return undefined;
+    const taken: TakenAddr[] = [];
+    for (const t of o.taken as unknown[]) {
+      const a = t as Record<string, unknown>;
+      if (typeof a !== "object" || a === null || (a.family !== "inet" && a.family !== "inet6")) return undefined;
+      if (!s(a.cidr, CIDR_TEXT) || (a.broadcast !== undefined && !s(a.broadcast, IP_TEXT))) return undefined;
+      taken.push({ family: a.family, cidr: a.cidr, ...(a.broadcast !== undefined ? { broadcast: a.broadcast } : {}) });
+    }
+    rec.taken = taken;
+  }
+  return rec;
+}
+
+/**
+ * The addresses --take-addresses takes off a bridge, from `ip -j addr show dev BR`: IPv4 and
+ * global IPv6 (the kernel makes a link-local one itself).
+ */
+export function takenAddrsOf(ipJson: unknown): TakenAddr[] {
+  const out: TakenAddr[] = [];
+  for (const link of Array.isArray(ipJson) ? (ipJson as unknown[]) : []) {
+    const infos = (link as { addr_info?: unknown }).addr_info;
+    for (const a of Array.isArray(infos) ? (infos as Record<string, unknown>[]) : []) {
+      const family = a.family;
+      if ((family !== "inet" && family !== "inet6") || typeof a.local !== "string") continue;
+      if (typeof a.prefixlen !== "number") continue;
+      if (family === "inet6" && a.scope !== "global") continue;
+      const cidr = `${a.local}/${a.prefixlen}`;
+      if (!CIDR_TEXT.test(cidr)) continue;
+      out.push({
+        family,
+        cidr,
+        ...(typeof a.broadcast === "string" && IP_TEXT.test(a.broadcast) ? { broadcast: a.broadcast } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The Linux bridge of a Docker network from `docker network inspect` output: its
+ * "com.docker.network.bridge.name" option, else Docker's default name "br-" + the first 12
+ * hex digits of its id. Only the bridge driver has one.
+ */
+export function dockerBridgeOf(where: string, inspect: unknown): string {
+  const net = (Array.isArray(inspect) ? inspect[0] : undefined) as Record<string, unknown> | undefined;
+  if (!net || typeof net !== "object") throw invalid(`${where}: docker knows no such network`);
+  if (net.Driver !== "bridge")
+    throw invalid(`${where}: driver "${printable(String(net.Driver))}" (only bridge networks have a Linux bridge)`);
+  const opts = (net.Options ?? {}) as Record<string, unknown>;
+  const named = opts["com.docker.network.bridge.name"];
+  if (typeof named === "string" && named !== "") return validateIfname(`${where}: bridge`, named);
+  const id = typeof net.Id === "string" ? net.Id : "";
+  if (!/^[0-9a-f]{12}/.test(id)) throw invalid(`${where}: docker gave no network id`);
+  return `br-${id.slice(0, 12)}`;
+}

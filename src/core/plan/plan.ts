@@ -8,6 +8,7 @@ import type { Attachments, FdbEntry } from "../input/attach.ts";
 import type { ConntrackFlush } from "../edit/inbound-diff.ts";
 import type { NetPaths } from "../paths.ts";
 import type { NetSpec } from "../input/spec.ts";
+import type { SegmentSpec } from "../input/segments.ts";
 import { renderNft, type BatchLine } from "./render.ts";
 
 /** What takes a succeeded action back; WHAT names it in a rollback-incomplete error. */
@@ -24,6 +25,8 @@ export type Undo = { what: string } &
     | { kind: "resolv-conf-rm"; netns: string }
     | { kind: "lease-status-rm"; lanBridge: string }
     | { kind: "dnsmasq-stop"; pidFile: string }
+    /** what segments-attach recorded for the segments on DEVICES (exec/change/segments.ts) */
+    | { kind: "segments-detach"; network: string; devices: string[] }
   );
 
 /** One thing a step does to the host. */
@@ -67,7 +70,9 @@ export type Action =
   /** no namespace NETNS: its processes stopped (dnsmasq by PIDFILE), then the namespace deleted; gone already is done */
   | { kind: "netns-gone"; netns: string; pidFile: string }
   /** no host link IFNAMES after waiting WAITMS for them to go; one whose alias names another network than OWNER is left, and fails */
-  | { kind: "links-gone"; ifnames: string[]; owner: string; waitMs: number };
+  | { kind: "links-gone"; ifnames: string[]; owner: string; waitMs: number }
+  /** segments patched into the network's bridge LANBRIDGE (issue 19, exec/change/segments.ts) */
+  | { kind: "segments-attach"; network: string; lanBridge: string; segments: SegmentSpec[] };
 
 /** An action and its undo. UNDO_FIRST: registered before the action runs (what a failed action may leave behind goes too). */
 export interface Op {
@@ -180,6 +185,8 @@ function describeAction(a: Action): string {
       return `stop the processes of ${a.netns} and delete it`;
     case "links-gone":
       return `delete host links ${a.ifnames.join(" ")} (after ${a.waitMs} ms) unless another network's`;
+    case "segments-attach":
+      return `attach segments ${a.segments.map((s) => `${s.kind}:${s.name}@${s.device}`).join(" ")} to ${a.lanBridge}`;
   }
 }
 

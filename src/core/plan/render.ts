@@ -8,6 +8,7 @@ import type { NetSpec } from "../input/spec.ts";
 import { chainLines, renderInboundRules } from "./inbound-render.ts";
 import { DEFAULT_ISOLATION, renderHostSet, renderIsolationRules } from "../input/isolation.ts";
 import { leaseScriptPath } from "./lease-status.ts";
+import { renderDnsmasqArgs6, renderNetnsBatch6 } from "./render6.ts";
 
 /** One `ip -batch` line and how to undo it once it has succeeded. */
 export interface BatchLine {
@@ -88,6 +89,7 @@ export function renderNetnsBatch(spec: NetSpec): string[] {
     ),
     linkUpLine(UPLINK_IF),
     defaultRouteLine(spec),
+    ...(spec.v6 ? renderNetnsBatch6(spec.v6) : []),
   ];
 }
 
@@ -254,5 +256,6 @@ export function renderDnsmasqArgs(spec: NetSpec, paths: NetPaths): string[] {
       "--script-on-renewal",
     );
   }
+  args.push(...renderDnsmasqArgs6(spec));
   return args;
 }

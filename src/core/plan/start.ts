@@ -13,9 +13,10 @@ import {
   renderDnsmasqArgs,
   renderHostBatch,
   renderNetnsBatch,
-  renderSysctls,
 } from "./render.ts";
 import type { NetSpec } from "../input/spec.ts";
+import { claimedIps6, claimOps6, hostSysctlOps6, sysctlArgs, sysctlOps6 } from "./start6.ts";
+import { segmentsStage } from "./segments.ts";
 
 export const START_STEPS = [
   "claim",
@@ -69,6 +70,7 @@ export function planClaims(spec: NetSpec, paths: NetPaths): Plan {
         undo: { kind: "release", bridge, ip, owner, what: `release floating ${ip} claim` },
       };
     }),
+    ...claimOps6(spec),
     { action: { kind: "hosts-file", path: paths.dhcpHosts, text: renderDhcpHosts(spec.hosts ?? []) } },
   ];
   return {
@@ -105,9 +107,11 @@ export function planBuild(spec: NetSpec, paths: NetPaths, facts: StartFacts): Pl
     // the links about to be made are recorded first: teardown of a killed build looks for them
     { action: { kind: "state", spec, phase: "starting", attach } },
     { action: { kind: "ip-batch", lines: batchLines(renderHostBatch(spec, attach), paths.pidFile) } },
+    ...hostSysctlOps6(spec, attach),
     ...(fdb.length ? [{ action: { kind: "fdb-add", entries: fdb } } satisfies Op] : []),
   ];
   const addresses: Op[] = [
+    ...sysctlOps6(spec),
     {
       // A namespace is freed asynchronously once its name is deleted, and until then its
       // macvlans keep their MACs busy on the bridges: a network started again at once
@@ -126,7 +130,11 @@ export function planBuild(spec: NetSpec, paths: NetPaths, facts: StartFacts): Pl
       action: {
         kind: "claims-held",
         bridge: spec.uplink.bridge,
-        ips: [formatIp(spec.uplink.address.address), ...(spec.floating ?? []).map((f) => formatIp(f.address))],
+        ips: [
+          formatIp(spec.uplink.address.address),
+          ...(spec.floating ?? []).map((f) => formatIp(f.address)),
+          ...claimedIps6(spec),
+        ],
         owner: spec.name,
       },
     },
@@ -164,11 +172,12 @@ export function planBuild(spec: NetSpec, paths: NetPaths, facts: StartFacts): Pl
       [
         {
           name: "sysctl",
-          ops: [{ action: { kind: "run", argv: inNetns(netns, ["sysctl", "-q", "-w", ...renderSysctls()]) } }],
+          ops: [{ action: { kind: "run", argv: inNetns(netns, ["sysctl", "-q", "-w", ...sysctlArgs(spec)]) } }],
         },
         { name: "addresses", ops: addresses },
         { name: "nftables", ops: [{ action: loadRuleset(spec, facts.hostAddrs) }] },
       ],
+      ...segmentsStage(spec),
       [{ name: "dnsmasq", ops: dnsmasq }],
       [{ name: "announce", ops: announce }],
       [{ name: "record", ops: [{ action: { kind: "state", spec, phase: "active", attach } }] }],

@@ -32,6 +32,7 @@ import { ipBatch } from "./ip.ts";
 import { firstLine, signal, spawnDetached, type Runner } from "../run.ts";
 import { deleteLinks, deleteNetns, stopNetnsProcesses } from "./teardown.ts";
 import { sleep } from "../../adapters/async.ts";
+import { attachSegments, detachSegments } from "./segments.ts";
 
 export interface JournalEnv {
   runner: Runner;
@@ -231,6 +232,8 @@ export class Journal {
         return deleteNetns(runner, a.netns);
       case "links-gone":
         return deleteLinks(runner, a.ifnames, a.waitMs, a.owner);
+      case "segments-attach":
+        return attachSegments(runner, roots, a.network, a.lanBridge, a.segments);
     }
   }
 
@@ -261,6 +264,11 @@ export class Journal {
       case "dnsmasq-stop": {
         const pid = await dnsmasqPid(u.pidFile);
         if (pid !== undefined) await terminate(pid);
+        return;
+      }
+      case "segments-detach": {
+        const errors = await detachSegments(runner, roots, u.network, u.devices);
+        if (errors.length) throw new Error(errors.join("; "));
         return;
       }
     }

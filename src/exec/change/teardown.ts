@@ -36,6 +36,7 @@ import { linkExists, netnsExists } from "../../adapters/sysfs.ts";
 import { netnsPids } from "./ip.ts";
 import { firstLine, type Runner } from "../run.ts";
 import { sleep } from "../../adapters/async.ts";
+import { detachSegments } from "./segments.ts";
 
 export async function stopNetnsProcesses(runner: Runner, netns: string, pidFile: string): Promise<void> {
   const pids = new Set(await netnsPids(runner, netns));
@@ -182,6 +183,9 @@ export async function teardownNetwork(
   await step(() => deleteNetns(runner, names.netns));
   await step(async () => deleteOwnLinks(runner, roots, name, st ?? (await readLinkRecord(roots, name))));
   await step(async () => deleteFdb(runner, [...recordedFdb(st), ...leftFdb]));
+  // segments (issue 19): veth pairs deleted, taps released, taken addresses put back, from the
+  // record in the network's directory, which goes next
+  errors.push(...(await detachSegments(runner, roots, name, undefined, st?.spec?.segments)));
   await step(() => removeNetDir(roots, name));
   await step(() => removeRecordedLeaseStatus(st));
   await step(() => removeNetnsResolvConf(roots, names.netns));

@@ -10,6 +10,7 @@ import type { NetPaths } from "../paths.ts";
 import type { NetSpec } from "../input/spec.ts";
 import type { SegmentSpec } from "../input/segments.ts";
 import { renderNft, type BatchLine } from "./render.ts";
+import { renderNft6 } from "./render6.ts";
 
 /** What takes a succeeded action back; WHAT names it in a rollback-incomplete error. */
 export type Undo = { what: string } &
@@ -102,13 +103,13 @@ export const inNetns = (netns: string, argv: readonly string[]): string[] => ["i
 export function loadRuleset(
   spec: NetSpec,
   hostAddrs: readonly number[],
-  opts: { flush?: boolean; fail?: string; timeoutMs?: number } = {},
+  opts: { flush?: boolean; fail?: string; timeoutMs?: number; hostAddrs6?: readonly string[] } = {},
 ): Action {
-  const { flush, ...rest } = opts;
+  const { flush, hostAddrs6, ...rest } = opts;
   return {
     kind: "run",
     argv: inNetns(spec.names.netns, ["nft", "-f", "-"]),
-    input: (flush ? "flush ruleset\n" : "") + renderNft(spec, hostAddrs),
+    input: (flush ? "flush ruleset\n" : "") + renderNft(spec, hostAddrs) + renderNft6(spec, hostAddrs6 ?? []),
     ...rest,
   };
 }

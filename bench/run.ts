@@ -1,5 +1,5 @@
 // `npm run bench [-- PART…]`: vnat against libvirt's own NAT and the bare kernel. Root;
-// sandbox world only; never part of `npm test`. Parts: libvirt, hook, throughput, forwards,
+// sandbox world only; never part of `npm test`. Parts: libvirt, hook, throughput, throughput6 (IPv6), forwards,
 // scale (default: all, in that order). Every figure is a median of several runs with its ratio
 // to a baseline measured in the same run. Prints a table and writes
 // bench/results/DATE.json, bench/results/latest.json and bench/results/latest.svg.
@@ -17,7 +17,7 @@ import { renderSvg } from "./svg.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const PARTS = ["libvirt", "hook", "throughput", "forwards", "scale"] as const;
+const PARTS = ["libvirt", "hook", "throughput", "throughput6", "forwards", "scale"] as const;
 type Part = (typeof PARTS)[number];
 
 async function hookPart(): Promise<Figure[]> {
@@ -37,6 +37,7 @@ const RUNNERS: Record<Part, () => Promise<Figure[]>> = {
   libvirt: async () => (await import("./libvirt.ts")).benchLibvirt(),
   hook: hookPart,
   throughput: async () => (await import("./throughput.ts")).benchThroughput(),
+  throughput6: async () => (await import("./throughput6.ts")).benchThroughput6(),
   forwards: async () => (await import("./forwards.ts")).benchForwards(),
   scale: async () => (await import("./scale.ts")).benchScale(),
 };

@@ -12,6 +12,7 @@ const TITLES: Record<string, string> = {
   libvirt: "virsh net-start / net-destroy",
   hook: "hook latency",
   throughput: "TCP throughput, guest → internet namespace",
+  throughput6: "IPv6 TCP throughput, guest → internet namespace",
   scale: "scale: networks up at once",
 };
 

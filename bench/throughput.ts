@@ -45,7 +45,7 @@ const LABELS: Record<PathName, string> = {
 };
 
 /** One iperf3 client run from namespace `ns`; returns Gbit/s as the receiver counted it. */
-async function iperf(ns: string, server: string, streams: number): Promise<number> {
+export async function iperf(ns: string, server: string, streams: number): Promise<number> {
   const args = [
     "-c",
     server,

@@ -19,7 +19,8 @@
 // IPv6 lives only in the world's namespaces: the router forwards it (forwarding=1), every
 // world namespace starts with accept_ra=0 / autoconf=0 (a guest takes router
 // advertisements only when its test asks: addGuest(bridge, { slaac: true })), and the
-// world's static IPv6 addresses skip DAD (nodad) so tests never wait for it.
+// world's IPv6 addresses skip DAD (static ones nodad, link-local and SLAAC ones by
+// accept_dad=0) so tests never wait for it.
 //
 // Safety: nothing gets an address or route in the host namespace (bridges and host-side
 // veth ends get disable_ipv6=1 and no IPv6 link-local address), every namespace gets its own
@@ -365,8 +366,8 @@ class WorldImpl implements World {
 
   /**
    * /etc/netns/NS/resolv.conf first, then the namespace, then no router advertisements
-   * for any link made in it later (a guest that wants SLAAC turns it on for its eth0),
-   * then lo up.
+   * for any link made in it later (a guest that wants SLAAC turns it on for its eth0)
+   * and no DAD, then lo up.
    */
   private async addNamespace(ns: string, resolvConf: string): Promise<void> {
     this.namespaces.push(ns);
@@ -384,6 +385,11 @@ class WorldImpl implements World {
       "net.ipv6.conf.default.accept_ra=0",
       "net.ipv6.conf.all.autoconf=0",
       "net.ipv6.conf.default.autoconf=0",
+      // no duplicate address detection for the links' own (link-local, SLAAC) addresses either:
+      // while a link-local address is tentative, neighbour solicitations for forwarded packets
+      // go out without a usable source and the first packets of a test are lost
+      "net.ipv6.conf.all.accept_dad=0",
+      "net.ipv6.conf.default.accept_dad=0",
     ]);
     await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
   }

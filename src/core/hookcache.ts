@@ -23,6 +23,7 @@
 import { createHash } from "node:crypto";
 import { formatIp } from "./ipv4.ts";
 import type { NetSpec } from "./input/spec.ts";
+import { claimedIps6 } from "./plan/start6.ts";
 
 /** sha256 hex, as sha256sum prints it */
 export const HASH_RE = /^[0-9a-f]{64}$/;
@@ -51,6 +52,8 @@ export function renderCacheEntry(spec: NetSpec, configHash: string, fibHash: str
     ...claims.map((ip) => `claim ${bridge}@${formatIp(ip)}`),
     // duplicate-address detection is a fact of the moment: the shell probes every time, and any answer goes to Node
     ...claims.map((ip) => `dad ${bridge} ${formatIp(ip)}`),
+    // the IPv6 side's claims (issue 17); no "dad" line: the shell's probe is ARP (IPv6 addresses are added nodad, see core/plan/render6.ts)
+    ...claimedIps6(spec).map((ip) => `claim ${bridge}@${ip}`),
     `netns ${spec.names.netns}`,
     `link ${spec.names.lanHost}`,
     `link ${spec.names.uplinkHost}`,

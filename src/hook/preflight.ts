@@ -8,6 +8,7 @@ import { claimHolderLive } from "../adapters/store/claims.ts";
 import { claimOwner, hasState } from "../adapters/store/state.ts";
 import { isBridge, linkExists, netnsExists } from "../adapters/sysfs.ts";
 import { linkOwner, linksRecordedByOthers } from "../exec/change/teardown.ts";
+import { preflight6 } from "./preflight6.ts";
 import { refuseSegmentProblems } from "../exec/probe/segments.ts";
 
 export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
@@ -34,6 +35,7 @@ export async function preflight(spec: NetSpec, roots: Roots): Promise<void> {
       );
   }
 
+  await preflight6(spec, roots);
   await refuseNameCollisions(spec, roots);
   await refuseSegmentProblems(spec, roots);
 

@@ -9,7 +9,14 @@ import { writeAtomic } from "../../src/adapters/store/files.ts";
 import { withLock } from "../../src/adapters/store/lock.ts";
 import { roots } from "../../src/adapters/store/roots.ts";
 import { parseConfig, type ConfigFile } from "../../src/core/input/config.ts";
-import { createWorld as createSandboxWorld, PROVIDER_GATEWAY, PROVIDER_PREFIX, UPSTREAM_DNS } from "./sandbox.ts";
+import {
+  createWorld as createSandboxWorld,
+  PROVIDER_GATEWAY,
+  PROVIDER_GATEWAY6,
+  PROVIDER_PREFIX,
+  PROVIDER_PREFIX6,
+  UPSTREAM_DNS,
+} from "./sandbox.ts";
 import type { World, WorldOptions } from "./sandbox.ts";
 
 export * from "./sandbox.ts";
@@ -18,10 +25,19 @@ const DIR = "/run/vnat-test/config";
 /** The config file hook-driven tests of this process run with (every live world's provider). */
 export const TEST_CONFIG = `${DIR}/${process.pid}.json`;
 const providers = new Set<string>();
+/** every world's provider carries IPv6 too (issue 17): its gateway6, and a pool6 for `--uplink6 auto` */
+export const PROVIDER6 = {
+  gateway6: `${PROVIDER_GATEWAY6}/${PROVIDER_PREFIX6}`,
+  pool6: "2001:db8:100::100-2001:db8:100::1ff",
+};
 
 function writeTestConfig(): void {
   mkdirSync(DIR, { recursive: true, mode: 0o700 });
-  const list = [...providers].map((bridge) => ({ bridge, gateway: `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}` }));
+  const list = [...providers].map((bridge) => ({
+    bridge,
+    gateway: `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}`,
+    ...PROVIDER6,
+  }));
   // tests of other features may open isolation; the policy's defaults have their own tests (uplink-policy, policy)
   writeFileSync(TEST_CONFIG, JSON.stringify({ providers: list, allowOpenIsolation: true }, null, 2) + "\n", {
     mode: 0o600,
@@ -51,7 +67,7 @@ export async function listInSystemConfig(bridge: string, on: boolean): Promise<v
     const had = existsSync(SYSTEM);
     const file = had ? (JSON.parse(readFileSync(SYSTEM, "utf8")) as ConfigFile) : { providers: [] };
     const others = (file.providers ?? []).filter((p) => p.bridge !== bridge);
-    const mine = { bridge, gateway: `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}`, dns: [UPSTREAM_DNS] };
+    const mine = { bridge, gateway: `${PROVIDER_GATEWAY}/${PROVIDER_PREFIX}`, dns: [UPSTREAM_DNS], ...PROVIDER6 };
     const next = { ...file, providers: on ? [...others, mine] : others };
     if (!had) {
       mkdirSync(DIR, { recursive: true });

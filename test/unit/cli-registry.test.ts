@@ -19,6 +19,8 @@ test("the groups, in order", () => {
       "detach",
       "status",
       "reconcile",
+      "metrics",
+      "exporter",
       "exec",
       "log",
       "doctor",
@@ -40,17 +42,19 @@ test("registering every command loads the group files, output.ts and umask.ts, n
      const p = new Command("vnat"); registerCommands(p); console.log(p.commands.length);`,
   );
   assert.equal(ran.status, 0, ran.stderr);
-  assert.equal(ran.stdout, "15\n");
+  assert.equal(ran.stdout, "17\n");
   assert.deepEqual(loaded, [
     "src/cli/attach/attach.ts",
     "src/cli/demo.ts",
     "src/cli/docs/completion.ts",
     "src/cli/doctor/doctor.ts",
     "src/cli/exec/exec.ts",
+    "src/cli/exporter/exporter.ts",
     "src/cli/inbound/floating.ts",
     "src/cli/inbound/forward.ts",
     "src/cli/inbound/host.ts",
     "src/cli/log/log.ts",
+    "src/cli/metrics/metrics.ts",
     "src/cli/net/net.ts",
     "src/cli/output.ts",
     "src/cli/provider/provider.ts",

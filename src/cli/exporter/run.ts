@@ -1,0 +1,89 @@
+// Runs `vnat exporter`: an HTTP server whose /metrics collects vnat's metrics fresh at each
+// scrape. Scrapes that overlap share one collection (single flight), so a slow collection
+// and an impatient scraper never pile up probes. Collecting takes no network's lock
+// (exec/probe/observe.ts reads /proc/locks), so a scrape never delays a hook event; the
+// reference rulesets are cached per rendered ruleset (exec/probe/metrics.ts).
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { readLibvirtNetworks } from "../../adapters/libvirt/view.ts";
+import { loadConfig } from "../../adapters/store/config-file.ts";
+import { roots } from "../../adapters/store/roots.ts";
+import { invalid } from "../../core/errors.ts";
+import { DEFAULT_LISTEN, isLoopback, parseListen } from "../../core/metrics/listen.ts";
+import { cachedReferences, collectMetrics } from "../../exec/probe/metrics.ts";
+import { processRunner } from "../../exec/run.ts";
+import { requireRoot } from "../root.ts";
+
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** One collection at a time: callers that arrive meanwhile get the running one's result. */
+export function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () =>
+    (running ??= fn().finally(() => {
+      running = undefined;
+    }));
+}
+
+export async function exporter(listenText: string | undefined): Promise<void> {
+  const listen = parseListen(listenText ?? DEFAULT_LISTEN);
+  requireRoot("exporter");
+  const r = roots();
+  const references = cachedReferences();
+  const collect = singleFlight(async () =>
+    collectMetrics({
+      runner: processRunner,
+      roots: r,
+      config: await loadConfig(r.config),
+      networks: readLibvirtNetworks(),
+      references,
+    }),
+  );
+  const server = createServer((req, res) => void serve(req, res, collect));
+  // a scraper that never finishes its request must not hold a socket for ever
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        invalid(`--listen ${listen.host}:${listen.port}: ${e.code === "EADDRINUSE" ? "address in use" : e.message}`),
+      ),
+    );
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const where = listen.host.includes(":") ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+  process.stderr.write(
+    `vnat exporter: serving http://${where}/metrics${isLoopback(listen.host) ? "" : " (not loopback: every host that reaches it reads your networks' names)"}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, collect: () => Promise<string>): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain" }).end("method not allowed\n");
+    return;
+  }
+  if (path === "/") {
+    res.writeHead(200, { "Content-Type": "text/plain" }).end("vnat exporter: metrics at /metrics\n");
+    return;
+  }
+  if (path !== "/metrics") {
+    res.writeHead(404, { "Content-Type": "text/plain" }).end("not found (metrics at /metrics)\n");
+    return;
+  }
+  try {
+    const text = await collect();
+    res.writeHead(200, { "Content-Type": CONTENT_TYPE, "Content-Length": Buffer.byteLength(text) });
+    res.end(req.method === "HEAD" ? undefined : text);
+  } catch (e) {
+    const line = ((e as Error).message ?? String(e)).split("\n")[0];
+    res.writeHead(500, { "Content-Type": "text/plain" }).end(`vnat exporter: collection failed: ${line}\n`);
+  }
+}

@@ -11,13 +11,14 @@ export const MAN_TEXT: ManPageText = {
       "can use the same guest subnet.",
     "The vnat command defines such networks (through virsh), edits the provider networks in the " +
       "config file and a network's inbound rules, shows what runs (status, net show), repairs it (reconcile), " +
-      "prints the hook's log (log) and finds what is in the way (doctor). Start a network with virsh net-start NAME.",
+      "prints the hook's log (log), serves metrics for Prometheus (metrics, exporter) and finds what is in the way (doctor). Start a network with virsh net-start NAME.",
   ],
   files: [
     ["/etc/vnat/config.json", "provider networks and the uplink policy (vnat provider add|remove edit it)"],
     ["/etc/libvirt/hooks/network.d/vnat", "vnat's libvirt network hook (install.sh)"],
     ["/usr/local/lib/vnat", "the installed bundle; MANIFEST lists what install.sh added"],
     ["/run/vnat", "runtime state: per-network state, claims, locks, the hook's cache and agent"],
+    ["/run/vnat/stats", "hook events and reconcile runs counted for vnat metrics (gone at reboot)"],
     ["/var/log/vnat/hook.log", "the hook's log (JSON lines; vnat log prints them for people)"],
     ["/etc/logrotate.d/vnat", "rotation of the hook's log (install.sh)"],
   ],

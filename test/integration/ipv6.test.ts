@@ -1,0 +1,219 @@
+// Issue 17's proof on the real kernel: three dual-stack networks driven through
+// hooks/network as libvirt calls it. Two share the ULA fd00:a::/64 (nat66 and nptv6), the
+// third routes a provider /64. Guests autoconfigure from the namespace's RAs, reach the
+// internet namespace over IPv6, and the server sees the nat66 uplink, the nptv6-translated
+// address and the routed guest's own. A forward over IPv6 reaches a guest; bad input is
+// refused at `start begin` in one line; the host's IPv6 configuration is what it was; stop
+// leaves nothing.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { parseConfig } from "../../src/core/input/config.ts";
+import { parseHookData } from "../../src/core/input/hookdata.ts";
+import { buildSpec } from "../../src/core/input/spec.ts";
+import { eui64, formatIp6, parseCidr6, parseIp6, translate6 } from "../../src/core/ipv6.ts";
+import { kernelNames } from "../../src/core/names.ts";
+import { preflight6 } from "../../src/hook/preflight6.ts";
+import { hookData, type NetOpts } from "../support/fixtures.ts";
+import { runHook, RUN_DIR, vnatDebris } from "../support/hook.ts";
+import { nsExec, run } from "../support/sh.ts";
+import { assertNoWorldDebris, createWorld, TEST_CONFIG, type Guest, type World } from "../support/world.ts";
+
+const tag = randomBytes(2).toString("hex");
+const ULA = "fd00:a::1/64";
+const ROUTED = "2001:db8:300::/64";
+const NPT = "2001:db8:301::/64";
+let world: World;
+const nets: NetOpts[] = [];
+const guests: Guest[] = [];
+const guestIp6: string[] = [];
+
+/** The host's own IPv6 addresses and routes, as text (what a dual-stack network must not change). */
+async function hostIpv6(): Promise<{ addrs: string; routes: string }> {
+  const addrs = (await run("ip", ["-6", "-o", "addr", "show"])).stdout;
+  const routes = (await run("ip", ["-6", "route", "show", "table", "all"])).stdout;
+  // only what a vnat network could add: test-range addresses and routes, and its own links' lines
+  const ours = (text: string): string =>
+    text
+      .split("\n")
+      .filter((l) => /2001:db8:|fd00:a:/.test(l) || nets.some((n) => l.includes(n.bridge)))
+      .join("\n");
+  return { addrs: ours(addrs), routes: ours(routes) };
+}
+let hostBefore: { addrs: string; routes: string };
+
+before(async () => {
+  world = await createWorld();
+  const v6: string[] = [
+    `<vnat:lan6 address="${ULA}"/><vnat:uplink6 address="2001:db8:100::11/64"/>`,
+    `<vnat:lan6 address="${ULA}" dhcp6="yes"/><vnat:uplink6 address="2001:db8:100::12/64" mode="nptv6" prefix="${NPT}"/>`,
+    `<vnat:lan6 address="2001:db8:300::1/64"/><vnat:uplink6 address="2001:db8:100::13/64" mode="routed"/>`,
+  ];
+  for (let i = 0; i < v6.length; i++) {
+    const bridge = await world.addLanBridge();
+    const g = await world.addGuest(bridge, { slaac: true });
+    guests.push(g);
+    const lan = parseCidr6(i === 2 ? "2001:db8:300::1/64" : ULA)!;
+    guestIp6.push(formatIp6(eui64(lan, await g.mac())));
+    // the nat66 network forwards [uplink6]:8080 to its guest's port 80
+    const fwd = i === 0 ? `<vnat:forward6 proto="tcp" port="8080" to="${guestIp6[0]}" to-port="80"/>` : "";
+    nets.push({
+      name: `t${tag}v${i + 1}`,
+      bridge,
+      uplinkBridge: world.providerBridge,
+      uplink: `198.51.100.${11 + i}/24`,
+      gateway: world.providerGateway,
+      dns: [world.upstreamDns],
+      extraMetadata: v6[i]! + fwd,
+    });
+  }
+  // nptv6 and routed: the provider's router needs the /64 via the uplink6 (docs/ipv6.md)
+  await world.addUpstreamRoute6(NPT, "2001:db8:100::12");
+  await world.addUpstreamRoute6(ROUTED, "2001:db8:100::13");
+  hostBefore = await hostIpv6();
+});
+
+after(async () => {
+  for (const n of nets) await runHook(n.name, "stopped", "end", hookData(n));
+  await world?.destroy();
+  for (const n of nets) assert.deepEqual(vnatDebris(n.name), []);
+  if (world) await assertNoWorldDebris(world.tag);
+});
+
+describe("dual stack: nat66, nptv6, routed", () => {
+  test("start begin and started build each network", async () => {
+    for (const n of nets) {
+      const b = await runHook(n.name, "start", "begin", hookData(n));
+      assert.equal(b.exitCode, 0, b.stderr);
+      const r = await runHook(n.name, "started", "begin", hookData(n));
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout + r.stderr, "");
+    }
+  });
+
+  test("the namespace holds its IPv6 addresses (not tentative), route and ip6 table", async () => {
+    for (const [i, n] of nets.entries()) {
+      const ns = kernelNames(n.name).netns;
+      const addrs = (await nsExec(ns, "ip", ["-6", "-o", "addr", "show", "scope", "global"])).stdout;
+      assert.doesNotMatch(addrs, /tentative/);
+      assert.match(addrs, new RegExp(`lan0\\s+inet6 ${i === 2 ? "2001:db8:300::1" : "fd00:a::1"}/64`));
+      assert.match(addrs, new RegExp(`wan0\\s+inet6 2001:db8:100::${11 + i}/64`));
+      const route = (await nsExec(ns, "ip", ["-6", "route", "show", "default"])).stdout;
+      assert.match(route, /default via 2001:db8:100::1 dev wan0/);
+      const table = (await nsExec(ns, "nft", ["list", "table", "ip6", "vnat"])).stdout;
+      assert.match(
+        table,
+        [/snat to 2001:db8:100::11/, /snat prefix to 2001:db8:301::\/64/, /saddr 2001:db8:300::\/64 accept/][i]!,
+      );
+      const sysctl = (f: string) => readFileSync(`/proc/sys/net/ipv6/conf/${f}`, "utf8").trim();
+      assert.equal(
+        (await nsExec(ns, "sysctl", ["-n", "net.ipv6.conf.wan0.accept_ra"], { check: true })).stdout.trim(),
+        "0",
+      );
+      assert.equal(
+        (await nsExec(ns, "sysctl", ["-n", "net.ipv6.conf.all.forwarding"], { check: true })).stdout.trim(),
+        "1",
+      );
+      // the host side: the LAN bridge takes no IPv6 (the namespace sends RAs on it)
+      assert.equal(sysctl(`${n.bridge}/disable_ipv6`), "1");
+    }
+  });
+
+  test("guests autoconfigure from the RA, with the namespace as their router", async () => {
+    for (const [i, g] of guests.entries()) {
+      const a = await g.waitForAddress6(15_000);
+      assert.deepEqual(a, { ip: guestIp6[i], prefix: 64 });
+      assert.match((await g.defaultGateway6()) ?? "", /^fe80::/);
+    }
+  });
+
+  test("each reaches the internet over IPv6; the server sees the uplink6, the translated prefix, the guest", async () => {
+    const expected = [
+      "2001:db8:100::11",
+      formatIp6(translate6(parseIp6(guestIp6[1]!)!, parseCidr6(NPT)!)),
+      guestIp6[2]!,
+    ];
+    for (const [i, g] of guests.entries())
+      assert.equal((await g.fetch(`http://[${world.internetIp6}]/`)).trim(), expected[i]);
+    assert.deepEqual((await world.serverSources()).slice(-3), expected);
+    // the shared ULA never reached the provider network
+    assert.equal(await world.ulaSourcePackets(), 0);
+  });
+
+  test("a forward over IPv6 reaches the guest; nothing else of the guests is reachable from outside", async () => {
+    const dir = `${world.tmpDir}/www6`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/index.html`, "guest-over-ipv6\n");
+    await world.startProcess(guests[0]!.ns, "httpd6", "busybox", ["httpd", "-f", "-p", "[::]:80", "-h", dir]);
+    const outside = await world.addProviderHost("198.51.100.50", "2001:db8:100::50");
+    let body = "";
+    for (let t = 0; t < 40 && body === ""; t++) {
+      body = await outside.fetch("http://[2001:db8:100::11]:8080/", 3).catch(() => "");
+      if (body === "") await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body, "guest-over-ipv6\n");
+    // default-deny inbound: the routed guest's own address and the nptv6 one are not open
+    assert.equal(await outside.ping(guestIp6[2]!, 1), false);
+    await assert.rejects(outside.fetch(`http://[${guestIp6[2]}]/`, 2));
+  });
+
+  test("bad input is refused at start begin in one line", async () => {
+    const bad: Array<[string, RegExp]> = [
+      [
+        `<vnat:lan6 address="fd00:b::1/80"/><vnat:uplink6 address="2001:db8:100::21/64"/>`,
+        /prefix \/80 is longer than \/64/,
+      ],
+      [
+        `<vnat:lan6 address="fd00:b::1/64"/><vnat:uplink6 address="2001:db8:101::21/64"/>`,
+        /is outside provider "vtp-[a-z0-9]+" IPv6 subnet 2001:db8:100::\/64/,
+      ],
+      [
+        `<vnat:lan6 address="fd00:b::1/64"/><vnat:uplink6 address="2001:db8:100::21/64" mode="routed"/>`,
+        /mode routed: lan6 fd00:b::\/64 is a unique local/,
+      ],
+      [
+        `<vnat:lan6 address="fd00:b::1/64"/><vnat:uplink6 address="2001:db8:100::11/64"/>`,
+        /uplink6 2001:db8:100::11 on bridge "vtp-[a-z0-9]+" is already used by active vnat network "t[0-9a-f]+v1"/,
+      ],
+    ];
+    for (const [i, [extra, re]] of bad.entries()) {
+      const n: NetOpts = { ...nets[0]!, name: `t${tag}x${i}`, uplink: `198.51.100.${30 + i}/24`, extraMetadata: extra };
+      const r = await runHook(n.name, "start", "begin", hookData(n));
+      assert.notEqual(r.exitCode, 0, extra);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, re);
+      assert.deepEqual(vnatDebris(n.name), []);
+    }
+  });
+
+  test("preflight6 refuses another network's uplink6 and lets the owner's own pass", async () => {
+    const config = parseConfig(TEST_CONFIG, readFileSync(TEST_CONFIG, "utf8"));
+    const roots = { run: RUN_DIR, config: TEST_CONFIG, log: "/var/log/vnat" };
+    const mine = buildSpec(parseHookData(hookData(nets[0]!)).network, config);
+    await preflight6(mine, roots);
+    const other = buildSpec(parseHookData(hookData({ ...nets[0]!, name: `t${tag}y` })).network, config);
+    await assert.rejects(
+      preflight6(other, roots),
+      /uplink6 2001:db8:100::11 on bridge .* already used by active vnat network/,
+    );
+  });
+
+  test("the host's IPv6 addresses and routes are unchanged", async () => {
+    assert.deepEqual(await hostIpv6(), hostBefore);
+    for (const n of nets) {
+      const own = (await run("ip", ["-6", "-o", "addr", "show", "dev", n.bridge])).stdout;
+      assert.equal(own.trim(), "", `${n.bridge} has IPv6 addresses`);
+    }
+  });
+
+  test("stop leaves nothing behind", async () => {
+    for (const n of nets) {
+      const r = await runHook(n.name, "stopped", "end", hookData(n));
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.deepEqual(vnatDebris(n.name), []);
+    }
+    assert.deepEqual(await hostIpv6(), hostBefore);
+  });
+});

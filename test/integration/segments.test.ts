@@ -18,6 +18,13 @@ import { masterOf, segmentsFile } from "../../src/exec/change/segments.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { refuseSegmentProblems } from "../../src/exec/probe/segments.ts";
 import { sh } from "../support/sh.ts";
+import { loadConfig } from "../../src/adapters/store/config-file.ts";
+import { evaluate } from "../../src/core/judge/health.ts";
+import { networkDoc } from "../../src/core/observe/status-doc.ts";
+import { probeAll } from "../../src/exec/probe/observe.ts";
+import { reconcile } from "../../src/exec/reconcile.ts";
+import { networkXml } from "../support/fixtures.ts";
+import { TEST_CONFIG } from "../support/world.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { runHook, vnatDebris } from "../support/hook.ts";
 import { fetchIn, netnsResolvConf, sources, specOf, startEcho } from "../support/inbound.ts";
@@ -202,6 +209,47 @@ needs(unmet).describe("segments: a bridge and a tap on a vnat network's LAN", {}
     assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specOf(net)), { live: "applied" });
     assert.equal(masterOf(TAP), net.bridge);
     assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specOf(net)), { live: "current" });
+  });
+
+  test("drift: a deleted veth end is segment-detached in status, and reconcile attaches it again", async () => {
+    const config = await loadConfig(TEST_CONFIG);
+    const networks = [{ name: net.name, active: true, autostart: false, persistent: true, xml: networkXml(net) }];
+    const observe = async () =>
+      (await probeAll({ runner: processRunner, roots: roots(), config, networks, only: [net.name] })).observations[0]!;
+    const segCodes = (o: Awaited<ReturnType<typeof observe>>) =>
+      evaluate(o)
+        .reasons.filter((r) => r.code.startsWith("segment-"))
+        .map((r) => r.message);
+    assert.deepEqual(segCodes(await observe()), []);
+    const { peer } = segmentLinkNames(net.name, foreign);
+    await sh("ip", ["link", "del", peer]);
+    const o = await observe();
+    assert.deepEqual(segCodes(o), [`segment bridge:${foreign}: "${foreign}" is no longer patched into ${net.bridge}`]);
+    assert.deepEqual(networkDoc(o).segments, [
+      { kind: "bridge", name: foreign, device: foreign, present: true, attached: false },
+      { kind: "tap", name: TAP, device: TAP, present: true, attached: true },
+    ]);
+    const lines: string[] = [];
+    const report = await reconcile({
+      runner: processRunner,
+      roots: roots(),
+      config,
+      networks,
+      only: [net.name],
+      dryRun: false,
+      progress: (l) => lines.push(l),
+    });
+    assert.ok(
+      lines.some((l) => l.includes(`attach segment bridge:${foreign} again`)),
+      lines.join(" | "),
+    );
+    assert.deepEqual(
+      report.outcomes.flatMap((x) => x.failed),
+      [],
+    );
+    assert.deepEqual(segCodes(await observe()), []);
+    assert.equal(masterOf(peer), foreign);
+    assert.ok(await host1.ping("10.0.0.1"), "the bridge host reaches the gateway again");
   });
 
   test("stop leaves the bridge and the tap as they were", async () => {

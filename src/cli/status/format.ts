@@ -135,6 +135,11 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
     ["connections", n.conntrack === null ? "-" : String(n.conntrack)],
     ["dnsmasq", n.dnsmasq.running ? `running (pid ${n.dnsmasq.pid})` : "not running"],
   );
+  for (const s of n.segments ?? [])
+    kv.push([
+      "segment",
+      `${s.kind}:${s.name}${s.device !== s.name ? ` (bridge ${s.device})` : ""}: ${!s.present ? "missing" : s.attached ? "attached" : "detached"}`,
+    ]);
   if (n.duplicateProbe.probed)
     kv.push([
       "uplink probe",

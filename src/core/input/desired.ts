@@ -11,9 +11,9 @@ import { parseNetworkXml } from "../observe/inventory.ts";
 import { buildSpec, type NetSpec } from "./spec.ts";
 
 /** NetSpec fields that vnat's CLI changes on a running network (issue 5; net set, issue 16). */
-export const LIVE_EDITABLE = ["forwards", "floating", "hosts", "dns", "dhcp", "isolation"] as const;
+export const LIVE_EDITABLE = ["forwards", "floating", "hosts", "dns", "dhcp", "isolation", "segments"] as const;
 /** an element of the metadata that fills one of them (any namespace prefix) */
-const INBOUND_RE = /<[A-Za-z_][\w.-]*:(forward|floating|host|dns|dhcp|isolation)[\s/>]/;
+const INBOUND_RE = /<[A-Za-z_][\w.-]*:(forward|floating|host|dns|dhcp|isolation|segment)[\s/>]/;
 
 export interface Desired {
   spec?: NetSpec;

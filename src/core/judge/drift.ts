@@ -9,6 +9,8 @@ import type { NetObservation } from "../observe/observed.ts";
 import { leftFdb, sides, type Reason, type ReasonCode, type Verdict } from "./health.ts";
 import type { FdbEntry } from "../input/attach.ts";
 import type { NetSpec } from "../input/spec.ts";
+import { segmentLabel, type SegmentSpec } from "../input/segments.ts";
+import { segmentsToRepair } from "./segments.ts";
 
 export type Repair =
   /** the namespace is missing, or too broken to mend in place: clear leftovers, build it again */
@@ -21,7 +23,9 @@ export type Repair =
   | { kind: "addresses"; spec: NetSpec; ifname: string; add: string[]; remove: string[]; mac: string | null }
   | { kind: "route"; spec: NetSpec }
   | { kind: "ruleset"; spec: NetSpec }
-  | { kind: "dnsmasq"; spec: NetSpec; stopPid: number | null };
+  | { kind: "dnsmasq"; spec: NetSpec; stopPid: number | null }
+  /** segments (issue 19) that are there but no longer patched in: attached again */
+  | { kind: "segments"; spec: NetSpec; segments: SegmentSpec[] };
 
 export interface NetPlan {
   name: string;
@@ -36,6 +40,7 @@ const UNFIXABLE: ReasonCode[] = [
   "uplink-duplicate",
   "probe-failed",
   "macvlan-netfilter",
+  "segment-missing",
 ];
 const REBUILD: ReasonCode[] = ["link-missing", "veth-missing"];
 
@@ -70,6 +75,8 @@ export function planNetwork(o: NetObservation, v: Verdict): NetPlan {
   const gatewayFixed = addresses.some((r) => r.kind === "addresses" && r.ifname === LAN_IF);
   if (has("dnsmasq-down") || has("dnsmasq-changed") || gatewayFixed)
     plan.repairs.push({ kind: "dnsmasq", spec, stopPid: o.dnsmasq.pid });
+  const segments = segmentsToRepair(o, spec);
+  if (segments.length) plan.repairs.push({ kind: "segments", spec, segments });
   return plan;
 }
 
@@ -118,5 +125,7 @@ export function describeRepair(r: Repair): string {
       return `replace the nftables ruleset (one transaction)`;
     case "dnsmasq":
       return r.stopPid !== null ? `restart dnsmasq (pid ${r.stopPid})` : `start dnsmasq`;
+    case "segments":
+      return `attach segment${r.segments.length > 1 ? "s" : ""} ${r.segments.map(segmentLabel).join(" ")} again`;
   }
 }

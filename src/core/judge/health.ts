@@ -6,6 +6,7 @@ import { LAN_IF, UPLINK_IF, lanMac } from "../names.ts";
 import type { NetObservation, VethState } from "../observe/observed.ts";
 import type { NetSpec } from "../input/spec.ts";
 import { normalizeRuleset } from "./ruleset.ts";
+import { SEGMENT_REASONS, segmentReasons } from "./segments.ts";
 
 export const HEALTHS = ["healthy", "degraded", "down", "orphan", "stopped", "invalid"] as const;
 export type Health = (typeof HEALTHS)[number];
@@ -29,6 +30,7 @@ export const REASON_CODES = [
   "dnsmasq-changed",
   "uplink-duplicate",
   "macvlan-netfilter",
+  ...SEGMENT_REASONS,
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -62,7 +64,7 @@ export function evaluate(o: NetObservation): Verdict {
         },
       ],
     };
-  const reasons = [...linkReasons(o), ...insideReasons(o), ...serviceReasons(o)];
+  const reasons = [...linkReasons(o), ...insideReasons(o), ...serviceReasons(o), ...segmentReasons(o)];
   return { health: reasons.length ? "degraded" : "healthy", reasons };
 }
 

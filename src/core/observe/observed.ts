@@ -7,6 +7,7 @@ import type { Lease } from "./leases.ts";
 import type { NetnsView } from "./netns-view.ts";
 import type { CounterValue } from "../judge/ruleset.ts";
 import type { NetSpec } from "../input/spec.ts";
+import type { SegmentState } from "./segments.ts";
 
 export interface LibvirtState {
   active: boolean;
@@ -76,6 +77,8 @@ export interface NetObservation {
   conntrack: number | null;
   leases: Lease[];
   ports: HookPort[];
+  /** the running network's segments (issue 19) as the host has them; undefined: none */
+  segments?: SegmentState[];
   /** duplicate-address probe of the uplink; undefined when not probed */
   duplicate?: { answeredBy: string | null };
 }

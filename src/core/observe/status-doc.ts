@@ -6,6 +6,7 @@ import { formatCidr, formatIp } from "../ipv4.ts";
 import type { AttachKind, FdbEntry } from "../input/attach.ts";
 import { LAN_IF, UPLINK_IF, lanMac } from "../names.ts";
 import type { NetObservation, VethState } from "./observed.ts";
+import { segmentDoc, type SegmentDoc } from "./segments.ts";
 
 export const STATUS_SCHEMA_VERSION = 1;
 
@@ -41,6 +42,8 @@ export interface NetworkDoc {
   leases: Array<{ mac: string; ip: string; hostname: string | null; expires: string | null }>;
   guests: Array<{ name: string | null; uuid: string | null; mac: string | null }>;
   duplicateProbe: { probed: boolean; answeredBy: string | null };
+  /** segments patched into the network's LAN (issue 19); empty when none */
+  segments: SegmentDoc[];
 }
 
 export interface StatusDoc {
@@ -101,6 +104,7 @@ export function networkDoc(o: NetObservation): NetworkDoc {
     })),
     guests: o.ports.map((p) => ({ name: p.ownerName ?? null, uuid: p.ownerUuid ?? null, mac: p.mac ?? null })),
     duplicateProbe: { probed: o.duplicate !== undefined, answeredBy: o.duplicate?.answeredBy ?? null },
+    segments: (o.segments ?? []).map(segmentDoc),
   };
 }
 

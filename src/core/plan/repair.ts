@@ -8,6 +8,7 @@ import type { NetSpec } from "../input/spec.ts";
 import { UPLINK_IF } from "../names.ts";
 import { netPaths, type Roots } from "../paths.ts";
 import { inNetns, loadRuleset, type Op, type Plan } from "./plan.ts";
+import { segmentsOp } from "./segments.ts";
 import {
   addrDelLine,
   addrReplaceLine,
@@ -58,6 +59,8 @@ export function planRepair(r: PlannedRepair, roots: Roots, hostAddrs: readonly n
         ];
       case "route":
         return [batch([defaultRouteLine(r.spec)], r.spec.names.netns)];
+      case "segments":
+        return [segmentsOp(r.spec, r.segments)];
       case "ruleset":
         // one transaction: the namespace never runs without a ruleset, and conntrack (so every
         // established connection and its NAT mapping) is untouched

@@ -41,6 +41,7 @@ import { probeInside, type Inside } from "./inside.ts";
 import { referenceRulesets } from "./reference-rulesets.ts";
 import type { Runner } from "../run.ts";
 import { linkOwner, recordedHostLinks } from "../change/teardown.ts";
+import { probeSegmentStates } from "./segments.ts";
 
 export interface ProbeOptions {
   runner: Runner;
@@ -262,6 +263,7 @@ async function observeOne(
     ports: await listPorts(paths.ports).catch(() => []),
   };
   if (state) o.state = { phase: state.phase, startedAt: state.startedAt };
+  if (spec?.segments?.length) o.segments = probeSegmentStates(name, spec);
   if (spec)
     o.callsIptables = { lan: bridgeCallsIptables(spec.lanBridge), uplink: bridgeCallsIptables(spec.uplink.bridge) };
   if (spec && fdb) {

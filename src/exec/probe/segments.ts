@@ -6,9 +6,11 @@ import { conflict, invalid } from "../../core/errors.ts";
 import { segmentLabel, type SegmentSpec } from "../../core/input/segments.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import type { Roots } from "../../core/paths.ts";
-import { isNetworkName } from "../../core/names.ts";
+import { isNetworkName, segmentLinkNames } from "../../core/names.ts";
+import type { SegmentState } from "../../core/observe/segments.ts";
+import { linkExists } from "../../adapters/sysfs.ts";
 import { listStates, readState } from "../../adapters/store/state.ts";
-import { segmentProblem } from "../change/segments.ts";
+import { masterOf, segmentProblem } from "../change/segments.ts";
 
 /** Throws (invalid-input, or conflict) for the first of SEGMENTS (default: SPEC's) that cannot be attached. */
 export async function refuseSegmentProblems(
@@ -36,4 +38,18 @@ export async function refuseSegmentProblems(
         );
     }
   }
+}
+
+/** How the host has network NAME's segments (status, reconcile): each device there, and patched in. */
+export function probeSegmentStates(name: string, spec: NetSpec): SegmentState[] {
+  return (spec.segments ?? []).map((s) => {
+    const present = linkExists(s.device);
+    let attached: boolean;
+    if (s.kind === "tap") attached = present && masterOf(s.device) === spec.lanBridge;
+    else {
+      const { lan, peer } = segmentLinkNames(name, s.device);
+      attached = present && masterOf(lan) === spec.lanBridge && masterOf(peer) === s.device;
+    }
+    return { kind: s.kind, name: s.name, device: s.device, present, attached };
+  });
 }

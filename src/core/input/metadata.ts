@@ -4,8 +4,10 @@ import type { XmlNode } from "./xml.ts";
 import { attr, child, children } from "./xml.ts";
 import { VNAT_XMLNS } from "./hookdata.ts";
 import { segmentModelOf, type SegmentModel } from "./segments.ts";
+import { model6FromMetadata, renderMetadata6, type Metadata6Model } from "./metadata6.ts";
 
-export interface MetadataModel {
+/** Metadata6Model: the IPv6 elements (issue 17, core/input/metadata6.ts) */
+export interface MetadataModel extends Metadata6Model {
   lan: { address: string; dhcp?: { start?: string; end?: string; lease?: string; enabled?: "yes" | "no" } };
   uplink: { bridge?: string; address: string; gateway?: string };
   dns: string[];
@@ -59,6 +61,7 @@ export function renderMetadata(m: MetadataModel, indent = "    "): string {
     lines.push(
       `${i1}<vnat:segment${attrs({ kind: s.kind, name: s.name, bridge: s.bridge, "take-addresses": s.takeAddresses })}/>`,
     );
+  lines.push(...renderMetadata6(m, i1, attrs));
   lines.push(`${indent}</vnat:network>`);
   return lines.join("\n");
 }
@@ -84,6 +87,7 @@ export function modelFromMetadata(md: XmlNode): MetadataModel {
     dns: children(md, "dns").map((d) => attr(d, "upstream") ?? ""),
     ...inboundModel(md),
     ...isolationModel(md),
+    ...model6FromMetadata(md),
     ...(children(md, "segment").length ? { segments: children(md, "segment").map(segmentModelOf) } : {}),
   };
 }

@@ -5,16 +5,26 @@ import { probeNetworks } from "../../adapters/libvirt/host-view.ts";
 import { roots } from "../../adapters/store/roots.ts";
 import { conflict } from "../../core/errors.ts";
 import { addProvider, removeProvider } from "../../core/edit/providers.ts";
+import { canonicalProvider6 } from "../../core/edit/provider6.ts";
 import { report, type OutputFlags } from "../output.ts";
 import { printTable } from "../table.ts";
 
 export async function providerAdd(
   bridge: string,
-  o: { gateway: string; pool?: string; dns?: string[]; attach?: string } & OutputFlags,
+  o: {
+    gateway: string;
+    pool?: string;
+    dns?: string[];
+    attach?: string;
+    gateway6?: string;
+    pool6?: string;
+    dns6?: string[];
+  } & OutputFlags,
 ): Promise<void> {
   const path = roots().config;
+  const { gateway, pool, dns, attach, gateway6, pool6, dns6 } = o;
   const file = await updateConfigFile(path, (f) =>
-    addProvider(f, { bridge, gateway: o.gateway, pool: o.pool, dns: o.dns, attach: o.attach }),
+    addProvider(f, canonicalProvider6({ bridge, gateway, pool, dns, attach, gateway6, pool6, dns6 })),
   );
   const entry = file.providers?.find((p) => p.bridge === bridge);
   await report(o, `added provider "${bridge}" to ${path}`, {
@@ -31,9 +41,18 @@ export async function providerList(o: { json?: boolean }): Promise<void> {
     process.stdout.write(JSON.stringify(providers, null, 2) + "\n");
     return;
   }
+  // IPv6 columns (issue 17) only once a provider has an IPv6 side
+  const v6 = providers.some((p) => p.gateway6 !== undefined || p.pool6 !== undefined || p.dns6 !== undefined);
   await printTable(
-    ["BRIDGE", "GATEWAY", "POOL", "DNS", "ATTACH"],
-    providers.map((p) => [p.bridge, p.gateway, p.pool ?? "-", (p.dns ?? []).join(",") || "-", p.attach ?? "auto"]),
+    ["BRIDGE", "GATEWAY", "POOL", "DNS", "ATTACH", ...(v6 ? ["GATEWAY6", "POOL6", "DNS6"] : [])],
+    providers.map((p) => [
+      p.bridge,
+      p.gateway,
+      p.pool ?? "-",
+      (p.dns ?? []).join(",") || "-",
+      p.attach ?? "auto",
+      ...(v6 ? [p.gateway6 ?? "-", p.pool6 ?? "-", (p.dns6 ?? []).join(",") || "-"] : []),
+    ]),
     "no provider networks (add one: vnat provider add)",
   );
 }

@@ -16,10 +16,24 @@ export function registerProvider(program: Command): void {
     .option(
       "--attach <auto|veth|macvlan>",
       "how uplinks attach to the bridge: macvlan (faster), veth (reachable from the host's own address on the bridge), auto: veth when the bridge has a host address or passes its frames to iptables (br_netfilter)",
-    );
+    )
+    .option("--gateway6 <addr/prefix>", "the provider's IPv6 router and prefix (/48 to /64), e.g. 2001:db8:100::1/64")
+    .option("--pool6 <start-end>", "IPv6 addresses --uplink6 auto may hand out (needs --gateway6)")
+    .option("--dns6 <addr>", "IPv6 DNS server for networks on this provider (repeatable)", collect);
   changeOptions(add).action(
-    async (bridge: string, o: { gateway: string; pool?: string; dns?: string[]; attach?: string; json?: boolean }) =>
-      (await import("./actions.ts")).providerAdd(bridge, o),
+    async (
+      bridge: string,
+      o: {
+        gateway: string;
+        pool?: string;
+        dns?: string[];
+        attach?: string;
+        gateway6?: string;
+        pool6?: string;
+        dns6?: string[];
+        json?: boolean;
+      },
+    ) => (await import("./actions.ts")).providerAdd(bridge, o),
   );
   provider
     .command("list")
@@ -29,7 +43,7 @@ export function registerProvider(program: Command): void {
   const set = provider
     .command("set <bridge> <key=value...>")
     .description(
-      "change a provider's gateway, pool, dns, attach or uplinksInPool (refused when a running network would be stranded)",
+      "change a provider's gateway, pool, dns, attach, uplinksInPool, gateway6, pool6 or dns6 (refused when a running network would be stranded)",
     );
   changeOptions(set, "validate the change and print it; change nothing").action(
     async (bridge: string, words: string[], o: { dryRun?: boolean; json?: boolean }) =>

@@ -2,6 +2,7 @@
 // the assignments are parsed (one line naming the key and what is allowed), turned into an
 // edit of the metadata model or the config file, and the result is then validated by the
 // same code `start begin` runs (buildSpec, checkPolicy) or the config's own parser.
+import { canonicalCidr6, canonicalIp6, canonicalRange6 } from "./provider6.ts";
 import { pickUplink } from "./allocate.ts";
 import type { Config, ConfigFile, ProviderInput } from "../input/config.ts";
 import { findProvider } from "../input/config.ts";
@@ -43,6 +44,9 @@ export const PROVIDER_KEYS = {
   dns: "A.B.C.D[,A.B.C.D…], or none",
   attach: "auto, veth or macvlan",
   uplinksInPool: "true or false (true needs a pool)",
+  gateway6: "ADDR/PREFIX (the provider's IPv6 router and prefix, /48 to /64), or none",
+  pool6: "START-END inside the IPv6 prefix, or none",
+  dns6: "ADDR[,ADDR…] (IPv6), or none",
 } as const;
 export type ProviderKey = keyof typeof PROVIDER_KEYS;
 
@@ -284,6 +288,19 @@ export function applyProviderSet(
       case "uplinksInPool":
         if (onOff(w, value)) p.uplinksInPool = true;
         else delete p.uplinksInPool;
+        break;
+      // IPv6 (issue 17): checked by the config's parser (core/input/config6.ts) with the rest
+      case "gateway6":
+        if (value === "none" || value === "") delete p.gateway6;
+        else p.gateway6 = canonicalCidr6(value);
+        break;
+      case "pool6":
+        if (value === "none" || value === "") delete p.pool6;
+        else p.pool6 = canonicalRange6(value);
+        break;
+      case "dns6":
+        if (value === "none" || value === "") delete p.dns6;
+        else p.dns6 = value.split(",").map(canonicalIp6);
         break;
     }
   }

@@ -15,6 +15,7 @@ import { buildSpec } from "../../src/core/input/spec.ts";
 import { eui64, formatIp6, parseCidr6, parseIp6, translate6 } from "../../src/core/ipv6.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { preflight6 } from "../../src/hook/preflight6.ts";
+import { parseIfInet6 } from "../../src/exec/probe/host-addrs6.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { runHook, RUN_DIR, vnatDebris } from "../support/hook.ts";
 import { nsExec, run } from "../support/sh.ts";
@@ -115,6 +116,9 @@ describe("dual stack: nat66, nptv6, routed", () => {
         (await nsExec(ns, "sysctl", ["-n", "net.ipv6.conf.all.forwarding"], { check: true })).stdout.trim(),
         "1",
       );
+      // isolation: the host's own IPv6 addresses are in the set guests may not reach
+      const hostSet = (await nsExec(ns, "nft", ["list", "set", "ip6", "vnat", "host6_addrs"])).stdout;
+      for (const h of parseIfInet6(readFileSync("/proc/net/if_inet6", "utf8"))) assert.ok(hostSet.includes(h), h);
       // the host side: the LAN bridge takes no IPv6 (the namespace sends RAs on it)
       assert.equal(sysctl(`${n.bridge}/disable_ipv6`), "1");
     }

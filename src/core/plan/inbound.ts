@@ -33,7 +33,12 @@ const floatingArgv = (spec: NetSpec, op: "add" | "del", ip: number): string[] =>
 ];
 
 /** Steps 1-2 for NEXT; HOSTADDRS (the host's own addresses) only when the rules change. */
-export function planInbound(next: NetSpec, change: InboundChange, hostAddrs: readonly number[]): Plan {
+export function planInbound(
+  next: NetSpec,
+  change: InboundChange,
+  hostAddrs: readonly number[],
+  hostAddrs6: readonly string[] = [],
+): Plan {
   const bridge = next.uplink.bridge;
   const owner = next.name;
   const floating: Op[] = change.addAddresses.flatMap((ip): Op[] => {
@@ -62,7 +67,9 @@ export function planInbound(next: NetSpec, change: InboundChange, hostAddrs: rea
   const stages: Step[][] = [];
   if (floating.length) stages.push([{ name: "floating", ops: floating }]);
   if (change.rules)
-    stages.push([{ name: "ruleset", ops: [{ action: loadRuleset(next, hostAddrs, { fail: "nft ruleset" }) }] }]);
+    stages.push([
+      { name: "ruleset", ops: [{ action: loadRuleset(next, hostAddrs, { fail: "nft ruleset", hostAddrs6 }) }] },
+    ]);
   return { stages };
 }
 

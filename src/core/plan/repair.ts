@@ -26,7 +26,12 @@ const REPAIR_TIMEOUT_MS = 15_000;
 export type PlannedRepair = Exclude<Repair, { kind: "create" | "remove" }>;
 
 /** R as a one-step plan; HOSTADDRS are the host's own addresses (for "ruleset"). */
-export function planRepair(r: PlannedRepair, roots: Roots, hostAddrs: readonly number[]): Plan {
+export function planRepair(
+  r: PlannedRepair,
+  roots: Roots,
+  hostAddrs: readonly number[],
+  hostAddrs6: readonly string[] = [],
+): Plan {
   const batch = (lines: string[], netns?: string): Op => ({
     action: { kind: "ip-batch", netns, lines: lines.map((line) => ({ line })) },
   });
@@ -64,7 +69,7 @@ export function planRepair(r: PlannedRepair, roots: Roots, hostAddrs: readonly n
       case "ruleset":
         // one transaction: the namespace never runs without a ruleset, and conntrack (so every
         // established connection and its NAT mapping) is untouched
-        return [{ action: loadRuleset(r.spec, hostAddrs, { flush: true, timeoutMs: REPAIR_TIMEOUT_MS }) }];
+        return [{ action: loadRuleset(r.spec, hostAddrs, { flush: true, timeoutMs: REPAIR_TIMEOUT_MS, hostAddrs6 }) }];
       case "dnsmasq": {
         const paths = netPaths(roots, r.spec.name);
         return [

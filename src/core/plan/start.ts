@@ -40,6 +40,8 @@ export interface StartFacts {
   attach: Attachments;
   /** the host's own IPv4 addresses, which isolation keeps guests from reaching (exec/probe/host-addrs.ts) */
   hostAddrs: readonly number[];
+  /** the host's own IPv6 addresses, for a network with an IPv6 side (exec/probe/host-addrs6.ts) */
+  hostAddrs6?: readonly string[];
 }
 
 /**
@@ -175,7 +177,7 @@ export function planBuild(spec: NetSpec, paths: NetPaths, facts: StartFacts): Pl
           ops: [{ action: { kind: "run", argv: inNetns(netns, ["sysctl", "-q", "-w", ...sysctlArgs(spec)]) } }],
         },
         { name: "addresses", ops: addresses },
-        { name: "nftables", ops: [{ action: loadRuleset(spec, facts.hostAddrs) }] },
+        { name: "nftables", ops: [{ action: loadRuleset(spec, facts.hostAddrs, { hostAddrs6: facts.hostAddrs6 }) }] },
       ],
       ...segmentsStage(spec),
       [{ name: "dnsmasq", ops: dnsmasq }],

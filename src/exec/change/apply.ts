@@ -8,6 +8,7 @@ import { planBuild, planClaims } from "../../core/plan/start.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import { attachFacts } from "../probe/attach-facts.ts";
 import { probeHostAddresses } from "../probe/host-addrs.ts";
+import { probeHostAddresses6 } from "../probe/host-addrs6.ts";
 import { StepFailed, transact } from "./journal.ts";
 import type { Runner } from "../run.ts";
 
@@ -31,8 +32,10 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
   // /proc/net/fib_trie): no wait of their own
   const bridges = attachFacts(runner, spec);
   const hostAddrs = probeHostAddresses(runner);
+  const hostAddrs6 = probeHostAddresses6(runner, spec);
   bridges.catch(() => {});
   hostAddrs.catch(() => {});
+  hostAddrs6.catch(() => {});
   const where = `start network "${spec.name}"`;
   await transact(
     ctx,
@@ -48,7 +51,13 @@ export async function startNetwork(ctx: ApplyContext, spec: NetSpec): Promise<vo
     async (journal) => {
       await journal.run(planClaims(spec, paths));
       const attach = resolveAttachments(forced, await journal.fact("claim", bridges));
-      await journal.run(planBuild(spec, paths, { attach, hostAddrs: await journal.fact("nftables", hostAddrs) }));
+      await journal.run(
+        planBuild(spec, paths, {
+          attach,
+          hostAddrs: await journal.fact("nftables", hostAddrs),
+          hostAddrs6: await journal.fact("nftables", hostAddrs6),
+        }),
+      );
     },
   );
 }

@@ -13,6 +13,7 @@ import { diffInbound, isEmptyChange, sameBase, type InboundChange } from "../../
 import { netPaths, type Roots } from "../../core/paths.ts";
 import { planInbound, planInboundAfter } from "../../core/plan/inbound.ts";
 import { probeHostAddresses } from "../probe/host-addrs.ts";
+import { probeHostAddresses6 } from "../probe/host-addrs6.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import { readState } from "../../adapters/store/state.ts";
 import { netnsExists } from "../../adapters/sysfs.ts";
@@ -45,7 +46,8 @@ export async function applyInbound(runner: Runner, roots: Roots, old: NetSpec, n
     },
     async (journal) => {
       const hostAddrs = change.rules ? await probeHostAddresses(runner) : [];
-      await journal.run(planInbound(next, change, hostAddrs));
+      const hostAddrs6 = change.rules ? await probeHostAddresses6(runner, next) : [];
+      await journal.run(planInbound(next, change, hostAddrs, hostAddrs6));
     },
   );
   const warnings = await new Journal(env).settle(planInboundAfter(next, change, netPaths(roots, next.name)));

@@ -7,6 +7,7 @@ import { planClearLeftovers, planRepair } from "../../core/plan/repair.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import { startNetwork, type ApplyContext } from "./apply.ts";
 import { probeHostAddresses } from "../probe/host-addrs.ts";
+import { probeHostAddresses6 } from "../probe/host-addrs6.ts";
 import { transact } from "./journal.ts";
 import { teardownNetwork } from "./teardown.ts";
 
@@ -23,10 +24,11 @@ export async function applyRepair(ctx: ApplyContext, r: Repair): Promise<void> {
   }
   const where = describeRepair(r);
   const hostAddrs = r.kind === "ruleset" ? await probeHostAddresses(runner) : [];
+  const hostAddrs6 = r.kind === "ruleset" ? await probeHostAddresses6(runner, r.spec) : [];
   await transact(
     { runner, roots },
     { where, what: (e) => (e as Error).message, undone: (_e, what) => new Error(`${where}: ${what}`) },
-    (journal) => journal.run(planRepair(r, roots, hostAddrs)),
+    (journal) => journal.run(planRepair(r, roots, hostAddrs, hostAddrs6)),
   );
 }
 

@@ -10,7 +10,7 @@ import { evaluate, sides, wanted } from "../core/judge/health.ts";
 import { formatCidr, formatIp } from "../core/ipv4.ts";
 import { UPLINK_IF } from "../core/names.ts";
 import type { NetSpec } from "../core/input/spec.ts";
-import type { Roots } from "../core/paths.ts";
+import { netPaths, type Roots } from "../core/paths.ts";
 import type { LibvirtNetwork } from "../adapters/libvirt/view.ts";
 import { bridgeExists } from "./probe/host.ts";
 import { probeAll } from "./probe/observe.ts";
@@ -21,6 +21,20 @@ import type { Runner } from "./run.ts";
 import { probePolicyFacts } from "./probe/policy-facts.ts";
 import { checkPolicy, type HostFacts } from "../core/input/policy.ts";
 import { oneLine } from "../core/errors.ts";
+import { judgeSegment } from "../core/judge/doctor-segments.ts";
+import { segmentFacts } from "./probe/doctor-segments.ts";
+
+async function segmentChecks(
+  inp: DoctorInput,
+  networks: LibvirtNetwork[],
+  config: Config | undefined,
+  firewall: Awaited<ReturnType<typeof firewallFacts>>,
+): Promise<Check[]> {
+  if (!config) return [];
+  const specs = networks.flatMap((n) => desiredSpec(n.persistentXml ?? n.xml, undefined, config).spec ?? []);
+  const pidFiles = specs.map((s) => netPaths(inp.roots, s.name).pidFile);
+  return (await segmentFacts(inp.runner, specs, firewall, pidFiles)).flatMap(judgeSegment);
+}
 
 export interface DoctorInput {
   runner: Runner;
@@ -124,7 +138,10 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
       (hasAddress.get(p.bridge) ?? (await bridgeHasAddress(inp.runner, p.bridge)));
     if (veth) vethBridges.add(p.bridge);
   }
-  checks.push(...judgeFirewall(await firewallFacts(inp.runner, [...vethBridges].sort())));
+  const firewall = await firewallFacts(inp.runner, [...vethBridges].sort());
+  checks.push(...judgeFirewall(firewall));
+  // segments (issue 19): from the persistent definitions, which `vnat attach` changes
+  checks.push(...(await segmentChecks(inp, networks, config, firewall)));
   const running: MacvlanAtRisk[] = observations
     .filter((o) => wanted(o) && o.spec && o.netns.present)
     .flatMap((o) =>

@@ -25,6 +25,8 @@ import { probeAll } from "../../src/exec/probe/observe.ts";
 import { reconcile } from "../../src/exec/reconcile.ts";
 import { networkXml } from "../support/fixtures.ts";
 import { TEST_CONFIG } from "../support/world.ts";
+import { segmentFacts } from "../../src/exec/probe/doctor-segments.ts";
+import { judgeSegment } from "../../src/core/judge/doctor-segments.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { runHook, vnatDebris } from "../support/hook.ts";
 import { fetchIn, netnsResolvConf, sources, specOf, startEcho } from "../support/inbound.ts";
@@ -250,6 +252,37 @@ needs(unmet).describe("segments: a bridge and a tap on a vnat network's LAN", {}
     assert.deepEqual(segCodes(await observe()), []);
     assert.equal(masterOf(peer), foreign);
     assert.ok(await host1.ping("10.0.0.1"), "the bridge host reaches the gateway again");
+  });
+
+  test("doctor names another DHCP server on the attached bridge", async () => {
+    const facts = async () =>
+      segmentFacts(processRunner, [specOf(net)], { iptables: "", nftForwardChains: [] }, [])
+        .then((all) => all.map(judgeSegment).flat())
+        .then((checks) => checks.filter((c) => c.id.startsWith(`segment-${net.name}-bridge:`)));
+    assert.deepEqual(
+      (await facts()).map((c) => c.status),
+      ["ok"],
+    );
+    // a DHCP server configured for the bridge (it runs in a test namespace, where it serves nothing)
+    const p = await world.startProcess(host1.ns, "other-dhcp", "dnsmasq", [
+      "--keep-in-foreground",
+      "--conf-file=/dev/null",
+      "--port=0",
+      `--interface=${foreign}`,
+      "--dhcp-range=10.98.0.10,10.98.0.20",
+      `--pid-file=${world.tmpDir}/other-dhcp.pid`,
+    ]);
+    const checks = await facts();
+    assert.deepEqual(
+      checks.map((c) => [c.status, c.message]),
+      [
+        [
+          "warn",
+          `segment bridge:${foreign} of ${net.name}: another DHCP server serves ${foreign} (dnsmasq (pid ${p.pid})); its hosts may lease from it instead of vnat`,
+        ],
+      ],
+    );
+    process.kill(p.pid, "SIGTERM");
   });
 
   test("stop leaves the bridge and the tap as they were", async () => {

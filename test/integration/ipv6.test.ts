@@ -7,13 +7,14 @@
 // leaves nothing.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { parseConfig } from "../../src/core/input/config.ts";
 import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { buildSpec } from "../../src/core/input/spec.ts";
 import { eui64, formatIp6, parseCidr6, parseIp6, translate6 } from "../../src/core/ipv6.ts";
 import { kernelNames } from "../../src/core/names.ts";
+import { START_STEPS } from "../../src/core/plan/start.ts";
 import { preflight6 } from "../../src/hook/preflight6.ts";
 import { parseIfInet6 } from "../../src/exec/probe/host-addrs6.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
@@ -202,6 +203,38 @@ describe("dual stack: nat66, nptv6, routed", () => {
       preflight6(other, roots),
       /uplink6 2001:db8:100::11 on bridge .* already used by active vnat network/,
     );
+  });
+
+  test("a start failing after any step undoes its IPv6 side too (claims, addresses, table)", async () => {
+    const n: NetOpts = {
+      ...nets[1]!,
+      name: `t${tag}f`,
+      bridge: await world.addLanBridge(),
+      uplink: "198.51.100.40/24",
+      extraMetadata: `<vnat:lan6 address="${ULA}"/><vnat:uplink6 address="2001:db8:100::40/64" mode="nptv6" prefix="2001:db8:302::/64"/><vnat:floating6 address="2001:db8:100::41" to="fd00:a::10"/>`,
+    };
+    for (const step of START_STEPS) {
+      const r = await runHook(n.name, "started", "begin", hookData(n), { VNAT_FAILPOINT: step });
+      assert.notEqual(r.exitCode, 0, step);
+      assert.match(r.stderr, new RegExp(`step "${step}" failed: injected failure .*\\(everything undone\\)`));
+      assert.deepEqual(vnatDebris(n.name), [], step);
+    }
+    const ok = await runHook(n.name, "started", "begin", hookData(n));
+    assert.equal(ok.exitCode, 0, ok.stderr);
+    const claims = readdirSync(`${RUN_DIR}/claims`).filter(
+      (c) => readFileSync(`${RUN_DIR}/claims/${c}`, "utf8").trim() === n.name,
+    );
+    assert.deepEqual(
+      claims.sort(),
+      [
+        `${world.providerBridge}@198.51.100.40`,
+        `${world.providerBridge}@2001:db8:100::40`,
+        `${world.providerBridge}@2001:db8:100::41`,
+      ].sort(),
+    );
+    const s = await runHook(n.name, "stopped", "end", hookData(n));
+    assert.equal(s.exitCode, 0, s.stderr);
+    assert.deepEqual(vnatDebris(n.name), []);
   });
 
   test("the host's IPv6 addresses and routes are unchanged", async () => {

@@ -10,9 +10,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderNft } from "../../core/plan/render.ts";
+import { renderNft6 } from "../../core/plan/render6.ts";
 import { normalizeRuleset, suffixTables, unsuffixListing } from "../../core/judge/ruleset.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
+import { probeHostAddresses6 } from "./host-addrs6.ts";
 import type { Runner } from "../run.ts";
 
 /** Normalized expected ruleset per network name; networks whose reference failed to load are absent. */
@@ -22,7 +24,11 @@ export async function referenceRulesets(runner: Runner, specs: NetSpec[]): Promi
   const dir = await mkdtemp(join(tmpdir(), "vnat-ref-"));
   try {
     const host = await probeHostAddresses(runner);
-    const texts = specs.map((s, i) => suffixTables(renderNft(s, host), i));
+    // a dual-stack network's namespace holds `table ip6 vnat` too (issue 17), loaded with the
+    // IPv4 table in one transaction (core/plan/plan.ts loadRuleset): the reference has both
+    const dual = specs.find((s) => s.v6 !== undefined);
+    const host6 = dual ? await probeHostAddresses6(runner, dual) : [];
+    const texts = specs.map((s, i) => suffixTables(renderNft(s, host) + renderNft6(s, host6), i));
     // all networks in one transaction (nft refreshes its cache per command: one include
     // per network costs O(n²)); only when that fails, one transaction each
     let listing = await loadAndList(runner, dir, [texts.join("\n")]);

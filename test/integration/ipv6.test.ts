@@ -59,7 +59,11 @@ before(async () => {
     const lan = parseCidr6(i === 2 ? "2001:db8:300::1/64" : ULA)!;
     guestIp6.push(formatIp6(eui64(lan, await g.mac())));
     // the nat66 network forwards [uplink6]:8080 to its guest's port 80
-    const fwd = i === 0 ? `<vnat:forward6 proto="tcp" port="8080" to="${guestIp6[0]}" to-port="80"/>` : "";
+    // and names its guest (a DHCPv4 host entry: ra-names gives the name an AAAA too)
+    const fwd =
+      i === 0
+        ? `<vnat:forward6 proto="tcp" port="8080" to="${guestIp6[0]}" to-port="80"/><vnat:host mac="${await g.mac()}" ip="10.0.0.50" name="g6a"/>`
+        : "";
     nets.push({
       name: `t${tag}v${i + 1}`,
       bridge,
@@ -144,6 +148,21 @@ describe("dual stack: nat66, nptv6, routed", () => {
     assert.deepEqual((await world.serverSources()).slice(-3), expected);
     // the shared ULA never reached the provider network
     assert.equal(await world.ulaSourcePackets(), 0);
+  });
+
+  test("names resolve over both families, asked over IPv6", async () => {
+    const g = guests[0]!;
+    const ask = async (type: string, name: string): Promise<string> =>
+      (await g.exec("timeout", ["5", "busybox", "nslookup", `-type=${type}`, name, "fd00:a::1"])).stdout;
+    assert.match(await ask("aaaa", world.dnsName), new RegExp(`Address:\\s*${world.internetIp6}`));
+    assert.equal((await g.dhcp()).ip, "10.0.0.50");
+    assert.match(await ask("a", "g6a"), /Address:\s*10\.0\.0\.50/);
+    let aaaa = "";
+    for (let t = 0; t < 60 && !aaaa.includes(guestIp6[0]!); t++) {
+      aaaa = await ask("aaaa", "g6a");
+      if (!aaaa.includes(guestIp6[0]!)) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(aaaa.includes(guestIp6[0]!), aaaa);
   });
 
   test("a forward over IPv6 reaches the guest; nothing else of the guests is reachable from outside", async () => {

@@ -76,7 +76,7 @@ after(async () => {
   if (world) await assertNoWorldDebris(world.tag);
 });
 
-needs(unmet).test("a dual-stack network is healthy; its JSON keeps to the schema", async () => {
+needs(unmet).test("a dual-stack network is healthy; its JSON keeps to the schema", {}, async () => {
   assert.equal(await fetch6(), UPLINK6);
   assert.deepEqual(await verdict(), { health: "healthy", reasons: [] });
   const { observations } = await observe();
@@ -84,7 +84,7 @@ needs(unmet).test("a dual-stack network is healthy; its JSON keeps to the schema
   assert.deepEqual(validate(SCHEMA, JSON.parse(JSON.stringify(doc))), []);
 });
 
-needs(unmet).test("a changed ip6 table is named and replaced by reconcile; IPv6 works again", async () => {
+needs(unmet).test("a changed ip6 table is named and replaced by reconcile; IPv6 works again", {}, async () => {
   const ns = kernelNames(net.name).netns;
   await run("ip", ["netns", "exec", ns, "nft", "flush", "table", "ip6", "vnat"]);
   const v = await verdict();

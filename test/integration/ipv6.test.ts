@@ -30,6 +30,7 @@ let world: World;
 const nets: NetOpts[] = [];
 const guests: Guest[] = [];
 const guestIp6: string[] = [];
+const floaters: Array<{ guest: Guest; ip: string; floating: string }> = [];
 
 /** The host's own IPv6 addresses and routes, as text (what a dual-stack network must not change). */
 async function hostIpv6(): Promise<{ addrs: string; routes: string }> {
@@ -73,6 +74,13 @@ before(async () => {
       dns: [world.upstreamDns],
       extraMetadata: v6[i]! + fwd,
     });
+  }
+  // a second guest on the nptv6 and on the routed network, each with a floating6
+  for (const [k, i] of [1, 2].entries()) {
+    const g = await world.addGuest(nets[i]!.bridge, { slaac: true });
+    const ip = formatIp6(eui64(parseCidr6(i === 2 ? "2001:db8:300::1/64" : ULA)!, await g.mac()));
+    floaters.push({ guest: g, ip, floating: `2001:db8:100::${22 + k}` });
+    nets[i]!.extraMetadata += `<vnat:floating6 address="2001:db8:100::${22 + k}" to="${ip}"/>`;
   }
   // nptv6 and routed: the provider's router needs the /64 via the uplink6 (docs/ipv6.md)
   await world.addUpstreamRoute6(NPT, "2001:db8:100::12");
@@ -180,6 +188,24 @@ describe("dual stack: nat66, nptv6, routed", () => {
     // default-deny inbound: the routed guest's own address and the nptv6 one are not open
     assert.equal(await outside.ping(guestIp6[2]!, 1), false);
     await assert.rejects(outside.fetch(`http://[${guestIp6[2]}]/`, 2));
+  });
+
+  test("floating6 (nptv6 and routed): the provider address reaches its guest, which leaves with it", async () => {
+    const outside = await world.addProviderHost("198.51.100.51", "2001:db8:100::51");
+    for (const [k, f] of floaters.entries()) {
+      assert.equal((await f.guest.waitForAddress6(15_000)).ip, f.ip);
+      const dir = `${world.tmpDir}/fip6-${k}`;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}/index.html`, `floating-${k}\n`);
+      await world.startProcess(f.guest.ns, `httpd-fip6-${k}`, "busybox", ["httpd", "-f", "-p", "[::]:80", "-h", dir]);
+      let body = "";
+      for (let t = 0; t < 40 && body === ""; t++) {
+        body = await outside.fetch(`http://[${f.floating}]/`, 3).catch(() => "");
+        if (body === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(body, `floating-${k}\n`);
+      assert.equal((await f.guest.fetch(`http://[${world.internetIp6}]/`)).trim(), f.floating);
+    }
   });
 
   test("bad input is refused at start begin in one line", async () => {

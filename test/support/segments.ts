@@ -19,7 +19,11 @@ export async function linkSnapshot(ifname: string): Promise<unknown> {
   const data = Object.fromEntries(
     Object.entries(info.info_data ?? {}).filter(([k]) => !/_timer$|^topology_change/.test(k)),
   );
-  const addrs = ((addr.addr_info ?? []) as Array<Record<string, unknown>>).map((a) => `${a.local}/${a.prefixlen}`);
+  // an IPv6 link-local address is the kernel's, made when the link first has carrier (a Docker
+  // bridge without containers has none until anything is plugged in): not compared
+  const addrs = ((addr.addr_info ?? []) as Array<Record<string, unknown>>)
+    .filter((a) => !(a.family === "inet6" && a.scope === "link"))
+    .map((a) => `${a.local}/${a.prefixlen}`);
   return {
     ifname: link.ifname,
     flags: link.flags,

@@ -37,6 +37,11 @@ test("net create: --subnet and --provider required, --uplink defaults to auto, -
       "--bridge <name>",
       "--template <file>",
       "--autostart",
+      "--subnet6 <prefix>",
+      "--uplink6 <addr[/prefix]|auto>",
+      "--mode6 <nat66|nptv6|routed>",
+      "--prefix6 <prefix>",
+      "--dhcp6",
       "--json",
       "--dry-run",
     ].sort(),
@@ -49,6 +54,10 @@ test("net create: --subnet and --provider required, --uplink defaults to auto, -
   create.parseOptions(["--dns", "9.9.9.9", "--dns", "1.1.1.1", "--subnet", "10.0.0.0/24"]);
   assert.deepEqual(create.opts().dns, ["9.9.9.9", "1.1.1.1"]);
   assert.equal(create.opts().uplink, "auto");
+  // IPv6 (issue 17): no defaults, so an IPv4-only network stays one
+  for (const k of ["--subnet6 <prefix>", "--uplink6 <addr[/prefix]|auto>", "--mode6 <nat66|nptv6|routed>"])
+    assert.equal(o[k]!.default, undefined, k);
+  assert.equal(create.opts().subnet6, undefined);
 });
 
 test("net delete, set, show, adopt, release, list: their options", () => {

@@ -69,6 +69,7 @@ function summary(name: string, plan: CreatePlan, f: Flags, dryRun: boolean): str
       (s.dhcp ? `, DHCP ${formatIp(s.dhcp.start)}-${formatIp(s.dhcp.end)}` : ""),
     `  uplink   ${formatCidr(s.uplink.address)} on ${s.uplink.bridge}${plan.uplinkWasAuto ? " (auto)" : ""}, via ${formatIp(s.uplink.gateway)}`,
     `  dns      ${s.dns.map(formatIp).join(", ") || "-"}`,
+    ...summary6(plan),
     dryRun ? "nothing was changed (--dry-run)" : `start it with: virsh net-start ${name}`,
   ];
 }
@@ -90,5 +91,33 @@ function createdJson(plan: CreatePlan, f: Flags): Record<string, unknown> {
     },
     dns: s.dns.map(formatIp),
     autostart: f.autostart === true,
+    // IPv6 (issue 17): only for a dual-stack network
+    ...(plan.spec.v6 ? { ipv6: created6Json(plan) } : {}),
+  };
+}
+
+/** The IPv6 lines of the summary (issue 17); none for an IPv4-only network. */
+function summary6(plan: CreatePlan): string[] {
+  const v6 = plan.spec.v6;
+  if (!v6) return [];
+  const u = v6.uplink;
+  return [
+    `  subnet6  ${v6.lan}, router advertisements${v6.dhcp6 ? " + DHCPv6" : ""}`,
+    `  uplink6  ${u.address} on ${plan.spec.uplink.bridge}${plan.uplink6WasAuto ? " (auto)" : ""}, via ${u.gateway}, ${u.mode}${u.prefix ? ` ${u.prefix}` : ""}`,
+  ];
+}
+
+function created6Json(plan: CreatePlan): Record<string, unknown> {
+  const v6 = plan.spec.v6!;
+  return {
+    lan: v6.lan,
+    dhcp6: v6.dhcp6,
+    uplink: {
+      address: v6.uplink.address,
+      gateway: v6.uplink.gateway,
+      mode: v6.uplink.mode,
+      prefix: v6.uplink.prefix ?? null,
+      auto: plan.uplink6WasAuto,
+    },
   };
 }

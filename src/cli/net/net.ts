@@ -22,6 +22,20 @@ export function registerNet(program: Command): void {
     .option("--dhcp-range <start-end>", "DHCP range (default: the upper half of the subnet)")
     .option("--bridge <name>", "the libvirt bridge's name (default: a free vnatbrN)")
     .option("--template <file>", "network XML to start from (default: vnat's xml-templates/vnat-network.xml)")
+    .option(
+      "--subnet6 <prefix>",
+      "IPv6 for the guests too: their prefix, e.g. fd00:a::/64 (gateway: its first host; RA)",
+    )
+    .option(
+      "--uplink6 <addr[/prefix]|auto>",
+      "vnat's IPv6 address on the provider network (default with --subnet6: auto, from the pool6)",
+    )
+    .option(
+      "--mode6 <nat66|nptv6|routed>",
+      "how the guests' IPv6 leaves: nat66 (default), nptv6 (needs --prefix6) or routed",
+    )
+    .option("--prefix6 <prefix>", "nptv6: the provider /64 the subnet6 maps onto; routed: the subnet6 itself")
+    .option("--dhcp6", "stateful DHCPv6 besides SLAAC")
     .option("--autostart", "start the network when libvirt starts");
   changeOptions(
     create,

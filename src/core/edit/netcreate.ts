@@ -11,8 +11,10 @@ import { parseNetworkXml, type KnownNetwork } from "../observe/inventory.ts";
 import { renderMetadata, replaceMetadata, type MetadataModel } from "../input/metadata.ts";
 import { validateNetworkName } from "../names.ts";
 import { buildSpec, type NetSpec } from "../input/spec.ts";
+import { planCreate6, type Create6Options } from "./netcreate6.ts";
 
-export interface CreateOptions {
+/** Create6Options: --subnet6, --uplink6, --mode6, --prefix6, --dhcp6 (issue 17, netcreate6.ts) */
+export interface CreateOptions extends Create6Options {
   name: string;
   subnet: string;
   provider: string;
@@ -36,6 +38,8 @@ export interface CreatePlan {
   xml: string;
   spec: NetSpec;
   uplinkWasAuto: boolean;
+  /** the uplink6 came from the provider's pool6 (false for an IPv4-only network) */
+  uplink6WasAuto: boolean;
 }
 
 export function planCreate(o: CreateOptions, config: Config, host: HostView, template: string): CreatePlan {
@@ -100,6 +104,7 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
   } else bridge = pickBridgeName(usedBridges);
 
   const range = o.dhcpRange === undefined ? undefined : requireRange(`${where}: dhcp range`, o.dhcpRange);
+  const six = planCreate6(where, o, provider, host.networks);
   const gateway =
     o.gateway !== undefined ? formatIp(requireIp(`${where}: gateway`, o.gateway)) : formatIp(provider.gateway.address);
   const dns = o.dns?.length ? o.dns.map((d) => formatIp(requireIp(`${where}: dns`, d))) : provider.dns.map(formatIp);
@@ -110,9 +115,15 @@ export function planCreate(o: CreateOptions, config: Config, host: HostView, tem
     },
     uplink: { bridge: provider.bridge, address: uplinkText, gateway },
     dns,
+    ...six?.model,
   };
   const xml = fillTemplate(template, name, bridge, model);
-  return { xml, spec: buildSpec(parseNetworkXml(xml), config), uplinkWasAuto: auto };
+  return {
+    xml,
+    spec: buildSpec(parseNetworkXml(xml), config),
+    uplinkWasAuto: auto,
+    uplink6WasAuto: six?.uplink6WasAuto ?? false,
+  };
 }
 
 /** The template with its comments dropped and its name, bridge and metadata replaced. */

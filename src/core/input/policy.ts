@@ -7,6 +7,7 @@ import { invalid, conflict } from "../errors.ts";
 import type { Config } from "./config.ts";
 import { broadcastOf, contains, formatIp, formatSubnet, networkOf } from "../ipv4.ts";
 import type { NetSpec } from "./spec.ts";
+import { checkPolicy6 } from "./policy6.ts";
 
 export interface HostFacts {
   /** the host's own IPv4 addresses */
@@ -59,6 +60,7 @@ export function checkPolicy(spec: NetSpec, config: Config, host: HostFacts): voi
         );
     }
   }
+  checkPolicy6(spec, config);
   const iso = spec.isolation;
   if (iso && (iso.host === "open" || iso.provider === "open") && config.allowOpenIsolation !== true)
     throw invalid(

@@ -17,7 +17,7 @@ import { applySegmentsLocked } from "../../src/exec/change/segments-live.ts";
 import { masterOf, segmentsFile } from "../../src/exec/change/segments.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { refuseSegmentProblems } from "../../src/exec/probe/segments.ts";
-import { sh } from "../support/sh.ts";
+import { sh, waitFor } from "../support/sh.ts";
 import { loadConfig } from "../../src/adapters/store/config-file.ts";
 import { evaluate } from "../../src/core/judge/health.ts";
 import { networkDoc } from "../../src/core/observe/status-doc.ts";
@@ -134,6 +134,24 @@ needs(unmet).describe("segments: a bridge and a tap on a vnat network's LAN", {}
       });
     } finally {
       await delLink(tap2);
+    }
+  });
+
+  test("a failure right after the segments step undoes them: the pair goes, the tap is released, both as they were", async () => {
+    for (const step of ["segments", "dnsmasq"]) {
+      assert.equal((await runHook(net.name, "start", "begin", hookData(net))).exitCode, 0);
+      const r = await runHook(net.name, "started", "begin", hookData(net), { VNAT_FAILPOINT: step });
+      assert.notEqual(r.exitCode, 0);
+      assert.match(
+        r.stderr,
+        new RegExp(`step "${step}" failed: injected failure \\(VNAT_FAILPOINT\\) \\(everything undone\\)`),
+      );
+      const { lan, peer } = segmentLinkNames(net.name, foreign);
+      assert.equal(existsSync(`/sys/class/net/${lan}`) || existsSync(`/sys/class/net/${peer}`), false, step);
+      assert.equal(masterOf(TAP), undefined, step);
+      assert.deepEqual(await linkSnapshot(foreign), before0.foreign, step);
+      assert.deepEqual(await linkSnapshot(TAP), before0.tap, step);
+      assert.deepEqual(vnatDebris(net.name), [], step);
     }
   });
 
@@ -272,7 +290,12 @@ needs(unmet).describe("segments: a bridge and a tap on a vnat network's LAN", {}
       "--dhcp-range=10.98.0.10,10.98.0.20",
       `--pid-file=${world.tmpDir}/other-dhcp.pid`,
     ]);
-    const checks = await facts();
+    // its command line is there once `ip netns exec` has exec'd it
+    const checks = await waitFor(
+      async () => ((await facts())[0]?.status === "warn" ? facts() : undefined),
+      5000,
+      "doctor to see the other DHCP server",
+    );
     assert.deepEqual(
       checks.map((c) => [c.status, c.message]),
       [

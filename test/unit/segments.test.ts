@@ -24,6 +24,9 @@ import { segmentsStage } from "../../src/core/plan/segments.ts";
 import { planStart } from "../../src/core/plan/start.ts";
 import { formatPlan } from "../../src/core/plan/plan.ts";
 import { netPaths } from "../../src/core/paths.ts";
+import { segmentReasons, segmentsToRepair } from "../../src/core/judge/segments.ts";
+import { segmentDoc } from "../../src/core/observe/segments.ts";
+import type { NetObservation } from "../../src/core/observe/observed.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const base: NetOpts = {
@@ -309,5 +312,37 @@ describe("docker, records, conflicts, the plan", () => {
       text,
       /attach segments bridge:br-x@br-x tap:tap3@tap3 to virbr7\n\s+undo \(registered first\): detach segments bridge:br-x tap:tap3/,
     );
+  });
+});
+
+describe("drift of segments", () => {
+  test("a device that went away is segment-missing (not repaired); one that is there but unplugged is segment-detached (repaired)", () => {
+    const sp = spec(
+      `<vnat:segment kind="bridge" name="br-x"/><vnat:segment kind="tap" name="tap3"/><vnat:segment kind="docker" name="d" bridge="br-0123456789ab"/>`,
+    );
+    const o = {
+      spec: sp,
+      segments: [
+        { kind: "bridge", name: "br-x", device: "br-x", present: false, attached: false },
+        { kind: "tap", name: "tap3", device: "tap3", present: true, attached: false },
+        { kind: "docker", name: "d", device: "br-0123456789ab", present: true, attached: true },
+      ],
+    } as unknown as NetObservation;
+    assert.deepEqual(segmentReasons(o), [
+      { code: "segment-missing", message: 'segment bridge:br-x: "br-x" is gone' },
+      { code: "segment-detached", message: 'segment tap:tap3: "tap3" is no longer patched into virbr7' },
+    ]);
+    assert.deepEqual(
+      segmentsToRepair(o, sp).map((s) => s.name),
+      ["tap3"],
+    );
+    assert.deepEqual(segmentDoc(o.segments![2]!), {
+      kind: "docker",
+      name: "d",
+      device: "br-0123456789ab",
+      present: true,
+      attached: true,
+    });
+    assert.deepEqual(segmentReasons({ spec: sp } as unknown as NetObservation), []);
   });
 });

@@ -185,6 +185,8 @@ describe("dual stack: nat66, nptv6, routed", () => {
       if (body === "") await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(body, "guest-over-ipv6\n");
+    // NAT loopback: the guest reaches itself through the forward too
+    assert.equal(await guests[0]!.fetch("http://[2001:db8:100::11]:8080/", 5), "guest-over-ipv6\n");
     // default-deny inbound: the routed guest's own address and the nptv6 one are not open
     assert.equal(await outside.ping(guestIp6[2]!, 1), false);
     await assert.rejects(outside.fetch(`http://[${guestIp6[2]}]/`, 2));

@@ -121,6 +121,11 @@ export function renderNft6(spec: NetSpec, hostAddrs6: readonly string[]): string
     ...(v6.uplink.mode === "nptv6"
       ? [`oifname "${UPLINK_IF}" ip6 saddr ${subnet} snat prefix to ${v6.uplink.prefix}`]
       : []),
+    // NAT loopback, as for IPv4: a guest that reached another through the uplink6 or a floating6
+    // is SNATed to the gateway, so the reply comes back through the namespace to be un-NATed
+    ...(forwards.length || floating.length
+      ? [`oifname "${LAN_IF}" ip6 saddr ${subnet} ct status dnat snat to ${formatIp6(lan.address)}`]
+      : []),
   ];
   const isolation = [
     ...(iso.host === "blocked" ? [`iifname "${LAN_IF}" ip6 daddr @${HOST6_SET} ${REFUSE6}`] : []),
@@ -128,8 +133,7 @@ export function renderNft6(spec: NetSpec, hostAddrs6: readonly string[]): string
       ? [`iifname "${LAN_IF}" ip6 daddr ${formatSubnet6(up)} ip6 daddr != ${v6.uplink.gateway} ${REFUSE6}`]
       : []),
   ];
-  const inbound =
-    forwards.length || floating.length ? [`iifname "${UPLINK_IF}" oifname "${LAN_IF}" ct status dnat accept`] : [];
+  const inbound = forwards.length || floating.length ? ["ct status dnat accept"] : [];
 
   return `table ip6 ${NFT_TABLE}
 delete table ip6 ${NFT_TABLE}

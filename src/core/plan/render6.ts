@@ -26,6 +26,7 @@ import type { NetSpec } from "../input/spec.ts";
 import { cidr6Of, type Spec6 } from "../input/spec6.ts";
 import { DEFAULT_ISOLATION } from "../input/isolation.ts";
 import { inboundCounterName } from "./inbound-render.ts";
+import { GUEST_LIMITS } from "./render.ts";
 
 export const HOST6_SET = "host6_addrs";
 const REFUSE6 = "reject with icmpv6 type admin-prohibited";
@@ -77,6 +78,30 @@ export const defaultRoute6Line = (v6: Spec6): string => `route replace ::/0 via 
  */
 export function renderHostSysctls6(spec: NetSpec, hostLinks: readonly string[]): string[] {
   return [spec.lanBridge, ...hostLinks].map((dev) => `net/ipv6/conf/${dev}/disable_ipv6=1`);
+}
+
+export const DHCP6_SOURCES_SET = "dhcp6_src";
+export const DNS6_SOURCES_SET = "dns6_src";
+
+/** The per-source tables of the guest limits (render.ts GUEST_LIMITS), IPv6 twins of dhcp_src/dns_src. */
+function renderSourceSets6(): string {
+  const set = (name: string, type: string): string =>
+    `  set ${name} {\n    type ${type}\n    size ${GUEST_LIMITS.sources}\n    flags dynamic,timeout\n    timeout ${GUEST_LIMITS.forgetAfter}\n  }\n\n`;
+  return set(DHCP6_SOURCES_SET, "ether_addr") + set(DNS6_SOURCES_SET, "ipv6_addr");
+}
+
+/** What one guest may ask dnsmasq over IPv6 (DHCPv6 per MAC and in all, DNS per source address), as for IPv4. */
+function renderGuestLimitRules6(): string[] {
+  const L = GUEST_LIMITS;
+  const over = (l: { rate: number; burst: number }): string =>
+    `limit rate over ${l.rate}/second burst ${l.burst} packets`;
+  const lan = `iifname "${LAN_IF}"`;
+  return [
+    `${lan} udp dport 547 update @${DHCP6_SOURCES_SET} { ether saddr ${over(L.dhcpPerMac)} } drop`,
+    `${lan} udp dport 547 ${over(L.dhcpAll)} drop`,
+    `${lan} udp dport 53 update @${DNS6_SOURCES_SET} { ip6 saddr ${over(L.dnsPerSource)} } drop`,
+    `${lan} tcp dport 53 ct state new update @${DNS6_SOURCES_SET} { ip6 saddr ${over(L.dnsPerSource)} } drop`,
+  ];
 }
 
 const lines = (rules: string[]): string => rules.map((r) => `    ${r}\n`).join("");
@@ -138,7 +163,7 @@ export function renderNft6(spec: NetSpec, hostAddrs6: readonly string[]): string
   return `table ip6 ${NFT_TABLE}
 delete table ip6 ${NFT_TABLE}
 table ip6 ${NFT_TABLE} {
-${hostSet}${counters.map((c) => `  counter ${c} {\n  }\n`).join("")}  counter nat_out {
+${hostSet}${renderSourceSets6()}${counters.map((c) => `  counter ${c} {\n  }\n`).join("")}  counter nat_out {
   }
   counter nat_in {
   }
@@ -155,8 +180,7 @@ ${lines(postrouting)}  }
     type filter hook input priority filter; policy drop;
     icmpv6 type { ${ND_TYPES} } accept
     icmpv6 type { ${ERROR_TYPES} } accept
-    iifname "${LAN_IF}" udp dport { 53, 547 } limit rate over 100/second burst 200 packets drop
-    ct state established,related accept
+${lines(renderGuestLimitRules6())}    ct state established,related accept
     ct state invalid drop
     iifname "lo" accept
     iifname "${LAN_IF}" udp dport 547 accept

@@ -7,7 +7,7 @@
 // leaves nothing.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { parseConfig } from "../../src/core/input/config.ts";
 import { parseHookData } from "../../src/core/input/hookdata.ts";
@@ -45,6 +45,7 @@ async function hostIpv6(): Promise<{ addrs: string; routes: string }> {
   return { addrs: ours(addrs), routes: ours(routes) };
 }
 let hostBefore: { addrs: string; routes: string };
+let vethEnds = 0;
 
 before(async () => {
   world = await createWorld();
@@ -134,7 +135,19 @@ describe("dual stack: nat66, nptv6, routed", () => {
       for (const h of parseIfInet6(readFileSync("/proc/net/if_inet6", "utf8"))) assert.ok(hostSet.includes(h), h);
       // the host side: the LAN bridge takes no IPv6 (the namespace sends RAs on it)
       assert.equal(sysctl(`${n.bridge}/disable_ipv6`), "1");
+      // and vnat's host-side veth ends (made where bridges pass frames to iptables) neither
+      for (const end of [kernelNames(n.name).lanHost, kernelNames(n.name).uplinkHost])
+        if (existsSync(`/proc/sys/net/ipv6/conf/${end}`)) {
+          assert.equal(sysctl(`${end}/disable_ipv6`), "1", end);
+          vethEnds++;
+        }
     }
+    // where br_netfilter is on, "auto" attaches by veth pairs: the check above saw them
+    if (
+      existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables") &&
+      readFileSync("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").trim() === "1"
+    )
+      assert.ok(vethEnds > 0, "no host-side veth end was checked");
   });
 
   test("guests autoconfigure from the RA, with the namespace as their router", async () => {

@@ -158,6 +158,17 @@ describe("dual stack: nat66, nptv6, routed", () => {
     }
   });
 
+  test("the RA says SLAAC, DNS at the lan6 gateway, and stateful DHCPv6 only where dhcp6 is on", async () => {
+    for (const [i, g] of guests.entries()) {
+      const r = await g.exec("timeout", ["10", "rdisc6", "-1", "-r", "3", "-w", "1500", "eth0"]);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`Stateful address conf\\.\\s*:\\s*${i === 1 ? "Yes" : "No"}`));
+      assert.match(r.stdout, /Stateful other conf\.\s*:\s*Yes/);
+      assert.match(r.stdout, new RegExp(`Prefix\\s*:\\s*${i === 2 ? "2001:db8:300::" : "fd00:a::"}/64`));
+      assert.match(r.stdout, new RegExp(`Recursive DNS server\\s*:\\s*${i === 2 ? "2001:db8:300::1" : "fd00:a::1"}`));
+    }
+  });
+
   test("each reaches the internet over IPv6; the server sees the uplink6, the translated prefix, the guest", async () => {
     const expected = [
       "2001:db8:100::11",

@@ -66,6 +66,11 @@ export function formatSummary(doc: StatusDoc, colour: boolean): string {
     String(n.leases.length),
     String(n.guests.length),
   ]);
+  // IPv6 (issue 17): a column only once a network has an IPv6 side
+  if (doc.networks.some((n) => n.ipv6)) {
+    header.push("UPLINK6");
+    doc.networks.forEach((n, i) => rows[i]!.push(n.ipv6 ? `${n.ipv6.uplink.address} ${n.ipv6.uplink.mode}` : "-"));
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[], health?: Health): string =>
     cells
@@ -129,6 +134,22 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
       ],
       ["uplink link", attachment(n.uplink, UPLINK_IF)],
     );
+  if (n.ipv6) {
+    const at = (p: boolean | null, ifname: string): string =>
+      p === null ? "" : p ? ` (on ${ifname})` : ` (missing on ${ifname})`;
+    const u = n.ipv6.uplink;
+    kv.push(
+      [
+        "lan6",
+        `gateway ${n.ipv6.lan.gateway}${at(n.ipv6.lan.present, LAN_IF)}, RA${n.ipv6.lan.dhcp6 ? " + DHCPv6" : ""}`,
+      ],
+      [
+        "uplink6",
+        `${u.address} via ${u.gateway}, ${u.mode}${u.prefix ? ` ${u.prefix}` : ""}${at(u.present, UPLINK_IF)}`,
+      ],
+    );
+    if (n.ipv6.upstreamRoute) kv.push(["upstream route", `${n.ipv6.upstreamRoute} (on the provider's router)`]);
+  }
   kv.push(
     ["nat out", nat(n.nat.out)],
     ["nat in", nat(n.nat.in)],

@@ -3,6 +3,7 @@
 // never touches it. Repairs are the smallest that fix the drift: a detached veth is
 // re-enslaved, a missing fdb entry added again, a changed ruleset replaced in one transaction, a dead dnsmasq restarted;
 // only a namespace that lost one of its links is rebuilt. Pure.
+import { missing6 } from "./health6.ts";
 import { formatCidr } from "../ipv4.ts";
 import { LAN_IF, UPLINK_IF } from "../names.ts";
 import type { NetObservation } from "../observe/observed.ts";
@@ -93,7 +94,8 @@ function addressRepairs(o: NetObservation, spec: NetSpec): Repair[] {
   for (const [ifname, address, mac] of want) {
     const link = o.inside?.links.find((l) => l.name === ifname);
     if (!link) continue;
-    const add = link.addresses.includes(address) ? [] : [address];
+    // IPv6 (issue 17): a missing lan6/uplink6/floating6 is added back; replacing it is enough
+    const add = [...(link.addresses.includes(address) ? [] : [address]), ...missing6(o, spec, ifname)];
     const remove = ifname === LAN_IF ? link.addresses.filter((a) => a !== address) : [];
     const setMac = mac !== null && link.mac !== mac ? mac : null;
     if (add.length || remove.length || setMac) out.push({ kind: "addresses", spec, ifname, add, remove, mac: setMac });

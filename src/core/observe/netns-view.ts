@@ -2,6 +2,8 @@
 // `addr show`, `route show default` (one JSON array a line), then `netns exec NS nft list
 // ruleset` (text). This module parses that output. Pure.
 
+import { globalAddresses6 } from "./inet6.ts";
+
 export interface InsideLink {
   name: string;
   /** administratively up (IFF_UP) */
@@ -10,6 +12,8 @@ export interface InsideLink {
   mac: string | null;
   /** IPv4 addresses as A.B.C.D/N */
   addresses: string[];
+  /** global IPv6 addresses, canonical ADDR/N (issue 17, inet6.ts); absent when not read */
+  addresses6?: string[];
 }
 
 export interface NetnsView {
@@ -24,7 +28,7 @@ interface IpAddrJson {
   flags?: string[];
   operstate?: string;
   address?: string;
-  addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }>;
+  addr_info?: Array<{ family?: string; local?: string; prefixlen?: number; scope?: string }>;
 }
 
 interface IpRouteJson {
@@ -53,6 +57,7 @@ export function parseNetnsProbe(stdout: string): NetnsView {
       addresses: (a.addr_info ?? [])
         .filter((i) => i.family === "inet" && i.local !== undefined)
         .map((i) => `${i.local}/${i.prefixlen ?? 32}`),
+      addresses6: globalAddresses6(a.addr_info ?? []),
     }));
   const def = routes.find((r) => r.dst === "default" || r.dst === undefined);
   return {

@@ -7,6 +7,7 @@ import type { AttachKind, FdbEntry } from "../input/attach.ts";
 import { LAN_IF, UPLINK_IF, lanMac } from "../names.ts";
 import type { NetObservation, VethState } from "./observed.ts";
 import { segmentDoc, type SegmentDoc } from "./segments.ts";
+import { ipv6Doc, type Ipv6Doc } from "./status-doc6.ts";
 
 export const STATUS_SCHEMA_VERSION = 1;
 
@@ -44,6 +45,8 @@ export interface NetworkDoc {
   duplicateProbe: { probed: boolean; answeredBy: string | null };
   /** segments patched into the network's LAN (issue 19); empty when none */
   segments: SegmentDoc[];
+  /** the IPv6 side (issue 17, status-doc6.ts); null for an IPv4-only network */
+  ipv6: Ipv6Doc | null;
 }
 
 export interface StatusDoc {
@@ -105,6 +108,7 @@ export function networkDoc(o: NetObservation): NetworkDoc {
     guests: o.ports.map((p) => ({ name: p.ownerName ?? null, uuid: p.ownerUuid ?? null, mac: p.mac ?? null })),
     duplicateProbe: { probed: o.duplicate !== undefined, answeredBy: o.duplicate?.answeredBy ?? null },
     segments: (o.segments ?? []).map(segmentDoc),
+    ipv6: ipv6Doc(o),
   };
 }
 

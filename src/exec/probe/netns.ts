@@ -15,6 +15,7 @@ import {
   parseRoutes,
 } from "../../core/observe/proc-net.ts";
 import { endianness } from "node:os";
+import { parseIfInet6ByDev } from "../../core/observe/inet6.ts";
 import { firstLine, type Runner } from "../run.ts";
 
 export async function probeNetns(runner: Runner, netns: string): Promise<NetnsView> {
@@ -43,6 +44,13 @@ export function readNetnsFiles(pid: number): Omit<NetnsView, "ruleset"> | undefi
     const routes = parseRoutes(readFileSync(`${proc}/net/route`, "utf8"), endianness() === "LE");
     const placed = addressesByIface(parseLocalAddresses(readFileSync(`${proc}/net/fib_trie`, "utf8")), routes);
     if (!placed.complete) return undefined;
+    // no if_inet6: IPv6 is off in this kernel or namespace (no addresses then)
+    let inet6 = new Map<string, string[]>();
+    try {
+      inet6 = parseIfInet6ByDev(readFileSync(`${proc}/net/if_inet6`, "utf8"));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
     const links: InsideLink[] = names.map((name) => {
       const sys = (f: string): string => readFileSync(`${proc}/root/sys/class/net/${name}/${f}`, "utf8").trim();
       return {
@@ -52,6 +60,7 @@ export function readNetnsFiles(pid: number): Omit<NetnsView, "ruleset"> | undefi
         mac: sys("address"),
         // loopback's 127/8 is left out (addressesByIface): vnat never judges lo
         addresses: placed.byIface.get(name) ?? [],
+        addresses6: inet6.get(name) ?? [],
       };
     });
     return { links, defaultRoute: defaultRouteOf(routes) };

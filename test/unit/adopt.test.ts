@@ -174,7 +174,7 @@ describe("adopt: libvirt NAT → vnat", () => {
     [
       "IPv6",
       { extra: "  <ip family='ipv6' address='2001:db8::1' prefix='64'/>" },
-      /<ip family="ipv6" address="2001:db8::1"> cannot be carried over \(vnat is IPv4 only\)/,
+      /<ip family="ipv6" address="2001:db8::1"> cannot be carried over \(adopt carries over IPv4 only; add the IPv6 side after adopting: <vnat:lan6> and <vnat:uplink6>, docs\/ipv6\.md\)/,
     ],
     [
       "two IPv4 <ip>",
@@ -202,7 +202,7 @@ describe("adopt: libvirt NAT → vnat", () => {
     [
       "NAT ipv6",
       { forward: "  <forward mode='nat'><nat ipv6='yes'/></forward>" },
-      /<nat ipv6="yes"> cannot be carried over \(vnat is IPv4 only\)/,
+      /<nat ipv6="yes"> cannot be carried over \(adopt carries over IPv4 only; add the IPv6 side after adopting: <vnat:lan6> and <vnat:uplink6>, docs\/ipv6\.md\)/,
     ],
     [
       "forward interface",

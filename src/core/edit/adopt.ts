@@ -69,11 +69,7 @@ export function parseNatNetwork(xml: string): NatNetwork {
   for (const key of Object.keys(net)) {
     if (key === "@connections" || key.startsWith("@xmlns")) continue;
     if (key.startsWith("@"))
-      throw cannot(
-        where,
-        `<network ${key.slice(1)}="${printable(String(net[key]), 40)}">`,
-        "vnat is IPv4 only and sets no such option",
-      );
+      throw cannot(where, `<network ${key.slice(1)}="${printable(String(net[key]), 40)}">`, "vnat sets no such option");
     if (REFUSED[key]) throw cannot(where, `<${key}>`, REFUSED[key]);
     if (!["name", "uuid", "title", "description", "metadata", "bridge", "mac", "forward", "ip", "dns"].includes(key))
       throw cannot(where, `<${printable(key, 32)}>`, "vnat has no equivalent");
@@ -98,6 +94,10 @@ export function parseNatNetwork(xml: string): NatNetwork {
   return { name, bridge, ...parseIp4(where, net) };
 }
 
+/** Why a libvirt network's IPv6 is not carried over (issue 17: vnat has IPv6, adopt does not map it). */
+const ADOPT_IPV4_ONLY =
+  "adopt carries over IPv4 only; add the IPv6 side after adopting: <vnat:lan6> and <vnat:uplink6>, docs/ipv6.md";
+
 function checkForward(where: string, net: XmlNode): void {
   const fwd = child(net, "forward");
   if (!fwd) throw invalid(`${where}: has no <forward mode="nat">: only a libvirt NAT network can be adopted`);
@@ -116,7 +116,7 @@ function checkForward(where: string, net: XmlNode): void {
   const nat = child(fwd, "nat");
   if (!nat) return;
   if (attr(nat, "ipv6") !== undefined)
-    throw cannot(where, `<nat ipv6="${printable(attr(nat, "ipv6")!)}">`, "vnat is IPv4 only");
+    throw cannot(where, `<nat ipv6="${printable(attr(nat, "ipv6")!)}">`, ADOPT_IPV4_ONLY);
   if (children(nat, "address").length)
     throw cannot(where, "<nat><address> (a NAT address range)", "vnat's traffic leaves with its one uplink address");
   only(where, "<nat>", nat, ["port"]);
@@ -161,7 +161,7 @@ function parseIp4(where: string, net: XmlNode): Pick<NatNetwork, "lan" | "dhcp" 
       throw cannot(
         where,
         `<ip family="${printable(family)}" address="${printable(attr(ip, "address") ?? "")}">`,
-        "vnat is IPv4 only",
+        ADOPT_IPV4_ONLY,
       );
   }
   if (ips.length === 0) throw invalid(`${where}: has no IPv4 <ip>: nothing to carry over`);

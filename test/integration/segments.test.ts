@@ -308,6 +308,25 @@ needs(unmet).describe("segments: a bridge and a tap on a vnat network's LAN", {}
     process.kill(p.pid, "SIGTERM");
   });
 
+  test("a segment veth pair of no known network is a stray link", async () => {
+    const { lan, peer } = segmentLinkNames(`t${tag}gone`, foreign);
+    await sh("ip", ["link", "add", lan, "type", "veth", "peer", "name", peer]);
+    try {
+      await sh("ip", ["link", "set", lan, "alias", `vnat:t${tag}gone`]);
+      const config = await loadConfig(TEST_CONFIG);
+      const networks = [{ name: net.name, active: true, autostart: false, persistent: true, xml: networkXml(net) }];
+      const { strayLinks } = await probeAll({ runner: processRunner, roots: roots(), config, networks });
+      assert.ok(strayLinks.includes(lan) && strayLinks.includes(peer), strayLinks.join(" "));
+      const own = segmentLinkNames(net.name, foreign);
+      assert.ok(
+        !strayLinks.includes(own.lan) && !strayLinks.includes(own.peer),
+        "the running network's pair is its own",
+      );
+    } finally {
+      await delLink(lan);
+    }
+  });
+
   test("stop leaves the bridge and the tap as they were", async () => {
     const r = await runHook(net.name, "stopped", "end", hookData(net));
     assert.equal(r.exitCode, 0, r.stderr);

@@ -13,6 +13,7 @@ import { fdbKey, inferAttachments, type FdbEntry } from "../../core/input/attach
 import {
   hostLinkNames,
   isNetworkName,
+  isSegmentLink,
   isVnatLink,
   isVnatMac,
   kernelNames,
@@ -183,7 +184,8 @@ function strays(links: string[], known: Set<string>, rec: Recorded): string[] {
     derived ??= new Map([...known].flatMap((n) => hostLinkNames(n).map((h) => [h, n] as const)));
     return derived.get(l);
   };
-  return links.filter((l) => isVnatLink(l) && !known.has(owner(l) ?? "")).sort();
+  // a segment's veth pair (vsl-/vss-, issue 19) carries its network's alias like the others
+  return links.filter((l) => (isVnatLink(l) || isSegmentLink(l)) && !known.has(owner(l) ?? "")).sort();
 }
 
 /**

@@ -7,6 +7,7 @@ import { NET_KEYS, netKeyValue, type NetKey } from "../edit/netset.ts";
 import type { NetworkDoc } from "./status-doc.ts";
 import type { NetSpec } from "../input/spec.ts";
 import { netnsName } from "../names.ts";
+import { settings6Doc, showRows6, type Settings6Doc } from "./netshow6.ts";
 
 export interface SettingsDoc {
   subnet: string;
@@ -20,6 +21,8 @@ export interface SettingsDoc {
   forwards: Array<{ proto: string; port: string; to: string }>;
   floating: Array<{ address: string; to: string }>;
   hosts: Array<{ mac: string; ip: string; name: string | null }>;
+  /** the IPv6 settings (issue 17, netshow6.ts); only for a dual-stack network */
+  ipv6?: Settings6Doc;
 }
 
 export interface ShowDoc {
@@ -64,6 +67,7 @@ export function settingsDoc(s: NetSpec): SettingsDoc {
     })),
     floating: (s.floating ?? []).map((f) => ({ address: formatIp(f.address), to: formatIp(f.to) })),
     hosts: (s.hosts ?? []).map((h) => ({ mac: h.mac, ip: formatIp(h.ip), name: h.name ?? null })),
+    ...settings6Doc(s),
   };
 }
 
@@ -122,6 +126,7 @@ export function formatShow(d: ShowDoc): string {
   row("forwards", (s) => s.forwards.map((f) => `${f.proto} ${f.port} -> ${f.to}`).join(", ") || "-");
   row("floating", (s) => s.floating.map((f) => `${f.address} -> ${f.to}`).join(", ") || "-");
   row("hosts", (s) => s.hosts.map((h) => `${h.mac} ${h.ip}${h.name ? ` ${h.name}` : ""}`).join(", ") || "-");
+  showRows6(Boolean(c?.ipv6 ?? r?.ipv6), row);
   if (d.pending.length)
     out.push(
       `  pending    ${d.pending.join(", ")}: virsh net-destroy ${d.name} && virsh net-start ${d.name} applies them`,

@@ -87,7 +87,7 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
   checks.push(
     ...judgeIpv6(
       await tryKernel6(inp.runner),
-      specs.filter((s) => "v6" in s.spec).map((s) => s.net.name),
+      specs.filter((s) => s.spec.v6 !== undefined).map((s) => s.net.name),
     ),
   );
   const { observations } = config

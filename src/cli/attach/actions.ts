@@ -27,6 +27,7 @@ import { processRunner } from "../../exec/run.ts";
 import { loadVnatDefinition } from "../definition.ts";
 import { allocLockPath } from "../net/create.ts";
 import { report, type OutputFlags } from "../output.ts";
+import { requireRoot } from "../root.ts";
 
 type Live = "applied" | "current" | "inactive" | "deferred";
 const HOW: Record<Live, string> = {
@@ -79,6 +80,7 @@ export async function attachSegment(
   f: OutputFlags & { takeAddresses?: boolean } = {},
 ): Promise<void> {
   const { kind, name } = parseSegmentArg(text);
+  requireRoot("attach");
   const bridge = kind === "docker" ? await resolveDockerBridge(processRunner, name) : undefined;
   const where = `network "${net}"`;
   const o = await change(
@@ -104,6 +106,7 @@ export async function attachSegment(
 
 export async function detachSegment(net: string, text: string, f: OutputFlags = {}): Promise<void> {
   const { kind, name } = parseSegmentArg(text);
+  requireRoot("detach");
   const where = `network "${net}"`;
   const o = await change(
     net,

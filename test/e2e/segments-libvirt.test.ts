@@ -1,8 +1,10 @@
-// Issue 19 with real libvirt: `vnat attach NET bridge:BR` on an active vnat network (live,
-// under the network's lock), a libvirt VM (TCG) on the network and a namespace host on the
-// attached bridge: both lease from vnat, reach each other and the sandbox internet through
-// the one uplink; `vnat status` shows the segment; `vnat detach` and `virsh net-destroy`
-// leave the bridge as it was. Refusals are one line.
+// Issue 19 with real libvirt, the whole proof in one network: `vnat attach NET bridge:BR` and
+// `vnat attach NET tap:TAP` on an active vnat network (live, under the network's lock); a
+// libvirt VM (TCG) on the network, a namespace host on the attached bridge and a QEMU guest
+// run by hand on the tap all lease from vnat, reach each other and the sandbox internet
+// through the one uplink; a port forward reaches the host on the attached bridge; `vnat
+// status` shows the segments; `vnat detach` and `virsh net-destroy` leave both bridges and
+// the tap as they were. Refusals are one line.
 import assert from "node:assert/strict";
 import { chmod, mkdtemp } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -24,7 +26,8 @@ import {
   vnat,
 } from "../support/libvirt.ts";
 import { needs } from "../support/needs.ts";
-import { linkSnapshot } from "../support/segments.ts";
+import { addTap, delLink, linkSnapshot, startTapGuest, type TapGuest } from "../support/segments.ts";
+import { fetchIn, sources, startEcho } from "../support/inbound.ts";
 import { run, sh } from "../support/sh.ts";
 import { ensureGuestImage, virtInstallArgs, type GuestImage } from "../support/vm/image.ts";
 import { waitForSerial } from "../support/vm/serial.ts";
@@ -53,6 +56,10 @@ needs(unmet).describe(
     let foreign: string;
     let host1: Guest;
     let foreignBefore: unknown;
+    let bridgeBefore: unknown;
+    let tapBefore: unknown;
+    let tap: string;
+    let qemu: TapGuest | undefined;
     const serial = (): string => join(dir, "vm.serial.log");
 
     before(async () => {
@@ -76,9 +83,17 @@ needs(unmet).describe(
       foreign = await world.addLanBridge();
       host1 = await world.addGuest(foreign);
       foreignBefore = await linkSnapshot(foreign);
+      bridgeBefore = await linkSnapshot(bridge);
+      // a QEMU guest run by hand on a tap: the tap exists before vnat knows it
+      tap = `vtq-${world.tag}`;
+      await addTap(tap);
+      qemu = await startTapGuest(tap, dir, `http://${world.internetIp}/`, `52:54:00:19:${world.tag.slice(0, 2)}:01`);
+      tapBefore = await linkSnapshot(tap);
     });
 
     after(async () => {
+      await qemu?.stop();
+      if (tap) await delLink(tap);
       await closeE2e({ tracker, world, hook, dir });
     });
 
@@ -101,6 +116,10 @@ needs(unmet).describe(
       assert.equal(r.exitCode, 0, r.stderr);
       const doc = JSON.parse(r.stdout) as { live: string; segment: { device: string } };
       assert.deepEqual([doc.live, doc.segment.device], ["applied", foreign]);
+      const t = await vnat(cfg, ["attach", name, `tap:${tap}`]);
+      assert.equal(t.exitCode, 0, t.stderr);
+      assert.equal(t.stdout.trim(), `network "${name}": segment tap:${tap} attached (applied live)`);
+      assert.equal(masterOf(tap), bridge);
       const { lan, peer } = segmentLinkNames(name, foreign);
       assert.equal(masterOf(lan), bridge);
       assert.equal(masterOf(peer), foreign);
@@ -124,6 +143,17 @@ needs(unmet).describe(
       const vm = await waitForSerial(serial(), (s) => s.leases[0], { timeoutMs: 180_000, what: "VM lease" });
       assert.deepEqual(vm.router, ["10.0.0.1"]);
       assert.ok(await host1.ping(vm.ip), `the bridge host reaches the VM at ${vm.ip}`);
+      const q = await waitForSerial(qemu!.serialLog, (s) => s.leases.at(-1), {
+        timeoutMs: 120_000,
+        what: "QEMU lease",
+      });
+      assert.deepEqual(q.router, ["10.0.0.1"]);
+      assert.ok(await host1.ping(q.ip), `the bridge host reaches the QEMU guest on the tap at ${q.ip}`);
+      const qf = await waitForSerial(qemu!.serialLog, (s) => s.fetches.find((x) => x.ok), {
+        timeoutMs: 60_000,
+        what: "QEMU fetch",
+      });
+      assert.equal(qf.body.trim(), uplink);
       assert.equal((await host1.fetch(`http://${world.internetIp}/`)).trim(), uplink);
       const f = await waitForSerial(serial(), (s) => s.fetches.find((x) => x.ok), {
         timeoutMs: 60_000,
@@ -133,7 +163,18 @@ needs(unmet).describe(
       assert.deepEqual([...new Set(await world.serverSources())], [uplink]);
     });
 
-    test("vnat status shows the segment", async () => {
+    test("a forward on the uplink reaches the host on the attached bridge", async () => {
+      assert.equal((await vnat(cfg, ["host", "add", name, await host1.mac(), "10.0.0.5"])).exitCode, 0);
+      assert.equal((await host1.dhcp()).ip, "10.0.0.5");
+      assert.equal((await vnat(cfg, ["forward", "add", name, "tcp", "8080", "10.0.0.5:80"])).exitCode, 0);
+      const log = await startEcho(world, host1, 80);
+      const r = await fetchIn(world.internetNs, `http://${uplink}:8080/`);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout.trim(), world.internetIp);
+      assert.deepEqual(await sources(log), [world.internetIp]);
+    });
+
+    test("vnat status shows the segments", async () => {
       const r = await vnat(cfg, ["status", name, "--json"]);
       assert.equal(r.exitCode === 0 || r.exitCode === 1, true, r.stderr);
       const doc = JSON.parse(r.stdout) as {
@@ -141,6 +182,7 @@ needs(unmet).describe(
       };
       assert.deepEqual(doc.networks[0]!.segments, [
         { kind: "bridge", name: foreign, device: foreign, present: true, attached: true },
+        { kind: "tap", name: tap, device: tap, present: true, attached: true },
       ]);
       assert.deepEqual(
         doc.networks[0]!.reasons.filter((x) => x.code.startsWith("segment-")),
@@ -150,10 +192,13 @@ needs(unmet).describe(
       assert.match(human.stdout, new RegExp(`segment\\s+bridge:${foreign}: attached`));
     });
 
-    test("vnat detach applies live and leaves the bridge as it was; attach again, then net-destroy does too", async () => {
+    test("vnat detach applies live and leaves both bridges and the tap as they were; attach again, then net-destroy does too", async () => {
       const r = await vnat(cfg, ["detach", name, `bridge:${foreign}`]);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(r.stdout.trim(), `network "${name}": segment bridge:${foreign} detached (applied live)`);
+      assert.equal((await vnat(cfg, ["detach", name, `tap:${tap}`])).exitCode, 0);
+      assert.deepEqual(await linkSnapshot(tap), tapBefore);
+      assert.deepEqual(await linkSnapshot(bridge), bridgeBefore, "the network's own bridge as before the attach");
       const { lan, peer } = segmentLinkNames(name, foreign);
       assert.equal(existsSync(`/sys/class/net/${lan}`) || existsSync(`/sys/class/net/${peer}`), false);
       assert.deepEqual(await linkSnapshot(foreign), foreignBefore);
@@ -166,13 +211,17 @@ needs(unmet).describe(
       // the actions module itself (the CLI runs it): attach again, then stop the network
       process.env.VNAT_CONFIG = cfg;
       await attachSegment(name, `bridge:${foreign}`, { json: false });
+      await attachSegment(name, `tap:${tap}`, { json: false });
       assert.equal(masterOf(peer), foreign);
+      assert.equal(masterOf(tap), bridge);
       await virsh(["destroy", name]);
       await virsh(["net-destroy", name], { check: true });
       assert.equal(existsSync(`/sys/class/net/${peer}`), false);
       assert.deepEqual(await linkSnapshot(foreign), foreignBefore);
+      assert.deepEqual(await linkSnapshot(tap), tapBefore);
       // inactive: the definition changes, nothing live
       await detachSegment(name, `bridge:${foreign}`, { json: false });
+      await detachSegment(name, `tap:${tap}`, { json: false });
       delete process.env.VNAT_CONFIG;
     });
   },

@@ -308,6 +308,55 @@ needs(unmet).describe("segments: a bridge and a tap on a vnat network's LAN", {}
     process.kill(p.pid, "SIGTERM");
   });
 
+  test("drift: a segment whose bridge is deleted is segment-missing; created again, reconcile attaches it", async () => {
+    const extra = `vtz${tag}m`;
+    await sh("ip", ["link", "add", extra, "type", "bridge"]);
+    const withExtra = { ...net, extraMetadata: net.extraMetadata! + seg("bridge", extra) };
+    const config = await loadConfig(TEST_CONFIG);
+    const networks = [{ name: net.name, active: true, autostart: false, persistent: true, xml: networkXml(withExtra) }];
+    const reasons = async () =>
+      evaluate(
+        (await probeAll({ runner: processRunner, roots: roots(), config, networks, only: [net.name] }))
+          .observations[0]!,
+      )
+        .reasons.filter((r) => r.code.startsWith("segment-"))
+        .map((r) => r.code);
+    try {
+      assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specOf(withExtra)), { live: "applied" });
+      assert.deepEqual(await reasons(), []);
+      await sh("ip", ["link", "del", extra]);
+      assert.deepEqual(await reasons(), ["segment-missing"]);
+      const dry: string[] = [];
+      await reconcile({
+        runner: processRunner,
+        roots: roots(),
+        config,
+        networks,
+        only: [net.name],
+        dryRun: true,
+        progress: (l) => dry.push(l),
+      });
+      assert.deepEqual(dry, [], "nothing vnat can do about a device that is gone");
+      await sh("ip", ["link", "add", extra, "type", "bridge"]);
+      assert.deepEqual(await reasons(), ["segment-detached"]);
+      await reconcile({
+        runner: processRunner,
+        roots: roots(),
+        config,
+        networks,
+        only: [net.name],
+        dryRun: false,
+        progress: () => {},
+      });
+      assert.deepEqual(await reasons(), []);
+      assert.equal(masterOf(segmentLinkNames(net.name, extra).peer), extra);
+    } finally {
+      assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specOf(net)), { live: "applied" });
+      await delLink(extra);
+    }
+    assert.equal(existsSync(`/sys/class/net/${segmentLinkNames(net.name, extra).lan}`), false);
+  });
+
   test("a segment veth pair of no known network is a stray link", async () => {
     const { lan, peer } = segmentLinkNames(`t${tag}gone`, foreign);
     await sh("ip", ["link", "add", lan, "type", "veth", "peer", "name", peer]);

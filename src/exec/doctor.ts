@@ -15,8 +15,8 @@ import type { LibvirtNetwork } from "../adapters/libvirt/view.ts";
 import { bridgeExists } from "./probe/host.ts";
 import { probeAll } from "./probe/observe.ts";
 import { firewallFacts, hookFacts, toolBanner, tryKernel } from "./probe/doctor-facts.ts";
-import { tryKernel6 } from "./probe/doctor-ipv6.ts";
-import { judgeIpv6 } from "../core/judge/doctor-ipv6.ts";
+import { firewall6Facts, tryKernel6 } from "./probe/doctor-ipv6.ts";
+import { judgeFirewall6, judgeIpv6 } from "../core/judge/doctor-ipv6.ts";
 import type { Runner } from "./run.ts";
 import { probePolicyFacts } from "./probe/policy-facts.ts";
 import { checkPolicy, type HostFacts } from "../core/input/policy.ts";
@@ -140,6 +140,8 @@ export async function runDoctor(inp: DoctorInput): Promise<Check[]> {
   }
   const firewall = await firewallFacts(inp.runner, [...vethBridges].sort());
   checks.push(...judgeFirewall(firewall));
+  const using6 = specs.filter((s) => s.spec.v6 !== undefined).map((s) => s.net.name);
+  if (using6.length) checks.push(...judgeFirewall6({ ...firewall, ...(await firewall6Facts(inp.runner)) }, using6));
   // segments (issue 19): from the persistent definitions, which `vnat attach` changes
   checks.push(...(await segmentChecks(inp, networks, config, firewall)));
   const running: MacvlanAtRisk[] = observations

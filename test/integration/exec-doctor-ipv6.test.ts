@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { NAT6_TRIAL, tryKernel6 } from "../../src/exec/probe/doctor-ipv6.ts";
+import { firewall6Facts, NAT6_TRIAL, tryKernel6 } from "../../src/exec/probe/doctor-ipv6.ts";
 import { runDoctor } from "../../src/exec/doctor.ts";
 import { processRunner, type Runner } from "../../src/exec/run.ts";
 import { run } from "../support/sh.ts";
@@ -66,4 +66,16 @@ test("runDoctor: the three IPv6 kernel checks pass here", async () => {
       "ok",
       `${id}: ${JSON.stringify(checks.find((c) => c.id === id))}`,
     );
+});
+
+test("firewall6Facts: the host's bridge-nf-call-ip6tables and ip6tables -S, read only", async () => {
+  const f = await firewall6Facts(processRunner);
+  let want: boolean | null = null;
+  try {
+    want = readFileSync("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "utf8").trim() === "1";
+  } catch {
+    /* br_netfilter not loaded */
+  }
+  assert.equal(f.bridgeNfCall6, want);
+  assert.match(f.ip6tables ?? "", /^-P FORWARD (ACCEPT|DROP)$/m);
 });

@@ -1,8 +1,13 @@
 // core/judge/doctor-ipv6.ts: `vnat doctor`'s verdicts on the kernel's IPv6 — a problem fails
 // when a vnat network has an IPv6 side, warns while none has, and each names its fix.
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { judgeIpv6, type Ipv6KernelFacts } from "../../src/core/judge/doctor-ipv6.ts";
+import { describe, test } from "node:test";
+import {
+  judgeFirewall6,
+  judgeIpv6,
+  type Firewall6Facts,
+  type Ipv6KernelFacts,
+} from "../../src/core/judge/doctor-ipv6.ts";
 
 const good: Ipv6KernelFacts = {
   present: true,
@@ -77,4 +82,52 @@ test("inherited disable_ipv6, forwarding and NAT refused: each its own check wit
   // only the default one inherited
   assert.match(judgeIpv6({ ...good, disabledDefault: true }, [])[0]!.message, /conf\.default\.disable_ipv6=1/);
   assert.equal(judgeIpv6({ ...good, disabledDefault: true }, [])[0]!.status, "warn");
+});
+
+describe("firewall6: bridged IPv6 and the host's forward chains", () => {
+  const base: Firewall6Facts = {
+    bridgeNfCall6: true,
+    ip6tables: "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n",
+    nftForwardChains: [],
+    vethBridges: ["br0"],
+  };
+  const one = (f: Firewall6Facts, using = ["n6"]) => judgeFirewall6(f, using);
+
+  test("said only when a network uses IPv6", () => {
+    assert.deepEqual(one({ ...base, ip6tables: "-P FORWARD DROP\n" }, []), []);
+  });
+
+  test("fine: macvlans only, br_netfilter off for IPv6, or forward chains that accept", () => {
+    assert.equal(one({ ...base, vethBridges: [] })[0]!.status, "ok");
+    assert.match(one({ ...base, bridgeNfCall6: false, ip6tables: "-P FORWARD DROP\n" })[0]!.message, /bypasses/);
+    assert.match(one({ ...base, bridgeNfCall6: null })[0]!.message, /bypasses/);
+    assert.match(one(base)[0]!.message, /accept by default/);
+  });
+
+  test("a drop policy (ip6tables, nft ip6/inet) fails naming the networks; an accept rule for bridged frames makes it fine", () => {
+    const drop = one(
+      {
+        ...base,
+        ip6tables: "-P FORWARD DROP\n",
+        nftForwardChains: [
+          { family: "inet", table: "fw", chain: "fwd", policy: "drop" },
+          { family: "ip", table: "f4", chain: "fwd", policy: "drop" },
+        ],
+      },
+      ["a", "b"],
+    )[0]!;
+    assert.equal(drop.status, "fail");
+    assert.equal(
+      drop.message,
+      "firewall6: br_netfilter passes bridged IPv6 to the host firewall and ip6tables FORWARD policy is DROP, nftables inet fw chain fwd has policy drop: the IPv6 of a, b may be dropped silently",
+    );
+    assert.match(drop.fix!, /ip6tables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT/);
+    const accepted = one({
+      ...base,
+      ip6tables: "-P FORWARD DROP\n-A FORWARD -m physdev --physdev-is-bridged -j ACCEPT\n",
+    })[0]!;
+    assert.equal(accepted.status, "ok");
+    assert.match(accepted.message, /but bridged traffic is accepted/);
+    assert.equal(one({ ...base, ip6tables: "-N DOCKER-USER\n" })[0]!.status, "fail");
+  });
 });

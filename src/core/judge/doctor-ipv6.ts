@@ -67,3 +67,49 @@ export function judgeIpv6(f: Ipv6KernelFacts, using: readonly string[]): Check[]
   );
   return out;
 }
+
+export interface Firewall6Facts {
+  /** net.bridge.bridge-nf-call-ip6tables: null when br_netfilter is not loaded */
+  bridgeNfCall6: boolean | null;
+  /** `ip6tables -S` output, or null when ip6tables is not installed */
+  ip6tables: string | null;
+  /** the host's nftables chains with a forward hook (doctor-host.ts's FirewallFacts) */
+  nftForwardChains: Array<{ family: string; table: string; chain: string; policy: string }>;
+  /** provider and LAN bridges with veth ports: their frames pass the host's forward chains */
+  vethBridges: string[];
+}
+
+/**
+ * The host firewall and bridged IPv6 (issue 17): with br_netfilter's bridge-nf-call-ip6tables
+ * on, IPv6 frames bridged between a veth port and the rest of a bridge pass the host's ip6tables
+ * and nftables forward chains, so a drop policy there cuts the networks' IPv6 silently (the
+ * twin of doctor-host.ts's IPv4 check). Only said when a network uses IPv6.
+ */
+export function judgeFirewall6(f: Firewall6Facts, using: readonly string[]): Check[] {
+  if (using.length === 0) return [];
+  if (f.vethBridges.length === 0)
+    return [ok("firewall6", "firewall6: uplinks are macvlans, whose IPv6 the host's forward chains never see")];
+  if (f.bridgeNfCall6 !== true)
+    return [ok("firewall6", "firewall6: bridged IPv6 bypasses the host's firewall (bridge-nf-call-ip6tables off)")];
+  const ipt = f.ip6tables ?? "";
+  const problems = [
+    ...(/^-P FORWARD DROP/m.test(ipt) ? ["ip6tables FORWARD policy is DROP"] : []),
+    ...(/^-N DOCKER(-USER|-FORWARD)?$/m.test(ipt) ? ["Docker's chains are in ip6tables FORWARD"] : []),
+    ...f.nftForwardChains
+      .filter((c) => (c.family === "ip6" || c.family === "inet") && c.policy === "drop")
+      .map((c) => `nftables ${c.family} ${c.table} chain ${c.chain} has policy drop`),
+  ];
+  const accepted =
+    /^-A (FORWARD|DOCKER-USER) .*--physdev-is-bridged.* -j ACCEPT/m.test(ipt) ||
+    f.vethBridges.every((b) => new RegExp(`^-A (FORWARD|DOCKER-USER) -i ${b} .*-j ACCEPT`, "m").test(ipt));
+  if (problems.length === 0)
+    return [ok("firewall6", "firewall6: br_netfilter on, but the host's IPv6 forward chains accept by default")];
+  if (accepted) return [ok("firewall6", `firewall6: ${problems.join(", ")}, but bridged traffic is accepted`)];
+  return [
+    fail(
+      "firewall6",
+      `firewall6: br_netfilter passes bridged IPv6 to the host firewall and ${problems.join(", ")}: the IPv6 of ${using.join(", ")} may be dropped silently`,
+      "ip6tables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT (Docker: add it to DOCKER-USER), or sysctl -w net.bridge.bridge-nf-call-ip6tables=0",
+    ),
+  ];
+}

@@ -2,7 +2,7 @@
 // throwaway network namespace (`unshare --net`), which is what a vnat namespace starts
 // as, so nothing is created on the host and the host's own IPv6 settings are untouched.
 import { readFileSync } from "node:fs";
-import type { Ipv6KernelFacts } from "../../core/judge/doctor-ipv6.ts";
+import type { Firewall6Facts, Ipv6KernelFacts } from "../../core/judge/doctor-ipv6.ts";
 import { firstLine, type Runner } from "../run.ts";
 
 /**
@@ -57,4 +57,16 @@ function readCmdline(): string {
   } catch {
     return "";
   }
+}
+
+/** bridge-nf-call-ip6tables and `ip6tables -S` (the host's; read only). */
+export async function firewall6Facts(runner: Runner): Promise<Pick<Firewall6Facts, "bridgeNfCall6" | "ip6tables">> {
+  let bridgeNfCall6: boolean | null = null;
+  try {
+    bridgeNfCall6 = readFileSync("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "utf8").trim() === "1";
+  } catch {
+    /* br_netfilter not loaded */
+  }
+  const r = await runner.run("ip6tables", ["-w", "5", "-S"], { timeoutMs: 10_000 });
+  return { bridgeNfCall6, ip6tables: r.exitCode === 0 ? r.stdout : null };
 }

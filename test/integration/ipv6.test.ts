@@ -18,7 +18,7 @@ import { START_STEPS } from "../../src/core/plan/start.ts";
 import { preflight6 } from "../../src/hook/preflight6.ts";
 import { parseIfInet6 } from "../../src/exec/probe/host-addrs6.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
-import { runHook, RUN_DIR, vnatDebris } from "../support/hook.ts";
+import { cacheEntries, runHook, RUN_DIR, vnatDebris } from "../support/hook.ts";
 import { nsExec, run } from "../support/sh.ts";
 import { assertNoWorldDebris, createWorld, TEST_CONFIG, type Guest, type World } from "../support/world.ts";
 
@@ -262,6 +262,46 @@ describe("dual stack: nat66, nptv6, routed", () => {
       assert.match(lines[0]!, re);
       assert.deepEqual(vnatDebris(n.name), []);
     }
+  });
+
+  test("a remembered start begin (the shell's cache) still refuses an uplink6 claimed since", async () => {
+    const mk = (suffix: string, octet: number): NetOpts => ({
+      ...nets[0]!,
+      name: `t${tag}${suffix}`,
+      uplink: `198.51.100.${octet}/24`,
+      extraMetadata: `<vnat:lan6 address="fd00:c::1/64"/><vnat:uplink6 address="2001:db8:100::61/64"/>`,
+    });
+    const y = mk("cy", 61);
+    const z = { ...mk("cz", 62), bridge: await world.addLanBridge() };
+    const first = await runHook(y.name, "start", "begin", hookData(y));
+    assert.equal(first.exitCode, 0, first.stderr);
+    const entry = cacheEntries(y.name);
+    assert.equal(entry.length, 1);
+    assert.match(
+      readFileSync(`${RUN_DIR}/hook-cache/${entry[0]}`, "utf8"),
+      new RegExp(`^claim ${world.providerBridge}@2001:db8:100::61$`, "m"),
+    );
+    for (const op of [
+      ["start", "begin"],
+      ["started", "begin"],
+    ] as const) {
+      const r = await runHook(z.name, op[0], op[1], hookData(z));
+      assert.equal(r.exitCode, 0, r.stderr);
+    }
+    try {
+      const again = await runHook(y.name, "start", "begin", hookData(y));
+      assert.notEqual(again.exitCode, 0);
+      assert.match(
+        again.stderr.trim(),
+        new RegExp(
+          `uplink6 2001:db8:100::61 on bridge "${world.providerBridge}" is already used by active vnat network "${z.name}"$`,
+        ),
+      );
+    } finally {
+      await runHook(z.name, "stopped", "end", hookData(z));
+    }
+    assert.deepEqual(vnatDebris(z.name), []);
+    assert.deepEqual(vnatDebris(y.name), []);
   });
 
   test("preflight6 refuses another network's uplink6 and lets the owner's own pass", async () => {

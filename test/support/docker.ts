@@ -5,8 +5,8 @@
 // filesystem: no registry. Everything it made goes in stop().
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { chmod, mkdir, rm, symlink, writeFile, copyFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, rm, rmdir, symlink, writeFile, copyFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { sh, sleep, type ShResult } from "./sh.ts";
 
 export const DOCKERD = "/usr/sbin/dockerd";
@@ -101,6 +101,7 @@ export async function startDockerd(root: string, tag: string): Promise<Dockerd> 
     await sh("umount", ["-R", join(root, "exec")]);
     await sh("umount", ["-R", join(root, "data")]);
     await rm(root, { recursive: true, force: true });
+    await rmdir(dirname(root)).catch(() => {}); // another test's daemon may still live there
     return left;
   };
   try {

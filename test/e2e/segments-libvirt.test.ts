@@ -163,6 +163,20 @@ needs(unmet).describe(
       assert.deepEqual([...new Set(await world.serverSources())], [uplink]);
     });
 
+    test("vnat doctor has a line for each segment", async () => {
+      const r = await vnat(cfg, ["doctor", "--json"]);
+      const doc = JSON.parse(r.stdout) as { checks: Array<{ id: string; status: string; message: string }> };
+      const mine = doc.checks.filter((c) => c.id.startsWith(`segment-${name}-`));
+      assert.deepEqual(
+        mine.map((c) => [c.id, c.status]),
+        [
+          [`segment-${name}-bridge:${foreign}`, "ok"],
+          [`segment-${name}-tap:${tap}`, "ok"],
+        ],
+        JSON.stringify(mine),
+      );
+    });
+
     test("a forward on the uplink reaches the host on the attached bridge", async () => {
       assert.equal((await vnat(cfg, ["host", "add", name, await host1.mac(), "10.0.0.5"])).exitCode, 0);
       assert.equal((await host1.dhcp()).ip, "10.0.0.5");

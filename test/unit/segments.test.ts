@@ -27,6 +27,7 @@ import { netPaths } from "../../src/core/paths.ts";
 import { segmentReasons, segmentsToRepair } from "../../src/core/judge/segments.ts";
 import { segmentDoc } from "../../src/core/observe/segments.ts";
 import type { NetObservation } from "../../src/core/observe/observed.ts";
+import { formatShow, settingsDoc, showDoc } from "../../src/core/observe/netshow.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 
 const base: NetOpts = {
@@ -344,5 +345,25 @@ describe("drift of segments", () => {
       attached: true,
     });
     assert.deepEqual(segmentReasons({ spec: sp } as unknown as NetObservation), []);
+  });
+});
+
+describe("net show", () => {
+  test("lists segments when there are any; a running value that differs is shown beside", () => {
+    const configured = spec(
+      `<vnat:segment kind="bridge" name="br-x"/><vnat:segment kind="docker" name="lab" bridge="br-0123456789ab" take-addresses="yes"/>`,
+    );
+    const running = spec(`<vnat:segment kind="bridge" name="br-x"/>`);
+    assert.deepEqual(settingsDoc(configured).segments, [
+      "bridge:br-x",
+      "docker:lab (bridge br-0123456789ab) take-addresses",
+    ]);
+    assert.equal("segments" in settingsDoc(spec("")), false);
+    const text = formatShow(showDoc("net1", { spec: configured }, running, undefined, []));
+    assert.match(
+      text,
+      /\n {2}segments {3}bridge:br-x, docker:lab \(bridge br-0123456789ab\) take-addresses {3}\(running: bridge:br-x\)\n/,
+    );
+    assert.doesNotMatch(formatShow(showDoc("net1", { spec: spec("") }, undefined, undefined, [])), /segments/);
   });
 });

@@ -1,6 +1,7 @@
 // The document `vnat net show NET` prints: a network's configuration (its persistent
 // definition, defaults filled in) beside what runs (the spec its namespace was built or
 // live-edited with, and what the status probe saw). Pure.
+import { segmentLabel, type SegmentSpec } from "../input/segments.ts";
 import { formatPorts } from "../input/inbound.ts";
 import { formatCidr, formatIp, formatSubnet } from "../ipv4.ts";
 import { NET_KEYS, netKeyValue, type NetKey } from "../edit/netset.ts";
@@ -23,6 +24,8 @@ export interface SettingsDoc {
   hosts: Array<{ mac: string; ip: string; name: string | null }>;
   /** the IPv6 settings (issue 17, netshow6.ts); only for a dual-stack network */
   ipv6?: Settings6Doc;
+  /** segments (issue 19): "bridge:br-x", "docker:lab (bridge br-…)", "+ take-addresses"; absent when none */
+  segments?: string[];
 }
 
 export interface ShowDoc {
@@ -68,8 +71,12 @@ export function settingsDoc(s: NetSpec): SettingsDoc {
     floating: (s.floating ?? []).map((f) => ({ address: formatIp(f.address), to: formatIp(f.to) })),
     hosts: (s.hosts ?? []).map((h) => ({ mac: h.mac, ip: formatIp(h.ip), name: h.name ?? null })),
     ...settings6Doc(s),
+    ...(s.segments?.length ? { segments: s.segments.map(segmentText) } : {}),
   };
 }
+
+const segmentText = (g: SegmentSpec): string =>
+  `${segmentLabel(g)}${g.device !== g.name ? ` (bridge ${g.device})` : ""}${g.takeAddresses ? " take-addresses" : ""}`;
 
 export function showDoc(
   name: string,
@@ -127,6 +134,7 @@ export function formatShow(d: ShowDoc): string {
   row("floating", (s) => s.floating.map((f) => `${f.address} -> ${f.to}`).join(", ") || "-");
   row("hosts", (s) => s.hosts.map((h) => `${h.mac} ${h.ip}${h.name ? ` ${h.name}` : ""}`).join(", ") || "-");
   showRows6(Boolean(c?.ipv6 ?? r?.ipv6), row);
+  if (c?.segments ?? r?.segments) row("segments", (s) => s.segments?.join(", ") || "-");
   if (d.pending.length)
     out.push(
       `  pending    ${d.pending.join(", ")}: virsh net-destroy ${d.name} && virsh net-start ${d.name} applies them`,

@@ -24,7 +24,7 @@ export interface SettingsDoc {
   hosts: Array<{ mac: string; ip: string; name: string | null }>;
   /** the IPv6 settings (issue 17, netshow6.ts); only for a dual-stack network */
   ipv6?: Settings6Doc;
-  /** segments (issue 19): "bridge:br-x", "docker:lab (bridge br-…)", "+ take-addresses"; absent when none */
+  /** segments (issue 19): "bridge:br-x", "docker:lab (bridge br-…) take-addresses"; absent when none */
   segments?: string[];
 }
 

@@ -168,3 +168,27 @@ needs(unmet).test("a changed ip6 table is named and replaced by reconcile; IPv6 
   assert.deepEqual(await verdict(), { health: "healthy", reasons: [] });
   assert.equal(await fetch6(), UPLINK6);
 });
+
+needs(unmet).test("a lost IPv6 default route is named and replaced by reconcile", {}, async () => {
+  const ns = kernelNames(net.name).netns;
+  await run("ip", ["-n", ns, "-6", "route", "del", "default"]);
+  const v = await verdict();
+  assert.deepEqual(
+    v.reasons.map((r) => [r.code, r.message]),
+    [["route-wrong", `wrong IPv6 default route: none, expected via ${world.providerGateway6} dev wan0`]],
+  );
+  const lines: string[] = [];
+  const report = await reconcile({
+    runner: processRunner,
+    roots: R,
+    config,
+    networks: libvirtView(),
+    only: [net.name],
+    dryRun: false,
+    progress: (l) => lines.push(l),
+  });
+  for (const o of report.outcomes) assert.deepEqual([o.failed, o.remaining], [[], []], lines.join(" | "));
+  assert.deepEqual(await verdict(), { health: "healthy", reasons: [] });
+  assert.match((await run("ip", ["-n", ns, "-6", "route", "show", "default"])).stdout, /via 2001:db8:100::1 dev wan0/);
+  await waitFor(async () => (await fetch6().catch(() => "")) === UPLINK6, 10_000, "IPv6 through the restored route");
+});

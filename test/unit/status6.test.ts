@@ -9,8 +9,10 @@ import { parseConfig } from "../../src/core/input/config.ts";
 import { buildSpec } from "../../src/core/input/spec.ts";
 import { describeRepair, planNetwork } from "../../src/core/judge/drift.ts";
 import { evaluate } from "../../src/core/judge/health.ts";
-import { addressReasons6, missing6, wanted6 } from "../../src/core/judge/health6.ts";
-import { globalAddresses6, parseIfInet6ByDev } from "../../src/core/observe/inet6.ts";
+import { addressReasons6, missing6, routeReasons6, wanted6 } from "../../src/core/judge/health6.ts";
+import { globalAddresses6, parseIfInet6ByDev, parseIpv6DefaultRoute } from "../../src/core/observe/inet6.ts";
+import { planRepair } from "../../src/core/plan/repair.ts";
+import { formatPlan } from "../../src/core/plan/plan.ts";
 import { parseNetworkXml } from "../../src/core/observe/inventory.ts";
 import type { NetObservation } from "../../src/core/observe/observed.ts";
 import { ipv6Doc } from "../../src/core/observe/status-doc6.ts";
@@ -145,4 +147,37 @@ test("status: the ipv6 object (present from the probe, null when not read); null
   });
   assert.equal(ipv6Doc(obs(undefined, undefined))?.lan.present, null);
   assert.equal(ipv6Doc({ ...obs([], []), spec: { ...spec, v6: undefined } }), null);
+});
+
+test("ipv6_route: the default route via its next hop; the kernel's lo route and other routes left out", () => {
+  const text = [
+    "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     lan0",
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8010000000000000000000001 00000400 00000001 00000000 00000003     wan0",
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo",
+  ].join("\n");
+  assert.deepEqual(parseIpv6DefaultRoute(text), { gateway: "2001:db8:100::1", dev: "wan0" });
+  assert.equal(parseIpv6DefaultRoute(text.split("\n").slice(2).join("\n")), null);
+});
+
+test("the IPv6 default route: right, missing, wrong, not read; a route repair replaces both families'", () => {
+  const o = obs(["fd00:a::1/64"], ["2001:db8:100::10/64", "2001:db8:100::20/128"]);
+  o.inside!.defaultRoute6 = { gateway: "2001:db8:100::1", dev: "wan0" };
+  assert.deepEqual(routeReasons6(o, spec), []);
+  o.inside!.defaultRoute6 = undefined;
+  assert.deepEqual(routeReasons6(o, spec), [], "not read: not judged");
+  o.inside!.defaultRoute6 = null;
+  assert.deepEqual(
+    evaluate(o).reasons.map((r) => [r.code, r.message]),
+    [["route-wrong", "wrong IPv6 default route: none, expected via 2001:db8:100::1 dev wan0"]],
+  );
+  o.inside!.defaultRoute6 = { gateway: "2001:db8:100::9", dev: "wan0" };
+  const v = evaluate(o);
+  assert.match(v.reasons[0]!.message, /via 2001:db8:100::9 dev wan0, expected/);
+  const repairs = planNetwork(o, v).repairs;
+  assert.deepEqual(repairs.map(describeRepair), ["replace the default route"]);
+  const text = formatPlan(
+    planRepair(repairs[0] as Parameters<typeof planRepair>[0], { run: "/run/vnat", config: "/c", log: "/l" }, []),
+  );
+  assert.match(text, /route replace default via 198\.51\.100\.1 dev wan0/);
+  assert.match(text, /route replace ::\/0 via 2001:db8:100::1 dev wan0/);
 });

@@ -1,6 +1,6 @@
 // Judges one observed network: its health and every reason, each with a stable code (for
 // scripts) and a message that starts with the words an administrator would search for. Pure.
-import { addressReasons6 } from "./health6.ts";
+import { insideReasons6 } from "./health6.ts";
 import { formatCidr, formatIp } from "../ipv4.ts";
 import type { AttachKind, FdbEntry } from "../input/attach.ts";
 import { LAN_IF, UPLINK_IF, lanMac } from "../names.ts";
@@ -213,7 +213,7 @@ function insideReasons(o: NetObservation): Reason[] {
         message: `wrong address: ${ifname} has MAC ${link.mac ?? "none"}, expected ${mac}`,
       });
   }
-  out.push(...addressReasons6(o, spec)); // IPv6 (issue 17)
+  out.push(...insideReasons6(o, spec)); // IPv6 (issue 17)
   const gw = formatIp(spec.uplink.gateway);
   const r = o.inside.defaultRoute;
   if (r?.gateway !== gw || r.dev !== UPLINK_IF)

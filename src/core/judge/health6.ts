@@ -23,6 +23,25 @@ export function missing6(o: NetObservation, spec: NetSpec, ifname: string): stri
   return wanted6(spec, ifname).filter((a) => !have.includes(a));
 }
 
+/** The IPv6 default route must go via the uplink6's gateway on wan0 (judged when the probe read it). */
+export function routeReasons6(o: NetObservation, spec: NetSpec): Reason[] {
+  const v6 = spec.v6;
+  const r = o.inside?.defaultRoute6;
+  if (!v6 || r === undefined) return [];
+  if (r?.gateway === v6.uplink.gateway && r.dev === UPLINK_IF) return [];
+  return [
+    {
+      code: "route-wrong",
+      message: `wrong IPv6 default route: ${r ? `via ${r.gateway ?? "-"} dev ${r.dev ?? "-"}` : "none"}, expected via ${v6.uplink.gateway} dev ${UPLINK_IF}`,
+    },
+  ];
+}
+
+/** Every IPv6 reason of the namespace's inside (health.ts). */
+export function insideReasons6(o: NetObservation, spec: NetSpec): Reason[] {
+  return [...addressReasons6(o, spec), ...routeReasons6(o, spec)];
+}
+
 export function addressReasons6(o: NetObservation, spec: NetSpec): Reason[] {
   return [LAN_IF, UPLINK_IF].flatMap((ifname) => {
     const lack = missing6(o, spec, ifname);

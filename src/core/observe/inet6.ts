@@ -26,3 +26,17 @@ export function globalAddresses6(
     return ip === undefined ? [] : [`${formatIp6(ip)}/${i.prefixlen ?? 128}`];
   });
 }
+
+/**
+ * The IPv6 default route from /proc/net/ipv6_route (destination ::/0 with a next hop; the
+ * kernel's own unreachable route on lo left out): null when there is none.
+ */
+export function parseIpv6DefaultRoute(text: string): { gateway: string | null; dev: string | null } | null {
+  for (const line of text.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[0] !== "0".repeat(32) || f[1] !== "00" || f[9] === "lo") continue;
+    const hop = BigInt(`0x${f[4]}`);
+    return { gateway: hop === 0n ? null : formatIp6(hop), dev: f[9]! };
+  }
+  return null;
+}

@@ -19,6 +19,8 @@ export interface InsideLink {
 export interface NetnsView {
   links: InsideLink[];
   defaultRoute: { gateway: string | null; dev: string | null } | null;
+  /** the IPv6 default route (issue 17, inet6.ts); absent when not read (the one-process probe) */
+  defaultRoute6?: { gateway: string | null; dev: string | null } | null;
   /** `nft list ruleset` as printed; "" when the namespace has no ruleset */
   ruleset: string;
 }

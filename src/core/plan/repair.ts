@@ -9,6 +9,7 @@ import { UPLINK_IF } from "../names.ts";
 import { netPaths, type Roots } from "../paths.ts";
 import { inNetns, loadRuleset, type Op, type Plan } from "./plan.ts";
 import { segmentsOp } from "./segments.ts";
+import { defaultRoute6Line } from "./render6.ts";
 import {
   addrDelLine,
   addrReplaceLine,
@@ -63,7 +64,10 @@ export function planRepair(
             : []),
         ];
       case "route":
-        return [batch([defaultRouteLine(r.spec)], r.spec.names.netns)];
+        // both families' default routes: `route replace` is a no-op for the one that was right
+        return [
+          batch([defaultRouteLine(r.spec), ...(r.spec.v6 ? [defaultRoute6Line(r.spec.v6)] : [])], r.spec.names.netns),
+        ];
       case "segments":
         return [segmentsOp(r.spec, r.segments)];
       case "ruleset":

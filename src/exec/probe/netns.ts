@@ -15,7 +15,7 @@ import {
   parseRoutes,
 } from "../../core/observe/proc-net.ts";
 import { endianness } from "node:os";
-import { parseIfInet6ByDev } from "../../core/observe/inet6.ts";
+import { parseIfInet6ByDev, parseIpv6DefaultRoute } from "../../core/observe/inet6.ts";
 import { firstLine, type Runner } from "../run.ts";
 
 export async function probeNetns(runner: Runner, netns: string): Promise<NetnsView> {
@@ -46,8 +46,10 @@ export function readNetnsFiles(pid: number): Omit<NetnsView, "ruleset"> | undefi
     if (!placed.complete) return undefined;
     // no if_inet6: IPv6 is off in this kernel or namespace (no addresses then)
     let inet6 = new Map<string, string[]>();
+    let defaultRoute6: NetnsView["defaultRoute6"] = null;
     try {
       inet6 = parseIfInet6ByDev(readFileSync(`${proc}/net/if_inet6`, "utf8"));
+      defaultRoute6 = parseIpv6DefaultRoute(readFileSync(`${proc}/net/ipv6_route`, "utf8"));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
@@ -63,7 +65,7 @@ export function readNetnsFiles(pid: number): Omit<NetnsView, "ruleset"> | undefi
         addresses6: inet6.get(name) ?? [],
       };
     });
-    return { links, defaultRoute: defaultRouteOf(routes) };
+    return { links, defaultRoute: defaultRouteOf(routes), defaultRoute6 };
   } catch {
     return undefined; // the process went away meanwhile
   }

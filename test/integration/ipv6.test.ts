@@ -64,7 +64,7 @@ before(async () => {
     // and names its guest (a DHCPv4 host entry: ra-names gives the name an AAAA too)
     const fwd =
       i === 0
-        ? `<vnat:forward6 proto="tcp" port="8080" to="${guestIp6[0]}" to-port="80"/><vnat:host mac="${await g.mac()}" ip="10.0.0.50" name="g6a"/>`
+        ? `<vnat:forward6 proto="tcp" port="8080" to="${guestIp6[0]}" to-port="80"/><vnat:forward6 proto="tcp" port="8100-8101" to="${guestIp6[0]}"/><vnat:host mac="${await g.mac()}" ip="10.0.0.50" name="g6a"/>`
         : "";
     nets.push({
       name: `t${tag}v${i + 1}`,
@@ -209,6 +209,14 @@ describe("dual stack: nat66, nptv6, routed", () => {
       if (body === "") await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(body, "guest-over-ipv6\n");
+    // a range keeps its ports
+    await world.startProcess(guests[0]!.ns, "httpd6-8101", "busybox", ["httpd", "-f", "-p", "[::]:8101", "-h", dir]);
+    let ranged = "";
+    for (let t = 0; t < 40 && ranged === ""; t++) {
+      ranged = await outside.fetch("http://[2001:db8:100::11]:8101/", 3).catch(() => "");
+      if (ranged === "") await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ranged, "guest-over-ipv6\n");
     // NAT loopback: the guest reaches itself through the forward too
     assert.equal(await guests[0]!.fetch("http://[2001:db8:100::11]:8080/", 5), "guest-over-ipv6\n");
     // default-deny inbound: the routed guest's own address and the nptv6 one are not open

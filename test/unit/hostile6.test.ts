@@ -27,7 +27,7 @@ const DOCS = [
     `<vnat:dns6 upstream="2001:db8:200::54"/>`,
   `<vnat:lan6 address="2001:db8:300::1/64"/><vnat:uplink6 address="2001:db8:100::12/64" gateway="fe80::1" mode="routed" prefix="2001:db8:300::/64"/>` +
     `<vnat:floating6 address="2001:db8:100::21" to="2001:db8:300::10"/>`,
-  `<vnat:lan6 address="fd00:a::1/64"/><vnat:uplink6 address="2001:db8:100::13/64" mode="nat66"/><vnat:forward6 port="22" to="fd00:a::11"/>`,
+  `<vnat:lan6 address="fd00:a::1/64"/><vnat:uplink6 address="2001:db8:100::13/64" mode="nat66"/><vnat:forward6 port="22" to="fd00:a::11"/><vnat:forward6 proto="udp" port="6000-6010" to="fd00:a::12"/>`,
 ].map((extra) =>
   hookData({ name: "h6", bridge: "virbr9", uplinkBridge: "br-prov", uplink: "198.51.100.31/24", extraMetadata: extra }),
 );

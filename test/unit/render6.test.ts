@@ -42,7 +42,8 @@ const spec = (extra: string) => buildSpec(parseHookData(hookData({ ...base, extr
 const LAN = `<vnat:lan6 address="fd00:a::1/64"/>`;
 const NAT66 =
   LAN +
-  `<vnat:uplink6 address="2001:db8:100::10/64"/><vnat:forward6 proto="tcp" port="8080" to="fd00:a::10" to-port="80"/>`;
+  `<vnat:uplink6 address="2001:db8:100::10/64"/><vnat:forward6 proto="tcp" port="8080" to="fd00:a::10" to-port="80"/>` +
+  `<vnat:forward6 proto="udp" port="5000-5010" to="fd00:a::11"/>`;
 const NPTV6 =
   `<vnat:lan6 address="fd00:a::1/64" dhcp6="yes"/><vnat:uplink6 address="2001:db8:100::11/64" mode="nptv6" prefix="2001:db8:100:1::/64"/>` +
   `<vnat:floating6 address="2001:db8:100::20" to="fd00:a::10"/>`;

@@ -130,11 +130,12 @@ describe("buildSpec6", () => {
     const s = spec(
       LAN +
         UP +
-        `<vnat:forward6 proto="tcp" port="8080" to="fd00:a::10" to-port="80"/><vnat:forward6 proto="udp" port="53" to="fd00:a::10"/>`,
+        `<vnat:forward6 proto="tcp" port="8080" to="fd00:a::10" to-port="80"/><vnat:forward6 proto="udp" port="53" to="fd00:a::10"/><vnat:forward6 port="9000-9010" to="fd00:a::11"/>`,
     );
     assert.deepEqual(s.v6!.forwards, [
-      { proto: "tcp", port: 8080, to: "fd00:a::10", toPort: 80 },
-      { proto: "udp", port: 53, to: "fd00:a::10", toPort: 53 },
+      { proto: "tcp", port: 8080, portEnd: 8080, to: "fd00:a::10", toPort: 80 },
+      { proto: "udp", port: 53, portEnd: 53, to: "fd00:a::10", toPort: 53 },
+      { proto: "tcp", port: 9000, portEnd: 9010, to: "fd00:a::11", toPort: 9000 },
     ]);
   });
   test("the state file keeps the v6 side and reads it back", () => {
@@ -231,9 +232,16 @@ describe("buildSpec6", () => {
     [LAN + UP + `<vnat:forward6 port="80" to="fd00:a::1"/>`, /is not a guest address/],
     [LAN + UP + `<vnat:forward6 port="0" to="fd00:a::10"/>`, /forward6 port "0" \(expected a port 1-65535\)/],
     [LAN + UP + `<vnat:forward6 proto="sctp" port="80" to="fd00:a::10"/>`, /forward6 proto="sctp"/],
+    [LAN + UP + `<vnat:forward6 port="90-80" to="fd00:a::10"/>`, /forward6 port "90-80": start is after end/],
+    [LAN + UP + `<vnat:forward6 port="80-90" to="fd00:a::10" to-port="8080"/>`, /a port range keeps its ports/],
+    [
+      LAN + UP + `<vnat:forward6 port="80-90" to="fd00:a::10"/><vnat:forward6 port="85" to="fd00:a::11"/>`,
+      /forward6 tcp 85 overlaps forward6 tcp 80-90/,
+    ],
+    [LAN + UP + `<vnat:forward6 port="80-" to="fd00:a::10"/>`, /forward6 port "80-"/],
     [
       LAN + UP + `<vnat:forward6 port="80" to="fd00:a::10"/><vnat:forward6 port="80" to="fd00:a::11"/>`,
-      /forward6 tcp 80 given twice/,
+      /forward6 tcp 80 overlaps forward6 tcp 80/,
     ],
     [LAN + UP + `<vnat:dns6 upstream="8.8.8.8"/>`, /dns6 upstream "8.8.8.8": not an IPv6 address/],
     [`<vnat:lan6 address="fd00:a::1/64" mode="x"/>` + UP, /<vnat:lan6>: unknown attribute "mode"/],

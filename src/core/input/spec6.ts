@@ -7,7 +7,7 @@
 //   <vnat:uplink6 … mode="nptv6" prefix="2001:db8:100:1::/64"/> the lan6 /64 maps 1:1 onto PREFIX
 //   <vnat:uplink6 … mode="routed"/>                            lan6 is a provider /64 routed to the uplink6
 //   <vnat:dns6 upstream="2001:db8:200::53"/>                   (default: the provider's dns6)
-//   <vnat:forward6 proto="tcp" port="8080" to="fd00:a::10" to-port="80"/>
+//   <vnat:forward6 proto="tcp" port="8080" to="fd00:a::10" to-port="80"/>   (or port="8000-8010": kept)
 //   <vnat:floating6 address="2001:db8:100::20" to="fd00:a::10"/>   nptv6 and routed only
 import { invalid } from "../errors.ts";
 import {
@@ -34,6 +34,8 @@ export type Mode6 = (typeof MODES6)[number];
 export interface Forward6Spec {
   proto: "tcp" | "udp";
   port: number;
+  /** the range's last port (PORT for a single port); a range keeps its ports */
+  portEnd: number;
   /** the guest's IPv6 address (canonical text) */
   to: string;
   toPort: number;
@@ -247,19 +249,31 @@ export function buildSpec6(
     requireHost6(`${where}: ${what} to`, lan, ip);
     return ip;
   };
-  const seenPorts = new Set<string>();
-  const forwards = fwdEls.map((el): Forward6Spec => {
+  const forwards: Forward6Spec[] = [];
+  for (const el of fwdEls) {
     const proto = attr(el, "proto") ?? "tcp";
     if (proto !== "tcp" && proto !== "udp")
       throw invalid(`${where}: forward6 proto="${printable(proto)}" (expected tcp or udp)`);
-    const p = port(where, "forward6 port", attr(el, "port"));
-    const to = guest(`forward6 ${proto} ${p}`, attr(el, "to"));
+    const portText = attr(el, "port");
+    const range = portText !== undefined ? /^([^-]+)-([^-]+)$/.exec(portText) : null;
+    const p = port(where, "forward6 port", range ? range[1] : portText);
+    const pEnd = range ? port(where, "forward6 port", range[2]) : p;
+    if (pEnd < p) throw invalid(`${where}: forward6 port "${printable(portText ?? "")}": start is after end`);
+    const label = p === pEnd ? `${p}` : `${p}-${pEnd}`;
+    const to = guest(`forward6 ${proto} ${label}`, attr(el, "to"));
     const toPortText = attr(el, "to-port");
+    if (toPortText !== undefined && p !== pEnd)
+      throw invalid(
+        `${where}: forward6 ${proto} ${label}: a port range keeps its ports (to-port only with a single port)`,
+      );
     const toPort = toPortText === undefined ? p : port(where, "forward6 to-port", toPortText);
-    if (seenPorts.has(`${proto}/${p}`)) throw invalid(`${where}: forward6 ${proto} ${p} given twice`);
-    seenPorts.add(`${proto}/${p}`);
-    return { proto, port: p, to: formatIp6(to), toPort };
-  });
+    const clash = forwards.find((f) => f.proto === proto && f.port <= pEnd && p <= f.portEnd);
+    if (clash)
+      throw invalid(
+        `${where}: forward6 ${proto} ${label} overlaps forward6 ${proto} ${clash.port === clash.portEnd ? clash.port : `${clash.port}-${clash.portEnd}`}`,
+      );
+    forwards.push({ proto, port: p, portEnd: pEnd, to: formatIp6(to), toPort });
+  }
   const seenFip = new Set<bigint>();
   const floating = fipEls.map((el): Floating6Spec => {
     if (mode === "nat66")

@@ -39,9 +39,13 @@ const port = (p: string, v: unknown): number => {
 function forward6(p: string, v: unknown): Forward6Spec {
   const o = obj(p, v);
   if (o.proto !== "tcp" && o.proto !== "udp") throw bad(`${p}.proto`, `"tcp" or "udp"`, o.proto);
+  const first = port(`${p}.port`, o.port);
+  const last = port(`${p}.portEnd`, o.portEnd);
+  if (last < first) throw bad(`${p}.portEnd`, `a port from ${first}`, o.portEnd);
   return {
     proto: o.proto,
-    port: port(`${p}.port`, o.port),
+    port: first,
+    portEnd: last,
     to: ip6(`${p}.to`, o.to),
     toPort: port(`${p}.toPort`, o.toPort),
   };

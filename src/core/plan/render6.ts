@@ -122,8 +122,8 @@ export function renderNft6(spec: NetSpec, hostAddrs6: readonly string[]): string
   const iso = spec.isolation ?? DEFAULT_ISOLATION;
   const forwards = v6.forwards ?? [];
   const floating = v6.floating ?? [];
-  const fwdCounter = (f: { proto: string; port: number }): string =>
-    inboundCounterName({ kind: "forward", proto: f.proto, port: f.port, portEnd: f.port });
+  const fwdCounter = (f: { proto: string; port: number; portEnd: number }): string =>
+    inboundCounterName({ kind: "forward", ...f });
   const fipCounter = (a: string): string => inboundCounterName({ kind: "floating", address: a });
   const counters = [...forwards.map(fwdCounter), ...floating.map((f) => fipCounter(f.address))];
 
@@ -134,9 +134,11 @@ export function renderNft6(spec: NetSpec, hostAddrs6: readonly string[]): string
           hostAddrs6.length ? `    elements = { ${[...new Set(hostAddrs6)].sort().join(", ")} }\n` : ""
         }  }\n\n`;
   const prerouting = [
-    ...forwards.map(
-      (f) =>
-        `ip6 daddr ${upIp} ${f.proto} dport ${f.port} counter name "${fwdCounter(f)}" dnat to [${f.to}]:${f.toPort}`,
+    ...forwards.map((f) =>
+      f.port === f.portEnd
+        ? `ip6 daddr ${upIp} ${f.proto} dport ${f.port} counter name "${fwdCounter(f)}" dnat to [${f.to}]:${f.toPort}`
+        : // a range keeps its ports: only the address is translated
+          `ip6 daddr ${upIp} ${f.proto} dport ${f.port}-${f.portEnd} counter name "${fwdCounter(f)}" dnat to ${f.to}`,
     ),
     ...floating.map((f) => `ip6 daddr ${f.address} counter name "${fipCounter(f.address)}" dnat to ${f.to}`),
   ];

@@ -1,12 +1,12 @@
 // `npm run bench [-- PART…]`: vnat against libvirt's own NAT and the bare kernel. Root;
 // sandbox world only; never part of `npm test`. Parts: libvirt, hook, throughput, throughput6 (IPv6), forwards,
-// scale (default: all, in that order). Every figure is a median of several runs with its ratio
+// scale, metrics (default: all, in that order). Every figure is a median of several runs with its ratio
 // to a baseline measured in the same run. Prints a table and writes
 // bench/results/DATE.json, bench/results/latest.json and bench/results/latest.svg.
 //
 // Environment: BENCH_RUNS (hook, default 15), BENCH_LIBVIRT_RUNS (7), BENCH_TP_RUNS (5),
 // BENCH_TP_SECONDS (4), BENCH_FWD_RUNS (9), BENCH_FWD_SECONDS (2), BENCH_SCALE_RAMPS (3),
-// BENCH_SCALE_N (1,10,50,100),
+// BENCH_SCALE_N (1,10,50,100), BENCH_METRICS_N (100), BENCH_METRICS_SCRAPES (15), BENCH_METRICS_BLOCKS (4),
 // BENCH_NO_BUILD=1 to measure dist/ as it is.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -17,7 +17,7 @@ import { renderSvg } from "./svg.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const PARTS = ["libvirt", "hook", "throughput", "throughput6", "forwards", "scale"] as const;
+const PARTS = ["libvirt", "hook", "throughput", "throughput6", "forwards", "scale", "metrics"] as const;
 type Part = (typeof PARTS)[number];
 
 async function hookPart(): Promise<Figure[]> {
@@ -40,6 +40,7 @@ const RUNNERS: Record<Part, () => Promise<Figure[]>> = {
   throughput6: async () => (await import("./throughput6.ts")).benchThroughput6(),
   forwards: async () => (await import("./forwards.ts")).benchForwards(),
   scale: async () => (await import("./scale.ts")).benchScale(),
+  metrics: async () => (await import("./metrics.ts")).benchMetrics(),
 };
 
 function fmtValue(f: Figure): string {

@@ -16,6 +16,7 @@ import {
   recordCachedStart,
   recordHookEvent,
   recordReconcileRun,
+  type HookStatsCache,
 } from "../../src/adapters/store/event-stats.ts";
 import type { Roots } from "../../src/core/paths.ts";
 
@@ -72,4 +73,20 @@ test("reconcile runs: last run, run count, repairs by kind and result", async ()
   ]);
   const r = await readReconcileStats(roots);
   assert.deepEqual(r, { version: 1, lastRun: 200, runs: 2, repairs: { dnsmasq: { ok: 2 }, ruleset: { failed: 1 } } });
+});
+
+test("with a cache, only changed files are read again; removed files drop out", async () => {
+  const roots = fresh();
+  await recordHookEvent(roots, "a", "port-created", "ok", 0.001);
+  await recordHookEvent(roots, "b", "port-created", "ok", 0.001);
+  const cache: HookStatsCache = new Map();
+  assert.equal((await readHookStats(roots, cache)).stats.events["port-created"]!.ok!.count, 2);
+  const entryB = cache.get(hookStatsPath(roots, "b"));
+  assert.ok(entryB);
+  await recordHookEvent(roots, "a", "port-created", "ok", 0.001);
+  assert.equal((await readHookStats(roots, cache)).stats.events["port-created"]!.ok!.count, 3);
+  assert.equal(cache.get(hookStatsPath(roots, "b")), entryB, "b's file did not change: not parsed again");
+  rmSync(hookStatsPath(roots, "b"));
+  assert.equal((await readHookStats(roots, cache)).stats.events["port-created"]!.ok!.count, 2);
+  assert.equal(cache.size, 1);
 });

@@ -102,5 +102,5 @@ test("contrib: the units and the cron line run the installed vnat; the exporter 
     .split("\n")
     .filter((l) => l.trim() && !l.startsWith("#"));
   assert.equal(cron.length, 1);
-  assert.match(cron[0]!, /^\* \* \* \* \* root \/usr\/local\/bin\/vnat metrics --textfile \S+ /);
+  assert.match(cron[0]!, /^\* \* \* \* \* root nice -n 10 \/usr\/local\/bin\/vnat metrics --textfile \S+ /);
 });

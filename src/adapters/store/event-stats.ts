@@ -38,14 +38,37 @@ export async function recordHookEvent(
   }
 }
 
-/** Every network's hook stats summed, and the shell hook's cached answers counted. */
-export async function readHookStats(roots: Roots): Promise<{ stats: EventStats; cached: number }> {
+/** Parsed stats files by path, with the mtime and size they were read at (a resident reader re-reads only changed files). */
+export type HookStatsCache = Map<string, { mtimeMs: number; size: number; stats: EventStats }>;
+
+/**
+ * Every network's hook stats summed, and the shell hook's cached answers counted. With CACHE,
+ * a file whose mtime and size did not change since the last call is not read again: the
+ * files outlive their networks until reboot, so a host that made many networks has many.
+ */
+export async function readHookStats(
+  roots: Roots,
+  cache: HookStatsCache = new Map(),
+): Promise<{ stats: EventStats; cached: number }> {
   const dir = `${statsDir(roots)}/hook`;
   const files = await readdir(dir).catch(() => [] as string[]);
   const json = files.filter((f) => f.endsWith(".json"));
   const cachedFiles = files.filter((f) => f.endsWith(".cached"));
+  const seen = new Set<string>();
   const [all, sizes] = await Promise.all([
-    Promise.all(json.map(async (f) => parseEventStats(await readIfExists(`${dir}/${f}`).catch(() => undefined)))),
+    Promise.all(
+      json.map(async (f) => {
+        const path = `${dir}/${f}`;
+        seen.add(path);
+        const st = await stat(path).catch(() => undefined);
+        if (!st) return parseEventStats(undefined);
+        const hit = cache.get(path);
+        if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.stats;
+        const stats = parseEventStats(await readIfExists(path).catch(() => undefined));
+        cache.set(path, { mtimeMs: st.mtimeMs, size: st.size, stats });
+        return stats;
+      }),
+    ),
     Promise.all(
       cachedFiles.map((f) =>
         stat(`${dir}/${f}`).then(
@@ -55,6 +78,7 @@ export async function readHookStats(roots: Roots): Promise<{ stats: EventStats; 
       ),
     ),
   ]);
+  for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
   return { stats: mergeEventStats(all), cached: sizes.reduce((a, b) => a + b, 0) };
 }
 

@@ -12,7 +12,7 @@ import { parseNetDevStats } from "../../core/metrics/netdev.ts";
 import { UPLINK_IF } from "../../core/names.ts";
 import type { Roots } from "../../core/paths.ts";
 import type { LibvirtNetwork } from "../../adapters/libvirt/view.ts";
-import { readHookStats, readReconcileStats } from "../../adapters/store/event-stats.ts";
+import { readHookStats, readReconcileStats, type HookStatsCache } from "../../adapters/store/event-stats.ts";
 import type { Runner } from "../run.ts";
 import { probeAll } from "./observe.ts";
 import { referenceRulesets } from "./reference-rulesets.ts";
@@ -25,6 +25,8 @@ export interface CollectOptions {
   config: Config;
   networks: LibvirtNetwork[] | Promise<LibvirtNetwork[]>;
   references?: (runner: Runner, specs: NetSpec[]) => Promise<Map<string, string>>;
+  /** parsed hook stats files kept between collections (a resident exporter) */
+  hookStatsCache?: HookStatsCache;
 }
 
 const readOr = (path: string): Promise<string | undefined> => readFile(path, "utf8").catch(() => undefined);
@@ -46,7 +48,7 @@ export async function collectMetrics(opts: CollectOptions): Promise<string> {
       networks: opts.networks,
       references: opts.references ?? referenceRulesets,
     }),
-    readHookStats(opts.roots),
+    readHookStats(opts.roots, opts.hookStatsCache),
     readReconcileStats(opts.roots),
     conntrackMax(),
   ]);

@@ -154,6 +154,20 @@ needs(unmet).describe("segments: a Docker --internal network on a vnat network",
     assert.equal(await world.privateSourcePackets(), 0);
   });
 
+  test("a repair keeps what was taken: reconcile attaches a cut segment again, the address still goes back at detach", async () => {
+    await sh("ip", ["link", "del", segmentLinkNames(name, dbridge).peer]);
+    const st = await vnat(cfg, ["status", name, "--json"]);
+    const doc = JSON.parse(st.stdout) as { networks: Array<{ reasons: Array<{ code: string }> }> };
+    assert.ok(
+      doc.networks[0]!.reasons.some((r) => r.code === "segment-detached"),
+      st.stdout,
+    );
+    const r = await vnat(cfg, ["reconcile", name]);
+    assert.equal(r.exitCode, 0, `${r.stdout} ${r.stderr}`);
+    assert.match(r.stdout, /1 network\(s\) checked, 1 repaired, 0 with problems left/);
+    assert.equal(masterOf(segmentLinkNames(name, dbridge).peer), dbridge);
+  });
+
   test("vnat detach puts the bridge's address back and leaves it as it was", async () => {
     const r = await vnat(cfg, ["detach", name, `docker:${dnet}`]);
     assert.equal(r.exitCode, 0, r.stderr);

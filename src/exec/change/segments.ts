@@ -15,6 +15,7 @@ import {
   takenAddrsOf,
   type SegmentRecord,
   type SegmentSpec,
+  type TakenAddr,
 } from "../../core/input/segments.ts";
 import { ownerAlias, segmentLinkNames } from "../../core/names.ts";
 import { netPaths, type Roots } from "../../core/paths.ts";
@@ -92,14 +93,20 @@ export async function attachSegments(
   for (const s of segments) {
     const problem = segmentProblem(where, s, lanBridge);
     if (problem) throw new Error(problem);
-    const recs = (await readSegmentRecords(roots, name)).filter((r) => r.device !== s.device);
+    const all = await readSegmentRecords(roots, name);
+    const recs = all.filter((r) => r.device !== s.device);
+    // attached again (a repair): what was there before vnat first came is what goes back
+    const prev = all.find((r) => r.device === s.device && r.kind === s.kind);
     const rec: SegmentRecord = { kind: s.kind, name: s.name, device: s.device, lanBridge };
-    if (s.kind === "tap") rec.tapWasUp = isUp(s.device);
+    if (s.kind === "tap") rec.tapWasUp = prev?.tapWasUp ?? isUp(s.device);
     else rec.links = segmentLinkNames(name, s.device);
+    let now: TakenAddr[] = [];
     if (s.takeAddresses) {
       const r = await runner.run("ip", ["-j", "addr", "show", "dev", s.device]);
       if (r.exitCode !== 0) throw new Error(`${where}: segment ${segmentLabel(s)}: ${firstLine(r.stderr)}`);
-      rec.taken = takenAddrsOf(JSON.parse(r.stdout || "[]"));
+      now = takenAddrsOf(JSON.parse(r.stdout || "[]"));
+      const before = prev?.taken ?? [];
+      rec.taken = [...before, ...now.filter((a) => !before.some((b) => b.cidr === a.cidr))];
     }
     await writeRecords(roots, name, [...recs, rec]);
     const lines: string[] = [];
@@ -115,7 +122,7 @@ export async function attachSegments(
         `link set ${peer} master ${s.device} up`,
       );
     } else lines.push(`link set ${s.device} master ${lanBridge}`, `link set ${s.device} up`);
-    for (const t of rec.taken ?? []) lines.push(`addr del ${t.cidr} dev ${s.device}`);
+    for (const t of now) lines.push(`addr del ${t.cidr} dev ${s.device}`);
     const b = await ipBatch(runner, lines);
     if (!b.ok) throw new Error(`${where}: segment ${segmentLabel(s)}: ${b.error}`);
   }

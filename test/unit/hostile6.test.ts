@@ -42,7 +42,10 @@ function shape(line: string): string {
       return `ADDR${len ? "/N" : ""}`;
     },
   );
-  return out.replace(/fip_[0-9a-z_]+|fwd_[a-z]+_[0-9_]+/g, "COUNTER").replace(/\b\d+\b/g, "N");
+  return out
+    .replace(/fip_[0-9a-z_]+|fwd_[a-z]+_[0-9_]+/g, "COUNTER")
+    .replace(/\b\d+\b/g, "N")
+    .replace(/\b(tcp|udp)\b/g, "PROTO");
 }
 const shapes = (s: NetSpec): string[] =>
   [...renderNft6(s, ["fd00::2"]).split("\n"), ...renderNetnsBatch6(s.v6!), ...renderDnsmasqArgs6(s)].map(shape);

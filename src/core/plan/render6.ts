@@ -9,8 +9,10 @@
 // - Default-deny inbound as for IPv4: only replies, forwards (DNAT of the uplink6's ports)
 //   and floating6 addresses reach a guest. ICMPv6 neighbour discovery (and router
 //   solicitation/advertisement, MLD, which ND needs on a bridge with snooping) and the
-//   error messages, packet-too-big first, are always accepted: before the conntrack lines,
-//   because ND is not tracked and an error for a flow must never be dropped as invalid.
+//   error messages, packet-too-big first, are always accepted: before `ct state invalid
+//   drop`, because ND is not tracked and an error for a flow must never be dropped as
+//   invalid. In the forward chain they come right after the established/related accept,
+//   which most packets match first (an error about a known flow is "related" anyway).
 // - nat66: the lan6 /64 is SNATed to the uplink6 address (many networks may reuse one ULA).
 //   nptv6: `snat ip6 prefix to P::/64`, a 1:1 map of the guest's host part onto the
 //   provider /64 (each guest keeps its own public address; the map is NAT's, so it is
@@ -195,8 +197,8 @@ ${lines(renderGuestLimitRules6())}    ct state established,related accept
     type filter hook forward priority filter; policy drop;
     iifname "${LAN_IF}" oifname "${UPLINK_IF}" counter name nat_out
     iifname "${UPLINK_IF}" oifname "${LAN_IF}" counter name nat_in
-    icmpv6 type { ${ERROR_TYPES} } accept
     ct state established,related accept
+    icmpv6 type { ${ERROR_TYPES} } accept
     ct state invalid drop
 ${lines(isolation)}${lines(inbound)}    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip6 saddr ${subnet} accept
   }

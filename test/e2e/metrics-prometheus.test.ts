@@ -169,6 +169,28 @@ needs(unmet).describe("vnat exporter scraped by a real Prometheus (real libvirt)
     assert.ok(nat !== undefined && nat > 0, `nat transmit ${nat}`);
   });
 
+  test("a network started and stopped after the exporter started shows at once (libvirt's view follows vnat's events)", async () => {
+    const second = tracker.network(`vmy-${world.tag}`);
+    const r = await createSandboxNet(cfg, world, second, { uplink: "198.51.100.72/24", bridge: `vmy-${world.tag}` });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const scrapeLine = async (series: string): Promise<string | undefined> =>
+      (await (await fetch(`http://127.0.0.1:${exporterPort}/metrics`)).text())
+        .split("\n")
+        .find((l) => l.startsWith(series + " "));
+    await virsh(["net-start", second], { check: true });
+    const t0 = Date.now();
+    await waitUntil("the started network in the exporter", 5000, async () =>
+      (await scrapeLine(`vnat_network_up{network="${second}"}`))?.endsWith(" 1") ? true : undefined,
+    );
+    await virsh(["net-destroy", second], { check: true });
+    await waitUntil("the stopped network in the exporter", 5000, async () =>
+      (await scrapeLine(`vnat_network_health{network="${second}",health="stopped"}`))?.endsWith(" 1")
+        ? true
+        : undefined,
+    );
+    assert.ok(Date.now() - t0 < 10_000, "well within the 15 s refresh of libvirt's view");
+  });
+
   test("the exporter answers only GET/HEAD on /metrics; bad requests say so", async () => {
     assert.equal((await fetch(`http://127.0.0.1:${exporterPort}/nope`)).status, 404);
     assert.equal((await fetch(`http://127.0.0.1:${exporterPort}/metrics`, { method: "POST" })).status, 405);

@@ -12,6 +12,7 @@ import { exporter, singleFlight } from "../../src/cli/exporter/run.ts";
 import { registerMetrics } from "../../src/cli/metrics/metrics.ts";
 import { metrics } from "../../src/cli/metrics/run.ts";
 import { DEFAULT_LISTEN, isLoopback, parseListen } from "../../src/core/metrics/listen.ts";
+import { cachedLibvirtView } from "../../src/exec/probe/metrics.ts";
 import { argsOf, dynamicImports, optionsOf, registered, staticImports, sub } from "../support/cli.ts";
 
 test("metrics [--textfile DIR], exporter [--listen ADDRESS:PORT]; no arguments", () => {
@@ -105,4 +106,36 @@ test("singleFlight: overlapping calls share one run; the next call runs again", 
   });
   await assert.rejects(failing(), /boom/);
   await assert.rejects(failing(), /boom/, "a failure is not remembered");
+});
+
+test("libvirt's view is asked again after a vnat event or the TTL, and a failed read is not kept", async () => {
+  let reads = 0;
+  let stamp = "1";
+  let clock = 0;
+  let fail = false;
+  const view = cachedLibvirtView(
+    async () => {
+      reads++;
+      if (fail) throw new Error("libvirt down");
+      return [];
+    },
+    async () => stamp,
+    15_000,
+    () => clock,
+  );
+  await view();
+  await view();
+  assert.equal(reads, 1, "nothing happened: the same view");
+  stamp = "2";
+  await view();
+  assert.equal(reads, 2, "an event finished: asked again");
+  clock += 15_000;
+  await view();
+  assert.equal(reads, 3, "the TTL passed: asked again");
+  fail = true;
+  stamp = "3";
+  await assert.rejects(view(), /libvirt down/);
+  fail = false;
+  await view();
+  assert.equal(reads, 5, "the failure was not kept");
 });

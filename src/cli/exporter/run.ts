@@ -1,5 +1,5 @@
 // Runs `vnat exporter`: an HTTP server whose /metrics collects vnat's metrics fresh at each
-// scrape. Scrapes that overlap share one collection (single flight), so a slow collection
+// scrape (libvirt's view of the networks: after any vnat event, else at most 15 s old). Scrapes that overlap share one collection (single flight), so a slow collection
 // and an impatient scraper never pile up probes. Collecting takes no network's lock
 // (exec/probe/observe.ts reads /proc/locks), so a scrape never delays a hook event; the
 // reference rulesets are cached per rendered ruleset (exec/probe/metrics.ts).
@@ -13,12 +13,15 @@ import { roots } from "../../adapters/store/roots.ts";
 import type { HookStatsCache } from "../../adapters/store/event-stats.ts";
 import { invalid } from "../../core/errors.ts";
 import { DEFAULT_LISTEN, isLoopback, parseListen } from "../../core/metrics/listen.ts";
-import { cachedReferences, collectMetrics } from "../../exec/probe/metrics.ts";
+import { cachedLibvirtView, cachedReferences, collectMetrics, eventStamp } from "../../exec/probe/metrics.ts";
 import { processRunner } from "../../exec/run.ts";
 import { requireRoot } from "../root.ts";
 
 /** the exporter's nice value (0 is normal, 19 the lowest priority) */
 export const EXPORTER_NICE = 10;
+
+/** libvirt's view is asked again after any vnat event, and at least this often */
+export const LIBVIRT_TTL_MS = 15_000;
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -61,13 +64,14 @@ export async function exporter(listenText: string | undefined): Promise<void> {
   const references = cachedReferences();
   const hookStatsCache = new Map() as HookStatsCache;
   const gc = fullGc();
+  const libvirt = cachedLibvirtView(readLibvirtNetworks, () => eventStamp(r), LIBVIRT_TTL_MS);
   const collect = singleFlight(async () => {
     try {
       return await collectMetrics({
         runner: processRunner,
         roots: r,
         config: await loadConfig(r.config),
-        networks: readLibvirtNetworks(),
+        networks: libvirt(),
         references,
         hookStatsCache,
       });

@@ -2,7 +2,7 @@
 // makes (exec/probe/observe.ts: one virsh for all networks, one probe per namespace, no
 // network's lock taken), plus file reads: wan0's totals from /proc/PID/net/dev of the
 // namespace's dnsmasq, the host's conntrack limit, and the event counts under /run/vnat/stats.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { Config } from "../../core/input/config.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import { evaluate } from "../../core/judge/health.ts";
@@ -97,4 +97,38 @@ export function cachedReferences(): (runner: Runner, specs: NetSpec[]) => Promis
     cache = next;
     return out;
   };
+}
+
+/**
+ * libvirt's view for a resident exporter: asked again when any vnat network had an event since
+ * (every hook event, live edit and repair renames a NAME.seq into ROOTS/locks/net, which moves
+ * that directory's mtime) and at least every TTL_MS (what reaches libvirt without an event:
+ * a network defined or undefined while inactive, a daemon restart). Asking libvirt for every
+ * network's XML at each scrape made libvirtd, which runs the hooks, dump 200 documents a second.
+ * A failed read is not kept.
+ */
+export function cachedLibvirtView(
+  read: () => Promise<LibvirtNetwork[]>,
+  stamp: () => Promise<string>,
+  ttlMs: number,
+  now: () => number = Date.now,
+): () => Promise<LibvirtNetwork[]> {
+  let last: { at: number; stamp: string; value: Promise<LibvirtNetwork[]> } | undefined;
+  return async () => {
+    const s = await stamp();
+    if (last && last.stamp === s && now() - last.at < ttlMs) return last.value;
+    const value = read();
+    const entry = { at: now(), stamp: s, value };
+    last = entry;
+    value.catch(() => {
+      if (last === entry) last = undefined;
+    });
+    return value;
+  };
+}
+
+/** The mtime of ROOTS/locks/net, where every finished vnat event renames its NAME.seq. */
+export async function eventStamp(roots: Roots): Promise<string> {
+  const st = await stat(`${roots.run}/locks/net`).catch(() => undefined);
+  return st ? `${st.mtimeMs}` : "none";
 }

@@ -52,7 +52,7 @@ test("an unknown option is named as unknown, before a missing required option", 
   assert.equal(r.status, 64);
   assert.equal(
     r.stderr,
-    "vnat: net create: unknown option '--subnett' (did you mean --subnet? see vnat net create --help)\n",
+    "vnat: net create: unknown option '--subnett' (did you mean one of --subnet, --subnet6? see vnat net create --help)\n",
   );
 });
 

@@ -7,13 +7,7 @@ import { renderFloatingAnnounceArgs } from "./inbound-render.ts";
 import { formatIp } from "../ipv4.ts";
 import type { NetPaths } from "../paths.ts";
 import { batchLines, inNetns, loadRuleset, type Op, type Plan } from "./plan.ts";
-import {
-  attachFdb,
-  renderAnnounceArgs,
-  renderDnsmasqArgs,
-  renderHostBatch,
-  renderNetnsBatch,
-} from "./render.ts";
+import { attachFdb, renderAnnounceArgs, renderDnsmasqArgs, renderHostBatch, renderNetnsBatch } from "./render.ts";
 import type { NetSpec } from "../input/spec.ts";
 import { claimedIps6, claimOps6, hostSysctlOps6, sysctlArgs, sysctlOps6 } from "./start6.ts";
 import { segmentsStage } from "./segments.ts";

@@ -84,11 +84,13 @@ needs(unmet).test("a dual-stack network is healthy; its JSON keeps to the schema
   const { observations } = await observe();
   const doc = statusDoc(observations, [], [], new Date());
   assert.deepEqual(validate(SCHEMA, JSON.parse(JSON.stringify(doc))), []);
-  assert.deepEqual(doc.networks[0]!.ipv6, {
+  const { nat, ...six } = doc.networks[0]!.ipv6!;
+  assert.deepEqual(six, {
     lan: { gateway: "fd00:5::1/64", dhcp6: false, present: true },
     uplink: { address: `${UPLINK6}/64`, gateway: world.providerGateway6, mode: "nat66", prefix: null, present: true },
     upstreamRoute: null,
   });
+  assert.ok(nat.out && nat.out.packets > 0 && nat.in && nat.in.packets > 0, `ip6 NAT counters: ${JSON.stringify(nat)}`);
   const table = formatSummary(doc, false);
   assert.match(table.split("\n")[0]!, /\sUPLINK6$/);
   assert.match(table.split("\n")[1]!, new RegExp(`\\s${UPLINK6}/64 nat66$`));

@@ -144,7 +144,19 @@ test("status: the ipv6 object (present from the probe, null when not read); null
       present: false,
     },
     upstreamRoute: "2001:db8:301::/64 via 2001:db8:100::10",
+    nat: { out: null, in: null },
   });
+  const counted = obs([], []);
+  counted.inside!.ruleset = [
+    "table ip vnat {",
+    "\tcounter nat_out {\n\t\tpackets 1 bytes 2\n\t}",
+    "}",
+    "table ip6 vnat {",
+    "\tcounter nat_out {\n\t\tpackets 7 bytes 700\n\t}",
+    "\tcounter nat_in {\n\t\tpackets 5 bytes 500\n\t}",
+    "}",
+  ].join("\n");
+  assert.deepEqual(ipv6Doc(counted)?.nat, { out: { packets: 7, bytes: 700 }, in: { packets: 5, bytes: 500 } });
   assert.equal(ipv6Doc(obs(undefined, undefined))?.lan.present, null);
   assert.equal(ipv6Doc({ ...obs([], []), spec: { ...spec, v6: undefined } }), null);
 });

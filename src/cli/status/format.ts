@@ -149,6 +149,7 @@ export function formatDetail(n: NetworkDoc, colour: boolean): string {
       ],
     );
     if (n.ipv6.upstreamRoute) kv.push(["upstream route", `${n.ipv6.upstreamRoute} (on the provider's router)`]);
+    kv.push(["nat6 out", nat(n.ipv6.nat.out)], ["nat6 in", nat(n.ipv6.nat.in)]);
   }
   kv.push(
     ["nat out", nat(n.nat.out)],

@@ -4,6 +4,7 @@
 // without changing any other field). Pure.
 import { upstreamRoute6, type Mode6 } from "../input/spec6.ts";
 import { wanted6 } from "../judge/health6.ts";
+import { parseCounters, type CounterValue } from "../judge/ruleset.ts";
 import { LAN_IF, UPLINK_IF } from "../names.ts";
 import type { NetObservation } from "./observed.ts";
 
@@ -12,6 +13,8 @@ export interface Ipv6Doc {
   uplink: { address: string; gateway: string; mode: Mode6; prefix: string | null; present: boolean | null };
   /** the route the provider's router needs (nptv6, routed): "PREFIX via UPLINK6"; null for nat66 */
   upstreamRoute: string | null;
+  /** `table ip6 vnat`'s nat_out / nat_in counters (null: not read) */
+  nat: { out: CounterValue | null; in: CounterValue | null };
 }
 
 export function ipv6Doc(o: NetObservation): Ipv6Doc | null {
@@ -22,6 +25,7 @@ export function ipv6Doc(o: NetObservation): Ipv6Doc | null {
     return have === undefined ? null : have.includes(address);
   };
   const [uplink] = wanted6(o.spec!, UPLINK_IF);
+  const counters = o.inside ? parseCounters(o.inside.ruleset, "ip6", "vnat") : undefined;
   return {
     lan: { gateway: v6.lan, dhcp6: v6.dhcp6, present: holds(LAN_IF, v6.lan) },
     uplink: {
@@ -32,5 +36,6 @@ export function ipv6Doc(o: NetObservation): Ipv6Doc | null {
       present: holds(UPLINK_IF, uplink!),
     },
     upstreamRoute: upstreamRoute6(v6) ?? null,
+    nat: { out: counters?.nat_out ?? null, in: counters?.nat_in ?? null },
   };
 }

@@ -5,6 +5,7 @@
 // EUI-64 of its MAC) and fetches http://[2001:db8:200::10]/ over IPv6: the server sees each
 // network's own uplink6 (nat66), never a ULA. Destroying guests and networks leaves nothing.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,6 +138,41 @@ needs(unmet).describe(
           new RegExp(`src=${slaac} dst=${world.internetIp6}.*src=${world.internetIp6} dst=${n.uplink6}`),
         );
       }
+    });
+
+    test("vnat status shows both networks' IPv6 side healthy; provider set refuses to strand them", async () => {
+      const cfg = join(dir, "config.json");
+      for (const n of nets) {
+        const r = await vnat(cfg, ["status", n.name, "--json"]);
+        assert.equal(r.exitCode, 0, r.stderr);
+        const doc = JSON.parse(r.stdout) as {
+          networks: Array<{ health: string; reasons: unknown[]; ipv6: { lan: unknown; uplink: unknown } | null }>;
+        };
+        const net = doc.networks[0]!;
+        assert.equal(net.health, "healthy", JSON.stringify(net.reasons));
+        assert.deepEqual(net.ipv6?.lan, { gateway: "fd00:e6::1/64", dhcp6: false, present: true });
+        assert.deepEqual(net.ipv6?.uplink, {
+          address: `${n.uplink6}/64`,
+          gateway: world.providerGateway6,
+          mode: "nat66",
+          prefix: null,
+          present: true,
+        });
+      }
+      const table = await vnat(cfg, ["status"]);
+      for (const n of nets) assert.match(table.stdout, new RegExp(`${n.name}\\s.*\\s${n.uplink6}/64 nat66`));
+      const before = readFileSync(cfg, "utf8");
+      // a pool6 needs its gateway6 (exit 2, the config's own rule); both gone would strand the networks (exit 3)
+      const invalid = await vnat(cfg, ["provider", "set", world.providerBridge, "gateway6=none"]);
+      assert.equal(invalid.exitCode, 2, invalid.stdout + invalid.stderr);
+      assert.match(invalid.stderr, /pool6 "2001:db8:100::100-2001:db8:100::10f": needs a gateway6/);
+      const refused = await vnat(cfg, ["provider", "set", world.providerBridge, "gateway6=none", "pool6=none"]);
+      assert.equal(refused.exitCode, 3, refused.stdout + refused.stderr);
+      assert.match(
+        refused.stderr.trim(),
+        /^vnat: provider "[^"]+": would strand running network "vn6-[^"]+": .*gateway6/,
+      );
+      assert.equal(readFileSync(cfg, "utf8"), before, "the config is unchanged");
     });
 
     test("destroying the guests and the networks leaves nothing", async () => {

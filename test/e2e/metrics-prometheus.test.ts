@@ -6,7 +6,7 @@
 // stopped by pid.
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,6 +189,23 @@ needs(unmet).describe("vnat exporter scraped by a real Prometheus (real libvirt)
         : undefined,
     );
     assert.ok(Date.now() - t0 < 10_000, "well within the 15 s refresh of libvirt's view");
+  });
+
+  test("vnat metrics --textfile writes vnat.prom (0644, no temp file left) that promtool accepts", async () => {
+    const out = join(dir, "textfile");
+    await mkdir(out);
+    const r = await vnat(cfg, ["metrics", "--textfile", out]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.deepEqual(await readdir(out), ["vnat.prom"]);
+    assert.equal((await stat(join(out, "vnat.prom"))).mode & 0o777, 0o644);
+    const text = await readFile(join(out, "vnat.prom"), "utf8");
+    assert.ok(text.includes(`vnat_network_up{network="${net}"} 1`));
+    const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    const printed = await vnat(cfg, ["metrics"]);
+    assert.equal(printed.exitCode, 0, printed.stderr);
+    assert.ok(printed.stdout.includes(`vnat_network_up{network="${net}"} 1`));
   });
 
   test("the exporter answers only GET/HEAD on /metrics; bad requests say so", async () => {

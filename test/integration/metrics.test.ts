@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { loadConfig } from "../../src/adapters/store/config-file.ts";
+import { hookCachedPath } from "../../src/adapters/store/event-stats.ts";
 import { roots } from "../../src/adapters/store/roots.ts";
 import { kernelNames } from "../../src/core/names.ts";
 import { cachedReferences, collectMetrics } from "../../src/exec/probe/metrics.ts";
@@ -146,5 +148,15 @@ needs(unmet).describe("metrics on the real kernel", {}, () => {
     const r = await fetchIn(world.internetNs, `http://${FLOAT}/`);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.ok((sample(await scrape(), fip) ?? 0) >= before + 6);
+  });
+  test("a start begin the shell hook answers from its cache is counted as cached (one byte in NAME.cached)", async () => {
+    const series = 'vnat_hook_events_total{event="start-begin",result="cached"}';
+    const before = sample(await scrape(), series) ?? 0;
+    // stopped (a running uplink answers the shell's ARP probe, which sends the event to Node), started again
+    assert.equal((await runHook(net.name, "stopped", "end", hookData(net))).exitCode, 0);
+    const r = await runHook(net.name, "start", "begin", hookData(net));
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(statSync(hookCachedPath(roots(), net.name)).size, 1, "answered by the shell from its cache");
+    assert.ok((sample(await scrape(), series) ?? 0) >= before + 1);
   });
 });

@@ -149,6 +149,7 @@ needs(unmet).describe("metrics on the real kernel", {}, () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.ok((sample(await scrape(), fip) ?? 0) >= before + 6);
   });
+
   test("a start begin the shell hook answers from its cache is counted as cached (one byte in NAME.cached)", async () => {
     const series = 'vnat_hook_events_total{event="start-begin",result="cached"}';
     const before = sample(await scrape(), series) ?? 0;

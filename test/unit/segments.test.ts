@@ -18,7 +18,12 @@ import {
   segmentModel,
 } from "../../src/core/input/segments.ts";
 import { isSegmentLink, segmentLinkNames } from "../../src/core/names.ts";
-import { dockerBridgeOf, parseSegmentRecords, takenAddrsOf } from "../../src/core/input/segments.ts";
+import {
+  defaultRouteDevices,
+  dockerBridgeOf,
+  parseSegmentRecords,
+  takenAddrsOf,
+} from "../../src/core/input/segments.ts";
 import { refuseTakenSegment } from "../../src/core/edit/segments.ts";
 import { segmentsStage } from "../../src/core/plan/segments.ts";
 import { planStart } from "../../src/core/plan/start.ts";
@@ -244,10 +249,16 @@ describe("docker, records, conflicts, the plan", () => {
         { ...good, device: "a;b" },
         { kind: "tap", name: "t", device: "t", lanBridge: "virbr1", tapWasUp: false },
         { ...good, taken: [{ family: "inet", cidr: "10.9.0.1/24; reboot" }] },
+        { ...good, acceptRa: 2 },
+        { ...good, acceptRa: "1; reboot" },
       ]),
     );
-    assert.deepEqual(records, [good, { kind: "tap", name: "t", device: "t", lanBridge: "virbr1", tapWasUp: false }]);
-    assert.equal(bad, 3);
+    assert.deepEqual(records, [
+      good,
+      { kind: "tap", name: "t", device: "t", lanBridge: "virbr1", tapWasUp: false },
+      { ...good, acceptRa: 2 },
+    ]);
+    assert.equal(bad, 4);
     assert.deepEqual(parseSegmentRecords("nope"), { records: [], bad: 1 });
     assert.deepEqual(
       takenAddrsOf([
@@ -264,6 +275,23 @@ describe("docker, records, conflicts, the plan", () => {
         { family: "inet6", cidr: "2001:db8:100::1/64" },
       ],
     );
+  });
+
+  test("the host's default routes name its uplinks (never a segment); reject routes and lo are not", () => {
+    const route4 = [
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+      "br0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+      "vtb-1\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+      "blk\t00000000\t00000000\t0201\t0\t0\t0\t00000000\t0\t0\t0",
+    ].join("\n");
+    const z = "0".repeat(32);
+    const route6 = [
+      `${z} 00 ${z} 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     wg0`,
+      `${z} 00 ${z} 00 ${z} ffffffff 00000001 00000000 00200200       lo`,
+      `fd000000000000000000000000000000 40 ${z} 00 ${z} 00000100 00000001 00000000 00000001     vtb-2`,
+    ].join("\n");
+    assert.deepEqual([...defaultRouteDevices(route4, route6)].sort(), ["br0", "wg0"]);
+    assert.deepEqual([...defaultRouteDevices("", "")], []);
   });
 
   test("attach refuses another vnat network's bridge, or a segment another vnat network holds", () => {

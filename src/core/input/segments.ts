@@ -190,6 +190,8 @@ export interface SegmentRecord {
   links?: { lan: string; peer: string };
   /** tap: whether it was up before (its master was none: vnat refuses a tap with another master) */
   tapWasUp?: boolean;
+  /** bridge, docker: the bridge's net.ipv6.conf accept_ra before vnat set it to 0 */
+  acceptRa?: number;
   taken?: TakenAddr[];
 }
 
@@ -234,6 +236,10 @@ function recordOf(v: unknown): SegmentRecord | undefined {
     if (typeof o.tapWasUp !== "boolean") return undefined;
     rec.tapWasUp = o.tapWasUp;
   }
+  if (o.acceptRa !== undefined) {
+    if (o.acceptRa !== 0 && o.acceptRa !== 1 && o.acceptRa !== 2) return undefined;
+    rec.acceptRa = o.acceptRa;
+  }
   if (o.taken !== undefined) {
     if (!Array.isArray(o.taken)) return undefined;
     const taken: TakenAddr[] = [];
@@ -269,6 +275,26 @@ export function takenAddrsOf(ipJson: unknown): TakenAddr[] {
         ...(typeof a.broadcast === "string" && IP_TEXT.test(a.broadcast) ? { broadcast: a.broadcast } : {}),
       });
     }
+  }
+  return out;
+}
+
+/**
+ * The interfaces that carry one of the host's default routes, from the text of
+ * /proc/net/route and /proc/net/ipv6_route (reject routes and "lo" left out): a host uplink,
+ * never a segment (the network's DHCP and gateway would serve the host's own LAN).
+ */
+export function defaultRouteDevices(route4: string, route6: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of route4.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] !== "00000000" || f[7] !== "00000000") continue;
+    if ((Number.parseInt(f[3]!, 16) & 0x200) === 0 && f[0] !== "lo") out.add(f[0]!);
+  }
+  for (const line of route6.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !/^0{32}$/.test(f[0]!) || f[1] !== "00") continue;
+    if ((Number.parseInt(f[8]!, 16) & 0x200) === 0 && f[9] !== "lo") out.add(f[9]!);
   }
   return out;
 }

@@ -7,9 +7,10 @@
 // What is about to be done is recorded in /run/vnat/net/NAME/segments.json BEFORE it is done,
 // so the journal's undo, a stop (teardown.ts) or a retry finds everything to take back.
 // Detaching never stops at the first error and treats "gone already" as done.
-import { readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { basename } from "node:path";
 import {
+  defaultRouteDevices,
   parseSegmentRecords,
   segmentLabel,
   takenAddrsOf,
@@ -61,6 +62,35 @@ const isUp = (dev: string): boolean => {
   }
 };
 
+const readText = (path: string): string => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+/** The ports of bridge BR. */
+const portsOf = (br: string): string[] => {
+  try {
+    return readdirSync(`/sys/class/net/${br}/brif`);
+  } catch {
+    return [];
+  }
+};
+
+/** The host's uplink among DEV and (a bridge) its ports: the one carrying a default route of the host. */
+export function hostUplinkOf(dev: string, bridge: boolean): string | undefined {
+  const uplinks = defaultRouteDevices(readText("/proc/net/route"), readText("/proc/net/ipv6_route"));
+  return [dev, ...(bridge ? portsOf(dev) : [])].find((d) => uplinks.has(d));
+}
+
+/** net.ipv6.conf.DEV.accept_ra as it is (undefined: no IPv6 on this kernel). */
+const acceptRaOf = (dev: string): number | undefined => {
+  const v = Number.parseInt(readText(`/proc/sys/net/ipv6/conf/${dev}/accept_ra`).trim(), 10);
+  return Number.isInteger(v) ? v : undefined;
+};
+
 /**
  * Why segment S cannot be attached to LANBRIDGE now (undefined: it can): it is missing, of the
  * wrong kind, or a tap that another bridge holds. Used at `start begin` and before a live attach.
@@ -78,6 +108,9 @@ export function segmentProblem(where: string, s: SegmentSpec, lanBridge: string)
     if (m !== undefined && m !== lanBridge)
       return `${where}: segment ${label}: tap "${dev}" is already in bridge "${m}" (release it: ip link set ${dev} nomaster)`;
   } else if (!isBridge(dev)) return `${where}: segment ${label}: "${dev}" is not a bridge`;
+  const uplink = hostUplinkOf(dev, s.kind !== "tap");
+  if (uplink !== undefined)
+    return `${where}: segment ${label}: ${uplink === dev ? `"${dev}"` : `"${dev}" has port "${uplink}", which`} carries the host's default route (a host uplink: the network's DHCP and gateway would serve the host's own LAN)`;
   return undefined;
 }
 
@@ -97,9 +130,21 @@ export async function attachSegments(
     const recs = all.filter((r) => r.device !== s.device);
     // attached again (a repair): what was there before vnat first came is what goes back
     const prev = all.find((r) => r.device === s.device && r.kind === s.kind);
+    // a tap in the bridge that vnat did not put there is a guest's own (libvirt's vnetN): a
+    // detach would release it and cut the guest off
+    if (s.kind === "tap" && !prev && masterOf(s.device) === lanBridge)
+      throw new Error(
+        `${where}: segment ${segmentLabel(s)}: tap "${s.device}" is in the network's bridge already (a guest's own interface? vnat attaches taps that are in no bridge)`,
+      );
     const rec: SegmentRecord = { kind: s.kind, name: s.name, device: s.device, lanBridge };
     if (s.kind === "tap") rec.tapWasUp = prev?.tapWasUp ?? isUp(s.device);
-    else rec.links = segmentLinkNames(name, s.device);
+    else {
+      rec.links = segmentLinkNames(name, s.device);
+      // the bridge is a host interface: router advertisements from the network's LAN (its
+      // namespace's, or a guest's) must not give the host an address or a default route
+      const ra = prev?.acceptRa ?? acceptRaOf(s.device);
+      if (ra !== undefined) rec.acceptRa = ra;
+    }
     let now: TakenAddr[] = [];
     if (s.takeAddresses) {
       const r = await runner.run("ip", ["-j", "addr", "show", "dev", s.device]);
@@ -109,6 +154,10 @@ export async function attachSegments(
       rec.taken = [...before, ...now.filter((a) => !before.some((b) => b.cidr === a.cidr))];
     }
     await writeRecords(roots, name, [...recs, rec]);
+    if (rec.acceptRa !== undefined && rec.acceptRa !== 0) {
+      const r = await runner.run("sysctl", ["-q", "-w", `net/ipv6/conf/${s.device}/accept_ra=0`]);
+      if (r.exitCode !== 0) throw new Error(`${where}: segment ${segmentLabel(s)}: accept_ra: ${firstLine(r.stderr)}`);
+    }
     const lines: string[] = [];
     if (rec.links) {
       const { lan, peer } = rec.links;
@@ -121,7 +170,10 @@ export async function attachSegments(
         `link set ${lan} master ${lanBridge} up`,
         `link set ${peer} master ${s.device} up`,
       );
-    } else lines.push(`link set ${s.device} master ${lanBridge}`, `link set ${s.device} up`);
+    } else {
+      // "dev": a tap may be named like a keyword of ip(8) ("name" would rename the bridge)
+      lines.push(`link set dev ${s.device} master ${lanBridge}`, `link set dev ${s.device} up`);
+    }
     for (const t of now) lines.push(`addr del ${t.cidr} dev ${s.device}`);
     const b = await ipBatch(runner, lines);
     if (!b.ok) throw new Error(`${where}: segment ${segmentLabel(s)}: ${b.error}`);
@@ -172,13 +224,17 @@ async function detachOne(runner: Runner, name: string, rec: SegmentRecord): Prom
   if (rec.kind === "tap" && linkExists(rec.device)) {
     // released only from the bridge vnat put it in (it may have been moved since: then it is not ours)
     if (masterOf(rec.device) === rec.lanBridge) {
-      const r = await runner.run("ip", ["link", "set", rec.device, "nomaster"]);
+      const r = await runner.run("ip", ["link", "set", "dev", rec.device, "nomaster"]);
       if (r.exitCode !== 0 && linkExists(rec.device)) errors.push(`${label}: release: ${firstLine(r.stderr)}`);
     }
     if (rec.tapWasUp === false && masterOf(rec.device) === undefined) {
-      const r = await runner.run("ip", ["link", "set", rec.device, "down"]);
+      const r = await runner.run("ip", ["link", "set", "dev", rec.device, "down"]);
       if (r.exitCode !== 0 && linkExists(rec.device)) errors.push(`${label}: set down: ${firstLine(r.stderr)}`);
     }
+  }
+  if (rec.acceptRa !== undefined && rec.acceptRa !== 0 && linkExists(rec.device)) {
+    const r = await runner.run("sysctl", ["-q", "-w", `net/ipv6/conf/${rec.device}/accept_ra=${rec.acceptRa}`]);
+    if (r.exitCode !== 0 && linkExists(rec.device)) errors.push(`${label}: accept_ra: ${firstLine(r.stderr)}`);
   }
   if (rec.taken?.length && linkExists(rec.device))
     for (const t of rec.taken) {

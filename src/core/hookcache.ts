@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import { formatIp } from "./ipv4.ts";
 import type { NetSpec } from "./input/spec.ts";
 import { claimedIps6 } from "./plan/start6.ts";
+import { parseIp6 } from "./ipv6.ts";
 
 /** sha256 hex, as sha256sum prints it */
 export const HASH_RE = /^[0-9a-f]{64}$/;
@@ -39,7 +40,7 @@ export function cacheEntryNetwork(file: string): string | undefined {
 }
 
 /** Every line kind an entry may hold; the shell treats any other as "ask Node". */
-export const CACHE_KINDS = ["config", "fib", "bridge", "claim", "dad", "netns", "link"] as const;
+export const CACHE_KINDS = ["config", "fib", "bridge", "claim", "dad", "hostip", "netns", "link"] as const;
 
 /** FIB_HASH: /proc/net/fib_trie's hash, taken before the document was validated against the host. */
 export function renderCacheEntry(spec: NetSpec, configHash: string, fibHash: string): string {
@@ -54,6 +55,8 @@ export function renderCacheEntry(spec: NetSpec, configHash: string, fibHash: str
     ...claims.map((ip) => `dad ${bridge} ${formatIp(ip)}`),
     // the IPv6 side's claims (issue 17); no "dad" line: the shell's probe is ARP (IPv6 addresses are added nodad, see core/plan/render6.ts)
     ...claimedIps6(spec).map((ip) => `claim ${bridge}@${ip}`),
+    // the fib hash covers only IPv4: the host taking one of them since is looked up in /proc/net/if_inet6
+    ...claimedIps6(spec).map((ip) => `hostip ${parseIp6(ip)!.toString(16).padStart(32, "0")}`),
     `netns ${spec.names.netns}`,
     `link ${spec.names.lanHost}`,
     `link ${spec.names.uplinkHost}`,

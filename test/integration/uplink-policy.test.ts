@@ -67,6 +67,20 @@ describe("uplink policy at start begin", () => {
     );
   });
 
+  test("one of this host's own IPv6 addresses is refused as uplink6", async () => {
+    const hostNs = await world.addProviderHost("198.51.100.66", "2001:db8:100::66");
+    const n = await net("p6", "198.51.100.67/24", {
+      extraMetadata: `<vnat:lan6 address="fd00:a::1/64"/><vnat:uplink6 address="2001:db8:100::66/64"/>`,
+    });
+    const r = await runHook(n.name, "start", "begin", hookData(n), { VNAT_HOST_NETNS: hostNs.ns });
+    assert.equal(r.exitCode, 3, r.stderr);
+    assert.equal(
+      r.stderr,
+      `vnat: network "${n.name}": uplink6 2001:db8:100::66 is an address of this host (allowed: an address no interface of the host holds)`,
+    );
+    assert.deepEqual(vnatDebris(n.name), []);
+  });
+
   test("another vnat network's LAN bridge is refused as an uplink bridge", async () => {
     const a = await net("pa", "198.51.100.64/24");
     for (const [op, subop] of [

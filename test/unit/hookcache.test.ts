@@ -44,6 +44,31 @@ describe("hook cache entry", () => {
       ].join("\n"),
     );
   });
+  test("an IPv6 network: its uplink6 and floating6 claimed, and looked up among the host's own addresses", () => {
+    const v6 = buildSpec(
+      parseHookData(
+        hookData({
+          name: "net1",
+          bridge: "virbr7",
+          uplinkBridge: "br-prov",
+          uplink: "198.51.100.21/24",
+          gateway: "198.51.100.1",
+          extraMetadata: `<vnat:lan6 address="fd00:a::1/64"/><vnat:uplink6 address="2001:db8:100::21/64" gateway="2001:db8:100::1" mode="nptv6" prefix="2001:db8:101::/64"/><vnat:floating6 address="2001:db8:100::77" to="fd00:a::5"/>`,
+        }),
+      ).network,
+      EMPTY_CONFIG,
+    );
+    const lines = renderCacheEntry(v6, "c".repeat(64), "f".repeat(64)).split("\n");
+    assert.deepEqual(
+      lines.filter((l) => /^claim .*:|^hostip /.test(l)),
+      [
+        "claim br-prov@2001:db8:100::21",
+        "claim br-prov@2001:db8:100::77",
+        "hostip 20010db8010000000000000000000021",
+        "hostip 20010db8010000000000000000000077",
+      ],
+    );
+  });
   test("file name: NAME.HASH", () => {
     const key = "a".repeat(64);
     assert.equal(cacheEntryName("a.b", key), `a.b.${key}`);

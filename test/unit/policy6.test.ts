@@ -69,3 +69,35 @@ test("the gateway6 itself is refused", () =>
     () => checkPolicy6(spec("2001:db8:100::5", ` mode="nat66"`), config({ ...V6, gateway6: "2001:db8:100::5/64" })),
     /is provider "br-prov"'s gateway6/,
   ));
+
+test("one of this host's own IPv6 addresses is refused as uplink6 or floating6, whatever the config says", () => {
+  const hostAddrs6 = ["2001:db8:100::10", "2001:db8:100::20"];
+  for (const cfg of [config(V6), config({}, { strictUplinks: false })])
+    assert.throws(
+      () => checkPolicy(spec("2001:db8:100:0::0010"), cfg, { ...host, hostAddrs6 }),
+      (e: Error) =>
+        e.message ===
+        `${W}: uplink6 2001:db8:100::10 is an address of this host (allowed: an address no interface of the host holds)`,
+    );
+  checkPolicy6(spec("2001:db8:100::11"), config(V6), { hostAddrs6 });
+  assert.throws(
+    () =>
+      checkPolicy6(
+        buildSpec(
+          parseHookData(
+            hookData({
+              name: "p6",
+              bridge: "virbr9",
+              uplinkBridge: "br-prov",
+              uplink: "198.51.100.150/24",
+              extraMetadata: `<vnat:lan6 address="fd00:a::1/64"/><vnat:uplink6 address="2001:db8:100::11/64" mode="nptv6" prefix="2001:db8:101::/64"/><vnat:floating6 address="2001:db8:100::20" to="fd00:a::5"/>`,
+            }),
+          ).network,
+          config(V6),
+        ),
+        config(V6),
+        { hostAddrs6 },
+      ),
+    /: floating6 2001:db8:100::20 is an address of this host/,
+  );
+});

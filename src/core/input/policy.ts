@@ -12,6 +12,8 @@ import { checkPolicy6 } from "./policy6.ts";
 export interface HostFacts {
   /** the host's own IPv4 addresses */
   hostAddrs: readonly number[];
+  /** the host's own IPv6 addresses (canonical text; loopback and link-local left out) */
+  hostAddrs6?: readonly string[];
   /** LAN bridges of the other vnat networks running on this host, with their network */
   vnatLanBridges: ReadonlyMap<string, string>;
 }
@@ -60,7 +62,7 @@ export function checkPolicy(spec: NetSpec, config: Config, host: HostFacts): voi
         );
     }
   }
-  checkPolicy6(spec, config);
+  checkPolicy6(spec, config, host);
   const iso = spec.isolation;
   if (iso && (iso.host === "open" || iso.provider === "open") && config.allowOpenIsolation !== true)
     throw invalid(

@@ -27,7 +27,11 @@ export async function probeHostAddresses6(
   spec: NetSpec,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string[]> {
-  if (!spec.v6) return [];
+  return spec.v6 ? probeAllHostAddresses6(runner, env) : [];
+}
+
+/** The host's IPv6 addresses, canonical (loopback and link-local left out); the uplink policy asks for every network. */
+export async function probeAllHostAddresses6(runner: Runner, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const ns = env.VNAT_HOST_NETNS;
   if (!ns) return parseIfInet6(await readFile("/proc/net/if_inet6", "utf8").catch(() => ""));
   const r = await runner.run("ip", ["-n", ns, "-j", "-6", "addr", "show"]);

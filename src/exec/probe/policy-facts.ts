@@ -9,19 +9,24 @@ import { checkPolicy, type HostFacts } from "../../core/input/policy.ts";
 import type { NetSpec } from "../../core/input/spec.ts";
 import { listStates, readState } from "../../adapters/store/state.ts";
 import { probeHostAddresses } from "./host-addrs.ts";
+import { probeAllHostAddresses6 } from "./host-addrs6.ts";
 import { BEGIN_DAD_WAIT_MS, probeDuplicateOnBridge } from "./dad.ts";
 import { conflict } from "../../core/errors.ts";
 import { formatIp } from "../../core/ipv4.ts";
 import type { Runner } from "../run.ts";
 
 export async function probePolicyFacts(runner: Runner, roots: Roots): Promise<HostFacts> {
-  const [hostAddrs, names] = await Promise.all([probeHostAddresses(runner), listStates(roots)]);
+  const [hostAddrs, hostAddrs6, names] = await Promise.all([
+    probeHostAddresses(runner),
+    probeAllHostAddresses6(runner),
+    listStates(roots),
+  ]);
   const vnatLanBridges = new Map<string, string>();
   for (const name of names) {
     const st = await readState(roots, name).catch(() => undefined);
     if (st) vnatLanBridges.set(st.lanBridge, st.name);
   }
-  return { hostAddrs, vnatLanBridges };
+  return { hostAddrs, hostAddrs6, vnatLanBridges };
 }
 
 /**

@@ -15,13 +15,14 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { roots } from "../../src/adapters/store/roots.ts";
+import { readState, writeState } from "../../src/adapters/store/state.ts";
 import { parseConfig } from "../../src/core/input/config.ts";
 import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { defaultRouteDevices } from "../../src/core/input/segments.ts";
 import { buildSpec } from "../../src/core/input/spec.ts";
 import { kernelNames, segmentLinkNames } from "../../src/core/names.ts";
 import { applySegmentsLocked } from "../../src/exec/change/segments-live.ts";
-import { hostUplinkOf, masterOf } from "../../src/exec/change/segments.ts";
+import { hostUplinkOf, masterOf, readSegmentRecords } from "../../src/exec/change/segments.ts";
 import { processRunner } from "../../src/exec/run.ts";
 import { hookData, type NetOpts } from "../support/fixtures.ts";
 import { runHook, vnatDebris } from "../support/hook.ts";
@@ -141,6 +142,19 @@ needs(unmet).describe("segments: hostile devices", {}, () => {
     );
     for (const dev of uplinks) assert.equal(hostUplinkOf(dev, false), dev);
     assert.equal(hostUplinkOf(FOREIGN, true), undefined);
+  });
+
+  test("an attach killed after the pair was made but before the running spec was written: detach still takes it back", async () => {
+    assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specWith(seg("bridge", FOREIGN))), {
+      live: "applied",
+    });
+    // what a SIGKILL between the journal and the state write leaves: the record, not the running spec
+    const st = (await readState(roots(), net.name))!;
+    await writeState(roots(), { ...st, spec: { ...st.spec!, segments: undefined } });
+    assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specWith("")), { live: "applied" });
+    assert.equal(existsSync(`/sys/class/net/${segmentLinkNames(net.name, FOREIGN).lan}`), false);
+    assert.equal(conf(FOREIGN, "accept_ra"), "1");
+    assert.deepEqual(await readSegmentRecords(roots(), net.name), []);
   });
 
   test("a stop with the bridge attached puts its accept_ra back too", async () => {

@@ -13,7 +13,7 @@ import { netnsExists } from "../../adapters/sysfs.ts";
 import { withNetworkLock } from "../netlock.ts";
 import type { Runner } from "../run.ts";
 import { transact } from "./journal.ts";
-import { detachSegments } from "./segments.ts";
+import { detachSegments, readSegmentRecords } from "./segments.ts";
 
 export type LiveSegments = { live: "applied" | "current" } | { live: "not-running" };
 
@@ -25,19 +25,25 @@ export async function applySegmentsLocked(runner: Runner, roots: Roots, next: Ne
       return { live: "not-running" };
     const running = state.spec;
     const { add, remove } = diffSegments(running.segments, next.segments);
-    if (!add.length && !remove.length) return { live: "current" };
+    // what vnat did that the running spec does not say (an attach killed before the spec was
+    // written, whose record was): taken back unless NEXT keeps it
+    const stale = (await readSegmentRecords(roots, next.name))
+      .filter((r) => !(running.segments ?? []).some((s) => s.device === r.device))
+      .filter((r) => !(next.segments ?? []).some((s) => s.device === r.device && s.kind === r.kind))
+      .map((r) => r.device);
+    if (!add.length && !remove.length && !stale.length) return { live: "current" };
     const record = (segments: NetSpec["segments"]) =>
       writeState(roots, {
         ...state,
         spec: { ...running, ...(segments?.length ? { segments } : { segments: undefined }) },
       });
     try {
-      if (remove.length) {
+      if (remove.length || stale.length) {
         const errors = await detachSegments(
           runner,
           roots,
           next.name,
-          remove.map((s) => s.device),
+          [...remove.map((s) => s.device), ...stale],
           remove,
         );
         // what is gone is recorded as gone even when something of it could not be put back
@@ -46,7 +52,7 @@ export async function applySegmentsLocked(runner: Runner, roots: Roots, next: Ne
         if (errors.length)
           throw new VnatError(
             "apply-failed",
-            `${where}: detach ${remove.map(segmentLabel).join(" ")}: ${errors.join("; ")}`,
+            `${where}: detach ${[...remove.map(segmentLabel), ...stale].join(" ")}: ${errors.join("; ")}`,
           );
       }
       if (add.length) {

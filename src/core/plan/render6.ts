@@ -12,7 +12,9 @@
 //   error messages, packet-too-big first, are always accepted: before `ct state invalid
 //   drop`, because ND is not tracked and an error for a flow must never be dropped as
 //   invalid. In the forward chain they come right after the established/related accept,
-//   which most packets match first (an error about a known flow is "related" anyway).
+//   which most packets match first (an error about a known flow is "related" anyway), and
+//   only from the uplink to the LAN: an untracked error is never NATed, so one a guest sent
+//   would leave with its ULA (or any spoofed) source on the provider network.
 // - nat66: the lan6 /64 is SNATed to the uplink6 address (many networks may reuse one ULA).
 //   nptv6: `snat ip6 prefix to P::/64`, a 1:1 map of the guest's host part onto the
 //   provider /64 (each guest keeps its own public address; the map is NAT's, so it is
@@ -198,7 +200,7 @@ ${lines(renderGuestLimitRules6())}    ct state established,related accept
     iifname "${LAN_IF}" oifname "${UPLINK_IF}" counter name nat_out
     iifname "${UPLINK_IF}" oifname "${LAN_IF}" counter name nat_in
     ct state established,related accept
-    icmpv6 type { ${ERROR_TYPES} } accept
+    iifname "${UPLINK_IF}" oifname "${LAN_IF}" icmpv6 type { ${ERROR_TYPES} } accept
     ct state invalid drop
 ${lines(isolation)}${lines(inbound)}    iifname "${LAN_IF}" oifname "${UPLINK_IF}" ip6 saddr ${subnet} accept
   }

@@ -20,6 +20,12 @@ import { requireRoot } from "../root.ts";
 /** the exporter's nice value (0 is normal, 19 the lowest priority) */
 export const EXPORTER_NICE = 10;
 
+/**
+ * probe processes a collection runs at once: one, so that a scrape never takes more than one
+ * CPU from the hook events (bench part metrics)
+ */
+export const EXPORTER_PARALLEL = 1;
+
 /** libvirt's view is asked again after any vnat event, and at least this often */
 export const LIBVIRT_TTL_MS = 15_000;
 
@@ -74,6 +80,7 @@ export async function exporter(listenText: string | undefined): Promise<void> {
         networks: libvirt(),
         references,
         hookStatsCache,
+        parallel: EXPORTER_PARALLEL,
       });
     } finally {
       // after the answer is on its way

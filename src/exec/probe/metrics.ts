@@ -27,6 +27,8 @@ export interface CollectOptions {
   references?: (runner: Runner, specs: NetSpec[]) => Promise<Map<string, string>>;
   /** parsed hook stats files kept between collections (a resident exporter) */
   hookStatsCache?: HookStatsCache;
+  /** probe processes at once (exec/probe/observe.ts) */
+  parallel?: number;
 }
 
 const readOr = (path: string): Promise<string | undefined> => readFile(path, "utf8").catch(() => undefined);
@@ -47,6 +49,7 @@ export async function collectMetrics(opts: CollectOptions): Promise<string> {
       config: opts.config,
       networks: opts.networks,
       references: opts.references ?? referenceRulesets,
+      ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
     }),
     readHookStats(opts.roots, opts.hookStatsCache),
     readReconcileStats(opts.roots),

@@ -54,6 +54,8 @@ export interface ProbeOptions {
   only?: string[];
   /** run the duplicate-address probe of every running uplink (about a second) */
   duplicate?: boolean;
+  /** probe processes at once (default: from the CPU count); the exporter runs one */
+  parallel?: number;
   /** how the reference rulesets are made (default: referenceRulesets; the exporter caches them per spec) */
   references?: (runner: Runner, specs: NetSpec[]) => Promise<Map<string, string>>;
 }
@@ -83,10 +85,17 @@ export async function probeAll(opts: ProbeOptions): Promise<ProbeResult> {
   const netnsSet = new Set(vnatNetns.map((t) => t.netns));
   const wantedName = (n: string): boolean => !opts.only || opts.only.includes(n);
   // 1. every namespace's probe starts now; they need nothing from libvirt
+  // the exporter asks for fewer: a scrape may take longer, a hook event must not
   const cpus = availableParallelism();
-  const limit = limiter(Math.max(2, Math.min(8, cpus * 2)));
+  const limit = limiter(opts.parallel ?? Math.max(2, Math.min(8, cpus * 2)));
   const targets = vnatNetns.filter((t) => wantedName(t.name));
-  const inside = probeInside(opts.runner, opts.roots, targets, limit, Math.max(2, Math.min(4, cpus * 2)));
+  const inside = probeInside(
+    opts.runner,
+    opts.roots,
+    targets,
+    limit,
+    opts.parallel ?? Math.max(2, Math.min(4, cpus * 2)),
+  );
   // 2. meanwhile libvirt says which networks should run, and how
   const networks = await opts.networks;
   const libvirt = new Map(networks.map((n) => [n.name, n]));

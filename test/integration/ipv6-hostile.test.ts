@@ -2,6 +2,9 @@
 // tracked, so NAT never rewrites it; the namespace's forward chain must not let one a guest
 // sends leave on the provider network (it would carry the guest's ULA source, or any source
 // the guest cares to spoof). Errors about a flow are "related" and still pass (a fetch works).
+// And hostile metadata: a network whose nptv6 or routed /64 is one a live network already
+// translates onto or routes is refused at `start begin` (it would take the other's replies,
+// or send as its guests).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
@@ -18,6 +21,7 @@ const tag = randomBytes(2).toString("hex");
 let world: World;
 let net: NetOpts;
 let g: Guest;
+const more: NetOpts[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 before(async () => {
   world = await createWorld();
@@ -42,10 +46,10 @@ before(async () => {
   }
 });
 after(async () => {
-  await runHook(net.name, "stopped", "end", hookData(net));
+  for (const n of [net, ...more]) await runHook(n.name, "stopped", "end", hookData(n));
   for (const c of cleanups.reverse()) await c();
   await world?.destroy();
-  assert.deepEqual(vnatDebris(net.name), []);
+  for (const n of [net, ...more]) assert.deepEqual(vnatDebris(n.name), []);
   await assertNoWorldDebris(world.tag);
 });
 test("a guest's unsolicited ICMPv6 errors do not leave with its ULA source; its flows still work", async () => {
@@ -65,4 +69,54 @@ print("sent")
   // a flow's own traffic (and any error about it) still passes; by then the errors would have arrived
   assert.equal((await g.fetch(`http://[${world.internetIp6}]/`)).trim(), "2001:db8:100::44");
   assert.equal(await world.ulaSourcePackets(), before0);
+});
+
+test("a /64 another live network translates onto (nptv6) is refused as a routed lan6, and as an nptv6 prefix", async () => {
+  const mk = async (suffix: string, i: number, v6: string): Promise<NetOpts> => {
+    const n = {
+      ...net,
+      name: `t${tag}${suffix}`,
+      bridge: await world.addLanBridge(),
+      uplink: `198.51.100.${45 + i}/24`,
+      extraMetadata: v6,
+    };
+    more.push(n);
+    return n;
+  };
+  const P = "2001:db8:301::/64";
+  const a = await mk(
+    "pa",
+    0,
+    `<vnat:lan6 address="fd00:a::1/64"/><vnat:uplink6 address="2001:db8:100::45/64" mode="nptv6" prefix="${P}"/>`,
+  );
+  cleanups.push(await netnsResolvConf(kernelNames(a.name).netns));
+  for (const [op, sub] of [
+    ["start", "begin"],
+    ["started", "begin"],
+  ] as const) {
+    const r = await runHook(a.name, op, sub, hookData(a));
+    assert.equal(r.exitCode, 0, r.stderr);
+  }
+  const routed = await mk(
+    "pr",
+    1,
+    `<vnat:lan6 address="2001:db8:301::1/64"/><vnat:uplink6 address="2001:db8:100::46/64" mode="routed"/>`,
+  );
+  const nptv6 = await mk(
+    "pn",
+    2,
+    `<vnat:lan6 address="fd00:b::1/64"/><vnat:uplink6 address="2001:db8:100::47/64" mode="nptv6" prefix="${P}"/>`,
+  );
+  for (const [n, mode] of [
+    [routed, "routed"],
+    [nptv6, "nptv6"],
+  ] as const) {
+    const r = await runHook(n.name, "start", "begin", hookData(n));
+    assert.equal(r.exitCode, 3, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      `vnat: network "${n.name}": ${mode} prefix ${P} on bridge "${world.providerBridge}" is already used by active vnat network "${a.name}"`,
+    );
+    assert.deepEqual(vnatDebris(n.name), []);
+  }
 });

@@ -349,6 +349,8 @@ describe("dual stack: nat66, nptv6, routed", () => {
         `${world.providerBridge}@198.51.100.40`,
         `${world.providerBridge}@2001:db8:100::40`,
         `${world.providerBridge}@2001:db8:100::41`,
+        // the nptv6 /64, by its network address
+        `${world.providerBridge}@2001:db8:302::`,
       ].sort(),
     );
     const s = await runHook(n.name, "stopped", "end", hookData(n));

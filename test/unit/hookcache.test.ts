@@ -44,7 +44,7 @@ describe("hook cache entry", () => {
       ].join("\n"),
     );
   });
-  test("an IPv6 network: its uplink6 and floating6 claimed, and looked up among the host's own addresses", () => {
+  test("an IPv6 network: its uplink6, floating6 and nptv6 /64 claimed, and looked up among the host's own addresses", () => {
     const v6 = buildSpec(
       parseHookData(
         hookData({
@@ -64,8 +64,10 @@ describe("hook cache entry", () => {
       [
         "claim br-prov@2001:db8:100::21",
         "claim br-prov@2001:db8:100::77",
+        "claim br-prov@2001:db8:101::",
         "hostip 20010db8010000000000000000000021",
         "hostip 20010db8010000000000000000000077",
+        "hostip 20010db8010100000000000000000000",
       ],
     );
   });

@@ -2,15 +2,34 @@
 // empty for a network without <vnat:lan6>, so an IPv4 network's plan is what it was. Pure.
 import type { Attachments } from "../input/attach.ts";
 import type { NetSpec } from "../input/spec.ts";
-import { uplink6Ip } from "../input/spec6.ts";
+import { cidr6Of, uplink6Ip } from "../input/spec6.ts";
+import { formatIp6 } from "../ipv6.ts";
 import { inNetns, type Op } from "./plan.ts";
 import { renderSysctls } from "./render.ts";
 import { renderHostSysctls6, renderSysctls6, withoutIpv6Off } from "./render6.ts";
 
-/** The uplink6 and floating6 addresses, claimed on the provider bridge like the IPv4 ones. */
+/**
+ * The uplink6 and floating6 addresses, claimed on the provider bridge like the IPv4 ones;
+ * then an nptv6 or routed network's /64, claimed by its network address ("P::": never an
+ * uplink6's or a floating6's, which may not be a subnet-router anycast). Two live networks
+ * on one /64 would take each other's replies, and one would send as the other's guests.
+ */
 export function claimedIps6(spec: NetSpec): string[] {
   if (!spec.v6) return [];
-  return [uplink6Ip(spec.v6), ...(spec.v6.floating ?? []).map((f) => f.address)];
+  const p = spec.v6.uplink.prefix;
+  return [
+    uplink6Ip(spec.v6),
+    ...(spec.v6.floating ?? []).map((f) => f.address),
+    ...(p ? [formatIp6(cidr6Of(p).address)] : []),
+  ];
+}
+
+/** What claimedIps6(SPEC)[I] is, for messages: "uplink6 A", "floating6 A", "nptv6 prefix P::/64". */
+export function claimLabel6(spec: NetSpec, i: number): string {
+  const ips = claimedIps6(spec);
+  if (i === 0) return `uplink6 ${ips[0]}`;
+  if (spec.v6?.uplink.prefix && i === ips.length - 1) return `${spec.v6.uplink.mode} prefix ${spec.v6.uplink.prefix}`;
+  return `floating6 ${ips[i]}`;
 }
 
 export function claimOps6(spec: NetSpec): Op[] {
@@ -18,7 +37,7 @@ export function claimOps6(spec: NetSpec): Op[] {
   const owner = spec.name;
   return claimedIps6(spec).map((ip, i) => ({
     action: { kind: "claim", bridge, ip, owner },
-    undo: { kind: "release", bridge, ip, owner, what: `release ${i ? "floating6" : "uplink6"} ${ip} claim` },
+    undo: { kind: "release", bridge, ip, owner, what: `release ${claimLabel6(spec, i)} claim` },
   }));
 }
 

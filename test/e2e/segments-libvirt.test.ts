@@ -97,18 +97,22 @@ needs(unmet).describe(
       await closeE2e({ tracker, world, hook, dir });
     });
 
-    test("refusals are one line: the network's own bridge, the provider bridge, a bad name", async () => {
+    test("refusals are one line: the network's own bridge, the provider bridge, a bad name, a device of the wrong kind", async () => {
       for (const [seg, msg] of [
         [`bridge:${bridge}`, `segment bridge:${bridge} is the network's own bridge "${bridge}"`],
         [`bridge:${world.providerBridge}`, `is the provider bridge "${world.providerBridge}"`],
         ["bridge:a;b", `segment bridge "a;b": not an interface name`],
         ["vlan:x", `expected bridge:BRIDGE, tap:DEVICE or docker:NETWORK`],
+        // there, and of the wrong kind: refused before the definition changes (not stored as a warning)
+        [`tap:${foreign}`, `segment tap:${foreign}: "${foreign}" is not a tap device`],
       ] as const) {
         const r = await vnat(cfg, ["attach", name, seg]);
         assert.equal(r.exitCode, 2, r.stderr);
         assert.ok(r.stderr.includes(msg), r.stderr);
         assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
       }
+      const xml = (await virsh(["net-dumpxml", name, "--inactive"], { check: true })).stdout;
+      assert.doesNotMatch(xml, /vnat:segment/);
     });
 
     test("vnat attach on the active network applies live and is stored in its definition", async () => {

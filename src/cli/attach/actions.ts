@@ -7,7 +7,8 @@ import { defineNetwork } from "../../adapters/libvirt/virsh.ts";
 import { rememberDefinition } from "../../adapters/libvirt/prewarm.ts";
 import { withLock } from "../../adapters/store/lock.ts";
 import { roots } from "../../adapters/store/roots.ts";
-import { oneLine, VnatError } from "../../core/errors.ts";
+import { invalid, oneLine, VnatError } from "../../core/errors.ts";
+import { linkExists } from "../../adapters/sysfs.ts";
 import { refuseTakenSegment } from "../../core/edit/segments.ts";
 import {
   addSegment,
@@ -89,8 +90,10 @@ export async function attachSegment(
     (spec, others) => {
       const s = spec.segments!.find((x) => x.kind === kind && x.name === name)!;
       refuseTakenSegment(where, s, others);
-      // an inactive network: a segment that is not there yet is fine now, and an error at its start
+      // an inactive network: a segment that is not there yet is fine now, and an error at its
+      // start; one that is there and cannot be (not a bridge, a host uplink, …) is refused now
       const problem = segmentProblem(where, s, spec.lanBridge);
+      if (problem && linkExists(s.device)) throw invalid(problem);
       return problem ? [`${problem}; the network will not start until it is there`] : [];
     },
   );

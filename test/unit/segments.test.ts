@@ -2,7 +2,7 @@
 // the object and what is allowed), the model edits `vnat attach/detach` make, the veth names.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EMPTY_CONFIG } from "../../src/core/input/config.ts";
+import { EMPTY_CONFIG, parseConfig } from "../../src/core/input/config.ts";
 import { VnatError } from "../../src/core/errors.ts";
 import { parseHookData } from "../../src/core/input/hookdata.ts";
 import { buildSpec } from "../../src/core/input/spec.ts";
@@ -98,6 +98,26 @@ describe("segments in the metadata", () => {
     refuses(
       `<vnat:segment kind="bridge" name="br0"/>`,
       `${w}: segment bridge:br0 is the provider bridge "br0" (guests would sit on the provider network)`,
+    );
+    // another provider of the config: guests on that provider network, vnat's DHCP on it
+    const config = parseConfig(
+      "c.json",
+      JSON.stringify({
+        providers: [
+          { bridge: "br0", gateway: "198.51.100.1/24" },
+          { bridge: "br-p2", gateway: "198.51.101.1/24" },
+        ],
+      }),
+    );
+    assert.throws(
+      () =>
+        buildSpec(
+          parseHookData(hookData({ ...base, extraMetadata: `<vnat:segment kind="bridge" name="br-p2"/>` })).network,
+          config,
+        ),
+      (e: Error) =>
+        e.message ===
+        `${w}: segment bridge:br-p2 is provider bridge "br-p2" of the config (guests would sit on that provider network)`,
     );
     refuses(
       `<vnat:segment kind="bridge" name="vnl-0123456789a"/>`,

@@ -55,7 +55,13 @@ export function segmentModelOf(el: XmlNode): SegmentModel {
  * A validated segment from its model entry. WHERE names the network; LAN and UPLINK are the
  * network's own bridge and its provider bridge, which are never a segment.
  */
-export function parseSegment(where: string, m: SegmentModel, lan: string, uplink: string): SegmentSpec {
+export function parseSegment(
+  where: string,
+  m: SegmentModel,
+  lan: string,
+  uplink: string,
+  providers: readonly string[] = [],
+): SegmentSpec {
   const kinds = SEGMENT_KINDS.join(", ");
   if (!(SEGMENT_KINDS as readonly string[]).includes(m.kind))
     throw invalid(`${where}: segment kind "${printable(m.kind)}" (allowed: ${kinds})`);
@@ -84,6 +90,10 @@ export function parseSegment(where: string, m: SegmentModel, lan: string, uplink
     throw invalid(
       `${where}: segment ${label} is the provider bridge "${uplink}" (guests would sit on the provider network)`,
     );
+  if (providers.includes(device))
+    throw invalid(
+      `${where}: segment ${label} is provider bridge "${device}" of the config (guests would sit on that provider network)`,
+    );
   if (isVnatLink(device) || isSegmentLink(device))
     throw invalid(`${where}: segment ${label}: "${device}" is one of vnat's own links`);
   const take = m.takeAddresses;
@@ -94,12 +104,18 @@ export function parseSegment(where: string, m: SegmentModel, lan: string, uplink
   return { kind, name, device, ...(take === "yes" ? { takeAddresses: true as const } : {}) };
 }
 
-/** Every segment of a network, checked one by one and against each other. */
-export function parseSegments(where: string, models: SegmentModel[], lan: string, uplink: string): SegmentSpec[] {
+/** Every segment of a network, checked one by one and against each other; PROVIDERS: every provider bridge of the config. */
+export function parseSegments(
+  where: string,
+  models: SegmentModel[],
+  lan: string,
+  uplink: string,
+  providers: readonly string[] = [],
+): SegmentSpec[] {
   if (models.length > MAX_SEGMENTS) throw invalid(`${where}: ${models.length} segments (at most ${MAX_SEGMENTS})`);
   const out: SegmentSpec[] = [];
   for (const m of models) {
-    const s = parseSegment(where, m, lan, uplink);
+    const s = parseSegment(where, m, lan, uplink, providers);
     const same = out.find((o) => o.device === s.device || (o.kind === s.kind && o.name === s.name));
     if (same)
       throw invalid(

@@ -217,7 +217,8 @@ export function buildSpec(net: HookNetwork, config: Config, taken?: TakenAddress
   const v6 = buildSpec6(where, md, provider, upBridge, checkKeys);
   const segEls = children(md, "segment");
   for (const el of segEls) checkKeys(`${where}: <vnat:segment>`, el, ALLOWED.segment!);
-  const segments = parseSegments(where, segEls.map(segmentModelOf), lanBridge, upBridge);
+  const providerBridges = config.providers.map((p) => p.bridge);
+  const segments = parseSegments(where, segEls.map(segmentModelOf), lanBridge, upBridge, providerBridges);
 
   return {
     name,

@@ -217,6 +217,23 @@ describe("buildSpec6", () => {
       LAN + `<vnat:uplink6 address="2001:db8:100::10/64" mode="routed"/>`,
       /mode routed: lan6 fd00:a::\/64 is a unique local/,
     ],
+    // no guest may leave with a source in ::/64, ff00::/8 or fe80::/10
+    [
+      LAN + `<vnat:uplink6 address="2001:db8:100::10/64" mode="nptv6" prefix="::/64"/>`,
+      `${W}: uplink6 mode nptv6: prefix ::/64 is inside ::/64 (the unspecified, loopback and IPv4-mapped addresses) (guests would leave with such sources; expected a provider /64)`,
+    ],
+    [
+      LAN + `<vnat:uplink6 address="2001:db8:100::10/64" mode="nptv6" prefix="ff02::/64"/>`,
+      /prefix ff02::\/64 is multicast \(ff00::\/8\)/,
+    ],
+    [
+      LAN + `<vnat:uplink6 address="2001:db8:100::10/64" mode="nptv6" prefix="fe80::/64"/>`,
+      /prefix fe80::\/64 is link-local \(fe80::\/10\)/,
+    ],
+    [
+      `<vnat:lan6 address="::5/64"/><vnat:uplink6 address="2001:db8:100::10/64" mode="routed"/>`,
+      `${W}: uplink6 mode routed: lan6 ::/64 is inside ::/64 (the unspecified, loopback and IPv4-mapped addresses) (expected a provider /64)`,
+    ],
     [
       `<vnat:lan6 address="2001:db8:100:2::1/64"/><vnat:uplink6 address="2001:db8:100::10/64" mode="routed" prefix="2001:db8:100:3::/64"/>`,
       /is not the lan6 \/64/,

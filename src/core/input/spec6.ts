@@ -15,6 +15,8 @@ import {
   formatCidr6,
   formatIp6,
   formatSubnet6,
+  isLinkLocal6,
+  isMulticast6,
   isUla6,
   networkOf6,
   overlaps6,
@@ -91,6 +93,14 @@ function port(where: string, what: string, text: string | undefined): number {
   if (text === undefined || !/^[1-9]\d{0,4}$/.test(text) || Number(text) > 65535)
     throw invalid(`${where}: ${what} "${printable(String(text ?? ""))}" (expected a port 1-65535)`);
   return Number(text);
+}
+
+/** Why /64 P can carry no guest's source upstream (nptv6 and routed), or undefined. */
+function notRoutable64(p: Cidr6): string | undefined {
+  if (networkOf6(p) >> 64n === 0n) return "inside ::/64 (the unspecified, loopback and IPv4-mapped addresses)";
+  if (isMulticast6(p.address)) return "multicast (ff00::/8)";
+  if (isLinkLocal6(p.address)) return "link-local (fe80::/10)";
+  return undefined;
 }
 
 /**
@@ -207,6 +217,11 @@ export function buildSpec6(
         throw invalid(
           `${where}: uplink6 mode nptv6 needs prefix="P::/64" (the provider /64 the lan6 /64 maps onto 1:1)`,
         );
+      const why = notRoutable64(prefix);
+      if (why)
+        throw invalid(
+          `${where}: uplink6 mode nptv6: prefix ${formatSubnet6(prefix)} is ${why} (guests would leave with such sources; expected a provider /64)`,
+        );
       if (overlaps6(prefix, lan))
         throw invalid(
           `${where}: uplink6 mode nptv6: prefix ${formatSubnet6(prefix)} is the lan6 /64 itself (use mode routed)`,
@@ -216,6 +231,9 @@ export function buildSpec6(
           `${where}: uplink6 mode nptv6: prefix ${formatSubnet6(prefix)} is the uplink6 subnet (the translated /64 must be routed to the uplink, not on-link)`,
         );
     } else {
+      const why = notRoutable64(lan);
+      if (why)
+        throw invalid(`${where}: uplink6 mode routed: lan6 ${formatSubnet6(lan)} is ${why} (expected a provider /64)`);
       if (isUla6(lan.address))
         throw invalid(
           `${where}: uplink6 mode routed: lan6 ${formatSubnet6(lan)} is a unique local (fc00::/7) prefix, which the provider does not route (use nat66 or nptv6, or a provider /64 as lan6)`,

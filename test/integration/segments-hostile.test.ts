@@ -92,6 +92,24 @@ after(async () => {
 });
 
 needs(unmet).describe("segments: hostile devices", {}, () => {
+  test("a start that fails after its segments step puts the attached bridge's accept_ra back", async () => {
+    const n2: NetOpts = {
+      ...net,
+      name: `t${tag}sf`,
+      bridge: await world.addLanBridge(),
+      uplink: "198.51.100.49/24",
+      extraMetadata: seg("bridge", FOREIGN),
+    };
+    for (const step of ["segments", "dnsmasq"]) {
+      assert.equal((await runHook(n2.name, "start", "begin", hookData(n2))).exitCode, 0);
+      const r = await runHook(n2.name, "started", "begin", hookData(n2), { VNAT_FAILPOINT: step });
+      assert.match(r.stderr, /injected failure \(VNAT_FAILPOINT\) \(everything undone\)/, step);
+      assert.equal(conf(FOREIGN, "accept_ra"), "1", step);
+      assert.equal(existsSync(`/sys/class/net/${segmentLinkNames(n2.name, FOREIGN).lan}`), false, step);
+      assert.deepEqual(vnatDebris(n2.name), [], step);
+    }
+  });
+
   test("an attached bridge takes no RA while attached (a host on it still autoconfigures); detach puts accept_ra back", async () => {
     const host = await world.addGuest(FOREIGN, { slaac: true });
     assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specWith(seg("bridge", FOREIGN))), {

@@ -10,6 +10,7 @@ import { roots } from "../../adapters/store/roots.ts";
 import { readNetworkTemplate } from "../../adapters/templates.ts";
 import { formatCidr, formatIp, formatSubnet } from "../../core/ipv4.ts";
 import { planCreate, type CreateOptions, type CreatePlan } from "../../core/edit/netcreate.ts";
+import { uplink6Doc } from "../../core/observe/netshow6.ts";
 import { enforcePolicy, refuseDuplicates } from "../../exec/probe/policy-facts.ts";
 import { processRunner } from "../../exec/run.ts";
 import { preflight } from "../../hook/preflight.ts";
@@ -112,12 +113,6 @@ function created6Json(plan: CreatePlan): Record<string, unknown> {
   return {
     lan: v6.lan,
     dhcp6: v6.dhcp6,
-    uplink: {
-      address: v6.uplink.address,
-      gateway: v6.uplink.gateway,
-      mode: v6.uplink.mode,
-      prefix: v6.uplink.prefix ?? null,
-      auto: plan.uplink6WasAuto,
-    },
+    uplink: { ...uplink6Doc(v6), auto: plan.uplink6WasAuto },
   };
 }

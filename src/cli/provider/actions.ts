@@ -9,18 +9,18 @@ import { canonicalProvider6 } from "../../core/edit/provider6.ts";
 import { report, type OutputFlags } from "../output.ts";
 import { printTable } from "../table.ts";
 
-export async function providerAdd(
-  bridge: string,
-  o: {
-    gateway: string;
-    pool?: string;
-    dns?: string[];
-    attach?: string;
-    gateway6?: string;
-    pool6?: string;
-    dns6?: string[];
-  } & OutputFlags,
-): Promise<void> {
+/** `vnat provider add`'s options, as commander hands them over */
+export interface ProviderAddOptions extends OutputFlags {
+  gateway: string;
+  pool?: string;
+  dns?: string[];
+  attach?: string;
+  gateway6?: string;
+  pool6?: string;
+  dns6?: string[];
+}
+
+export async function providerAdd(bridge: string, o: ProviderAddOptions): Promise<void> {
   const path = roots().config;
   const { gateway, pool, dns, attach, gateway6, pool6, dns6 } = o;
   const file = await updateConfigFile(path, (f) =>

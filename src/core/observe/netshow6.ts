@@ -15,6 +15,12 @@ export interface Settings6Doc {
   floating: Array<{ address: string; to: string }>;
 }
 
+/** The IPv6 uplink as documents show it (net show, net create --json). */
+export function uplink6Doc(v6: NonNullable<NetSpec["v6"]>): Settings6Doc["uplink"] {
+  const u = v6.uplink;
+  return { address: u.address, gateway: u.gateway, mode: u.mode, prefix: u.prefix ?? null };
+}
+
 export function settings6Doc(s: NetSpec): { ipv6?: Settings6Doc } {
   const v6 = s.v6;
   if (!v6) return {};
@@ -22,12 +28,7 @@ export function settings6Doc(s: NetSpec): { ipv6?: Settings6Doc } {
     ipv6: {
       lan: v6.lan,
       dhcp6: v6.dhcp6,
-      uplink: {
-        address: v6.uplink.address,
-        gateway: v6.uplink.gateway,
-        mode: v6.uplink.mode,
-        prefix: v6.uplink.prefix ?? null,
-      },
+      uplink: uplink6Doc(v6),
       dns: v6.dns,
       upstreamRoute: upstreamRoute6(v6) ?? null,
       forwards: (v6.forwards ?? []).map((f) => ({ proto: f.proto, port: String(f.port), to: `[${f.to}]:${f.toPort}` })),

@@ -175,6 +175,34 @@ needs(unmet).describe("segments: hostile devices", {}, () => {
     assert.deepEqual(await readSegmentRecords(roots(), net.name), []);
   });
 
+  test("a bridge deleted and made again while attached gets nothing of the old one's put back at detach", async () => {
+    const br = `vtg-${tag}x`;
+    const addrs = async (): Promise<string[]> =>
+      (
+        JSON.parse((await run("ip", ["-j", "-4", "addr", "show", "dev", br])).stdout) as Array<{
+          addr_info: Array<{ local: string; prefixlen: number }>;
+        }>
+      )[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`) ?? []; // -4: a link without one is not listed
+    const make = async (cidr: string): Promise<void> => {
+      await run("ip", ["link", "add", br, "type", "bridge"]);
+      await run("ip", ["addr", "add", cidr, "dev", br]);
+    };
+    await make("10.253.250.1/24");
+    try {
+      const taking = `<vnat:segment kind="bridge" name="${br}" take-addresses="yes"/>`;
+      assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specWith(taking)), { live: "applied" });
+      assert.deepEqual(await addrs(), []);
+      // its owner deletes it and makes it again, with another address
+      await delLink(br);
+      await make("10.253.251.1/24");
+      assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specWith("")), { live: "applied" });
+      assert.deepEqual(await addrs(), ["10.253.251.1/24"]);
+      assert.deepEqual(await readSegmentRecords(roots(), net.name), []);
+    } finally {
+      await delLink(br);
+    }
+  });
+
   test("a stop with the bridge attached puts its accept_ra back too", async () => {
     assert.deepEqual(await applySegmentsLocked(processRunner, roots(), specWith(seg("bridge", FOREIGN))), {
       live: "applied",

@@ -271,14 +271,17 @@ describe("docker, records, conflicts, the plan", () => {
         { ...good, taken: [{ family: "inet", cidr: "10.9.0.1/24; reboot" }] },
         { ...good, acceptRa: 2 },
         { ...good, acceptRa: "1; reboot" },
+        { ...good, ifindex: 7 },
+        { ...good, ifindex: 0 },
       ]),
     );
     assert.deepEqual(records, [
       good,
       { kind: "tap", name: "t", device: "t", lanBridge: "virbr1", tapWasUp: false },
       { ...good, acceptRa: 2 },
+      { ...good, ifindex: 7 },
     ]);
-    assert.equal(bad, 4);
+    assert.equal(bad, 5);
     assert.deepEqual(parseSegmentRecords("nope"), { records: [], bad: 1 });
     assert.deepEqual(
       takenAddrsOf([

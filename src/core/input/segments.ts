@@ -202,6 +202,8 @@ export interface SegmentRecord {
   device: string;
   /** the network's bridge it was attached to */
   lanBridge: string;
+  /** the device's ifindex when vnat first attached it: a device deleted and made again under the name is not the one to put back */
+  ifindex?: number;
   /** bridge, docker: the veth pair's ends */
   links?: { lan: string; peer: string };
   /** tap: whether it was up before (its master was none: vnat refuses a tap with another master) */
@@ -251,6 +253,10 @@ function recordOf(v: unknown): SegmentRecord | undefined {
   if (o.tapWasUp !== undefined) {
     if (typeof o.tapWasUp !== "boolean") return undefined;
     rec.tapWasUp = o.tapWasUp;
+  }
+  if (o.ifindex !== undefined) {
+    if (typeof o.ifindex !== "number" || !Number.isInteger(o.ifindex) || o.ifindex < 1) return undefined;
+    rec.ifindex = o.ifindex;
   }
   if (o.acceptRa !== undefined) {
     if (o.acceptRa !== 0 && o.acceptRa !== 1 && o.acceptRa !== 2) return undefined;

@@ -54,6 +54,15 @@ export const isTap = (dev: string): boolean => {
   }
 };
 
+/** DEV's ifindex, or undefined when it is gone. */
+const ifindexOf = (dev: string): number | undefined => {
+  const n = Number.parseInt(readText(`/sys/class/net/${dev}/ifindex`).trim(), 10);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+};
+
+/** Whether DEV is still the device REC was made for (a record from before ifindexes were kept: yes). */
+const sameDevice = (rec: SegmentRecord): boolean => rec.ifindex === undefined || ifindexOf(rec.device) === rec.ifindex;
+
 const isUp = (dev: string): boolean => {
   try {
     return (Number.parseInt(readFileSync(`/sys/class/net/${dev}/flags`, "utf8").trim(), 16) & 1) === 1;
@@ -128,15 +137,25 @@ export async function attachSegments(
     if (problem) throw new Error(problem);
     const all = await readSegmentRecords(roots, name);
     const recs = all.filter((r) => r.device !== s.device);
-    // attached again (a repair): what was there before vnat first came is what goes back
-    const prev = all.find((r) => r.device === s.device && r.kind === s.kind);
+    // attached again (a repair): what was there before vnat first came is what goes back —
+    // unless the device was deleted and made again since (its ifindex differs): then nothing of
+    // the old one's is put on the new one
+    const found = all.find((r) => r.device === s.device && r.kind === s.kind);
+    const prev = found && sameDevice(found) ? found : undefined;
     // a tap in the bridge that vnat did not put there is a guest's own (libvirt's vnetN): a
     // detach would release it and cut the guest off
     if (s.kind === "tap" && !prev && masterOf(s.device) === lanBridge)
       throw new Error(
         `${where}: segment ${segmentLabel(s)}: tap "${s.device}" is in the network's bridge already (a guest's own interface? vnat attaches taps that are in no bridge)`,
       );
-    const rec: SegmentRecord = { kind: s.kind, name: s.name, device: s.device, lanBridge };
+    const ifindex = prev?.ifindex ?? ifindexOf(s.device);
+    const rec: SegmentRecord = {
+      kind: s.kind,
+      name: s.name,
+      device: s.device,
+      lanBridge,
+      ...(ifindex !== undefined ? { ifindex } : {}),
+    };
     if (s.kind === "tap") rec.tapWasUp = prev?.tapWasUp ?? isUp(s.device);
     else {
       rec.links = segmentLinkNames(name, s.device);
@@ -221,7 +240,9 @@ async function detachOne(runner: Runner, name: string, rec: SegmentRecord): Prom
     await deleteLinks(runner, [rec.links.lan, rec.links.peer], 0, name).catch((e: unknown) =>
       errors.push(`${label}: ${(e as Error).message}`),
     );
-  if (rec.kind === "tap" && linkExists(rec.device)) {
+  // a device deleted and made again under the name is not the one vnat changed: left alone
+  if (!linkExists(rec.device) || !sameDevice(rec)) return errors;
+  if (rec.kind === "tap") {
     // released only from the bridge vnat put it in (it may have been moved since: then it is not ours)
     if (masterOf(rec.device) === rec.lanBridge) {
       const r = await runner.run("ip", ["link", "set", "dev", rec.device, "nomaster"]);
@@ -232,11 +253,11 @@ async function detachOne(runner: Runner, name: string, rec: SegmentRecord): Prom
       if (r.exitCode !== 0 && linkExists(rec.device)) errors.push(`${label}: set down: ${firstLine(r.stderr)}`);
     }
   }
-  if (rec.acceptRa !== undefined && rec.acceptRa !== 0 && linkExists(rec.device)) {
+  if (rec.acceptRa !== undefined && rec.acceptRa !== 0) {
     const r = await runner.run("sysctl", ["-q", "-w", `net/ipv6/conf/${rec.device}/accept_ra=${rec.acceptRa}`]);
     if (r.exitCode !== 0 && linkExists(rec.device)) errors.push(`${label}: accept_ra: ${firstLine(r.stderr)}`);
   }
-  if (rec.taken?.length && linkExists(rec.device))
+  if (rec.taken?.length)
     for (const t of rec.taken) {
       const args = ["addr", "add", t.cidr, ...(t.broadcast ? ["brd", t.broadcast] : []), "dev", rec.device];
       const r = await runner.run("ip", t.family === "inet6" ? ["-6", ...args] : args);

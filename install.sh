@@ -222,7 +222,7 @@ install_files() {
   # socket: without it the hook asks Node for everything. It goes first and comes back last,
   # so no mix of old and new files ever accepts an answer the old code cached.
   rm -f "$PREFIX/dist/build-id"
-  for f in cli.js hook.js http-echo-server.mjs udhcpc-script.sh; do put 0755 "$SRC/dist/$f" "$PREFIX/dist/$f"; done
+  for f in cli.js hook.js exporter.js http-echo-server.mjs udhcpc-script.sh; do put 0755 "$SRC/dist/$f" "$PREFIX/dist/$f"; done
   # the shell wrapper decides no-op events (most guest-port events, networks without vnat
   # metadata) in ~5 ms without starting Node (~100 ms); it finds ../dist/hook.js itself
   put 0755 "$SRC/hooks/network" "$PREFIX/hooks/network"
@@ -238,8 +238,13 @@ install_files() {
   put 0644 "$SRC/packaging/logrotate/vnat" "$LOGROTATE"
   put 0644 "$SRC/dist/build-id" "$PREFIX/dist/build-id"
   printf '{ "type": "module", "private": true }\n' > "$PREFIX/package.json"; note "file $PREFIX/package.json"
-  # node by absolute path: libvirt runs hooks with a bare PATH, and sudo resets it
-  printf '#!/bin/sh\n%sexec %s %s/dist/cli.js "$@"\n' "$(config_env "\${VNAT_CONFIG:-$CONFIG}")" "$node" "$PREFIX" > "$BIN.vnat-tmp"
+  # node by absolute path: libvirt runs hooks with a bare PATH, and sudo resets it. `vnat
+  # exporter` (a long-running server: contrib/systemd/vnat-exporter.service) runs its own small
+  # bundle, which loads none of the other commands (docs/metrics.md)
+  local env
+  env=$(config_env "\${VNAT_CONFIG:-$CONFIG}")
+  printf '#!/bin/sh\nif [ "$1" = exporter ]; then shift; %sexec %s %s/dist/exporter.js "$@"; fi\n%sexec %s %s/dist/cli.js "$@"\n' \
+    "$env" "$node" "$PREFIX" "$env" "$node" "$PREFIX" > "$BIN.vnat-tmp"
   chmod 0755 "$BIN.vnat-tmp"; mv "$BIN.vnat-tmp" "$BIN"; note "file $BIN"
 
   if [ ! -f "$CONFIG" ]; then

@@ -1,10 +1,10 @@
 // Metrics (issue 18): N vnat networks (default 100) defined by `vnat net create` and started
-// by `virsh net-start` on the real libvirt daemon, `vnat exporter` (the bundle) serving them,
+// by `virsh net-start` on the real libvirt daemon, `vnat exporter` (its bundle, dist/exporter.js) serving them,
 // and three questions, each against a baseline measured in the same run:
 //   1. one scrape of N networks (HTTP GET /metrics, warm: the reference rulesets cached)
 //      against `vnat status --json` of the same host (a cold process doing the same probe);
 //   2. the exporter's RSS after the scrapes (as its systemd unit runs it, and with Node's
-//      default heap flags) against a bare Node HTTP server's;
+//      and glibc's defaults) against a bare Node HTTP server's;
 //   3. a hook event's latency (`started begin` + `stopped end` of a further network, as
 //      libvirt calls the hook) with a 1 s scrape loop running, against the same without it,
 //      in interleaved blocks so load drift falls on both alike.
@@ -38,9 +38,24 @@ const SCRAPES = Number(process.env.BENCH_METRICS_SCRAPES ?? 15);
 /** hook events per block; blocks alternate quiet / scraped */
 const BLOCK = 5;
 const BLOCKS = Number(process.env.BENCH_METRICS_BLOCKS ?? 4);
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-/** what contrib/systemd/vnat-exporter.service sets */
-const UNIT_NODE_OPTIONS = "--max-semi-space-size=1";
+/** the installed `vnat exporter` runs this bundle (install.sh's wrapper), as the unit does */
+const EXPORTER = fileURLToPath(new URL("../dist/exporter.js", import.meta.url));
+const UNIT = fileURLToPath(new URL("../contrib/systemd/vnat-exporter.service", import.meta.url));
+
+/** the Environment= lines of contrib/systemd/vnat-exporter.service: the exporter runs with exactly these */
+export function unitEnvironment(unit: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=(.*)$/gm)) {
+    const text = m[1]!.trim().replace(/^"(.*)"$/, "$1");
+    const eq = text.indexOf("=");
+    if (eq > 0) env[text.slice(0, eq)] = text.slice(eq + 1);
+  }
+  return env;
+}
+const UNIT_ENV = unitEnvironment(readFileSync(UNIT, "utf8"));
+const UNIT_ENV_TEXT = Object.entries(UNIT_ENV)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(" ");
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -110,21 +125,21 @@ export async function benchMetrics(): Promise<Figure[]> {
       await virsh(["net-start", name], { check: true });
       if (i % 25 === 0) log(`metrics: ${i} up`);
     }
-    // as contrib/systemd/vnat-exporter.service runs it (a 1 MB young generation); and once with
-    // Node's defaults, scraped as often, for its RSS
-    const start = async (nodeOptions: string | undefined): Promise<{ p: ChildProcess; url: string }> => {
+    // as contrib/systemd/vnat-exporter.service runs it (its bundle and its Environment= lines);
+    // and once with Node's and glibc's defaults, scraped as often, for its RSS
+    const start = async (unitEnv: Record<string, string>): Promise<{ p: ChildProcess; url: string }> => {
       const port = await freePort();
       const env: NodeJS.ProcessEnv = { ...process.env, VNAT_CONFIG: cfg };
-      if (nodeOptions === undefined) delete env.NODE_OPTIONS;
-      else env.NODE_OPTIONS = nodeOptions;
-      const p = spawn(process.execPath, [CLI, "exporter", "--listen", `127.0.0.1:${port}`], { env, stdio: "ignore" });
+      for (const k of ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "UV_THREADPOOL_SIZE"]) delete env[k];
+      Object.assign(env, unitEnv);
+      const p = spawn(process.execPath, [EXPORTER, "--listen", `127.0.0.1:${port}`], { env, stdio: "ignore" });
       await waitHttp(`http://127.0.0.1:${port}/`);
       return { p, url: `http://127.0.0.1:${port}/metrics` };
     };
-    const unit = await start(UNIT_NODE_OPTIONS);
+    const unit = await start(UNIT_ENV);
     exporter = unit.p;
     const url = unit.url;
-    const plain = await start(undefined);
+    const plain = await start({});
     exporterDefault = plain.p;
     const cold = await scrapeMs(url);
     const text = await (await fetch(url)).text();
@@ -238,12 +253,12 @@ export async function benchMetrics(): Promise<Figure[]> {
       figure(
         "metrics",
         "metrics.rss",
-        `RSS of vnat exporter as its unit runs it (NODE_OPTIONS=${UNIT_NODE_OPTIONS}), after ${SCRAPES + 2} scrapes of ${seen} networks`,
+        `RSS of vnat exporter as its unit runs it (${UNIT_ENV_TEXT}), after ${SCRAPES + 2} scrapes of ${seen} networks`,
         "MB",
         rss,
         { baseline: "metrics.rss.bare", target: { of: "value", op: "<=", limit: 60 } },
       ),
-      figure("metrics", "metrics.rss.default", "… the same with Node's default heap flags", "MB", rssDefault, {
+      figure("metrics", "metrics.rss.default", "… the same with Node's and glibc's defaults", "MB", rssDefault, {
         baseline: "metrics.rss.bare",
       }),
       figure("metrics", "metrics.hook.quiet", "hook started begin + stopped end, no scrapes", "ms", quiet),

@@ -13,7 +13,9 @@ const banner = {
   ].join("\n"),
 };
 
-const entries = { hook: "src/hook/main.ts", cli: "src/cli/main.ts" };
+// exporter: the long-running `vnat exporter` (src/cli/exporter/main.ts) without the rest of the
+// CLI (commander, the logger, every other command): a smaller resident process
+const entries = { hook: "src/hook/main.ts", cli: "src/cli/main.ts", exporter: "src/cli/exporter/main.ts" };
 for (const [name, entry] of Object.entries(entries)) {
   await build({
     entryPoints: [entry],

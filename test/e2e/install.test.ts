@@ -22,6 +22,7 @@ import {
 } from "../support/libvirt.ts";
 import { needs } from "../support/needs.ts";
 import { sh } from "../support/sh.ts";
+import { exitCode } from "../../src/core/errors.ts";
 
 const unmet = libvirtUnavailable();
 
@@ -134,6 +135,14 @@ needs(unmet).test(
       assert.equal(list.exitCode, 0, list.stderr);
       assert.deepEqual(JSON.parse(list.stdout), []);
       assert.equal((await sh(s.bin, ["--version"])).stdout.trim(), "0.1.0");
+      // `vnat exporter` runs its own bundle (contrib/systemd/vnat-exporter.service runs it so)
+      assert.ok(readFileSync(s.bin, "utf8").includes(` ${s.prefix}/dist/exporter.js "$@"`));
+      const exp = await sh(s.bin, ["exporter", "--help"]);
+      assert.equal(exp.exitCode, 0, exp.stderr);
+      assert.match(exp.stdout, /^Usage: vnat exporter \[options\]\n/);
+      const badListen = await sh(s.bin, ["exporter", "--listen", "nowhere"]);
+      assert.equal(badListen.exitCode, exitCode("invalid-input"), badListen.stderr);
+      assert.match(badListen.stderr, /^vnat: --listen "nowhere": expected ADDRESS:PORT[^\n]*\n$/);
       const plain = await hookEvent(s.hook, "vnat-inst-plain", "start", "begin", "", s.root);
       assert.deepEqual([plain.exitCode, plain.stderr], [0, ""]);
       const refused = await hookEvent(s.hook, "vnat-inst-probe", "start", "begin", BAD_VNAT, s.root);

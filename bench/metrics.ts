@@ -151,6 +151,7 @@ export async function benchMetrics(): Promise<Figure[]> {
     const status: number[] = [];
     const rss: number[] = [];
     const rssDefault: number[] = [];
+    const rssBetween: number[] = [];
     for (let i = 0; i < SCRAPES; i++) {
       scrapes.push(await scrapeMs(url));
       rss.push(rssMb(exporter.pid!));
@@ -161,6 +162,8 @@ export async function benchMetrics(): Promise<Figure[]> {
         status.push(t);
       }
       await sleep(100);
+      // what it holds between scrapes (its full collection after each one has run by now)
+      rssBetween.push(rssMb(exporter.pid!));
     }
     await stop(exporterDefault);
 
@@ -257,6 +260,14 @@ export async function benchMetrics(): Promise<Figure[]> {
         "MB",
         rss,
         { baseline: "metrics.rss.bare", target: { of: "value", op: "<=", limit: 60 } },
+      ),
+      figure(
+        "metrics",
+        "metrics.rss.between",
+        "… the same between scrapes (100 ms or more after one: its full GC has run)",
+        "MB",
+        rssBetween,
+        { baseline: "metrics.rss.bare" },
       ),
       figure("metrics", "metrics.rss.default", "… the same with Node's and glibc's defaults", "MB", rssDefault, {
         baseline: "metrics.rss.bare",

@@ -40,6 +40,8 @@ export const FWD_RANGE_MAP = "fwd_range";
 export const FLOATING_IN_MAP = "floating_in";
 export const FLOATING_OUT_MAP = "floating_out";
 export const FWD_COUNT_MAP = "fwd_count";
+/** port ranges' counters: an interval map, apart, so single ports stay in a hash (O(1) per packet) */
+export const FWD_COUNT_RANGE_MAP = "fwd_count_range";
 export const FLOATING_COUNT_MAP = "floating_count";
 export const COUNT_IN_CHAIN = "count_in";
 export const COUNT_OUT_CHAIN = "count_out";
@@ -111,29 +113,33 @@ export function renderInboundRules(spec: NetSpec): InboundRules {
     .map((f) => `${f.proto} . ${f.port}-${f.portEnd} : ${formatIp(f.to)}`);
   const lookup = "meta l4proto . th dport";
   const counters = [...forwards.map(forwardCounter), ...floating.map((f) => floatingCounter(f.address))];
-  const fwdCount = forwards.map(
-    (f) => `${f.proto} . ${f.port === f.portEnd ? f.port : `${f.port}-${f.portEnd}`} : "${forwardCounter(f)}"`,
-  );
+  // every packet of a forward's connections is counted (not only the first, as NAT sees it):
+  // single ports are looked up in a hash map, only ranges in an interval map
+  const fwdCount = forwards
+    .filter((f) => f.port === f.portEnd)
+    .map((f) => `${f.proto} . ${f.port} : "${forwardCounter(f)}"`);
+  const fwdCountRange = forwards
+    .filter((f) => f.port !== f.portEnd)
+    .map((f) => `${f.proto} . ${f.port}-${f.portEnd} : "${forwardCounter(f)}"`);
+  const countBy = (match: string, key: string): string[] => [
+    ...(fwdCount.length ? [`${match} counter name ${key} map @${FWD_COUNT_MAP}`] : []),
+    ...(fwdCountRange.length ? [`${match} counter name ${key} map @${FWD_COUNT_RANGE_MAP}`] : []),
+  ];
   const fipCount = floating.map((f) => `${formatIp(f.address)} : "${floatingCounter(f.address)}"`);
   const countIn = [
-    ...(forwards.length
-      ? [`ip daddr ${uplink} ct direction original counter name meta l4proto . th dport map @${FWD_COUNT_MAP}`]
-      : []),
+    ...countBy(`ip daddr ${uplink} ct direction original`, "meta l4proto . th dport"),
     ...(floating.length ? [`counter name ip daddr map @${FLOATING_COUNT_MAP}`] : []),
   ];
   const countOut = [
-    ...(forwards.length
-      ? [
-          `ip saddr ${uplink} ct direction reply ct status dnat counter name meta l4proto . th sport map @${FWD_COUNT_MAP}`,
-        ]
-      : []),
+    ...countBy(`ip saddr ${uplink} ct direction reply ct status dnat`, "meta l4proto . th sport"),
     ...(floating.length ? [`counter name ip saddr map @${FLOATING_COUNT_MAP}`] : []),
   ];
   return {
     maps:
       counters.map((c) => `  counter ${c} {\n  }\n`).join("") +
       "\n" +
-      renderMap(FWD_COUNT_MAP, "inet_proto . inet_service : counter", true, fwdCount) +
+      renderMap(FWD_COUNT_MAP, "inet_proto . inet_service : counter", false, fwdCount) +
+      renderMap(FWD_COUNT_RANGE_MAP, "inet_proto . inet_service : counter", true, fwdCountRange) +
       renderMap(FLOATING_COUNT_MAP, "ipv4_addr : counter", false, fipCount) +
       renderMap(
         FLOATING_IN_MAP,
